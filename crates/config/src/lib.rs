@@ -1,0 +1,89 @@
+//! Periscope's configuration: a TOML file, overridden by `PERISCOPE_*` environment
+//! variables, then validated as a whole.
+//!
+//! ```toml
+//! [server]
+//! http_listen = "127.0.0.1:9480"
+//!
+//! [[clusters]]
+//! name = "default"
+//! prometheus = { url = "http://127.0.0.1:9090", timeout = "30s" }
+//! ```
+//!
+//! Environment overrides name a key path with `__` between segments and array
+//! indices as numbers: `PERISCOPE_SERVER__HTTP_LISTEN=0.0.0.0:9480`,
+//! `PERISCOPE_CLUSTERS__0__PROMETHEUS__URL=http://prom:9090`. The loader takes the
+//! environment as a map so tests never touch the process environment.
+
+mod duration;
+mod env;
+mod error;
+mod model;
+mod validate;
+
+pub use error::{ConfigError, Issue};
+pub use model::*;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+impl Config {
+    /// Reads `path`, applies `PERISCOPE_*` overrides from `env` and validates.
+    pub fn load(path: &Path, env: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string(), env)
+    }
+
+    /// Parses `text` (named `source` in error messages), applies overrides, validates.
+    pub fn from_toml(
+        text: &str,
+        source: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
+            source_name: source.to_string(),
+            message: e.to_string(),
+        })?;
+        validate::reject_plain_tokens(&table, source)?;
+        let overridden = env::apply_overrides(&mut table, env)?;
+        let config: Config = if overridden {
+            let merged = toml::to_string(&table).map_err(|e| ConfigError::Parse {
+                source_name: source.to_string(),
+                message: e.to_string(),
+            })?;
+            toml::from_str(&merged).map_err(|e| ConfigError::Parse {
+                source_name: format!("{source} (after PERISCOPE_* overrides)"),
+                message: e.to_string(),
+            })?
+        } else {
+            toml::from_str(text).map_err(|e| ConfigError::Parse {
+                source_name: source.to_string(),
+                message: e.to_string(),
+            })?
+        };
+        let issues = validate::validate(&config);
+        if issues.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid {
+                source_name: source.to_string(),
+                issues,
+            })
+        }
+    }
+
+    /// The cluster requests go to when they name none: the one called `default`,
+    /// else the first.
+    pub fn default_cluster(&self) -> &ClusterConfig {
+        self.clusters
+            .iter()
+            .find(|c| c.name == "default")
+            .unwrap_or(&self.clusters[0])
+    }
+}
+
+#[cfg(test)]
+mod tests;

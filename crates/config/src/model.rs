@@ -1,0 +1,292 @@
+//! The configuration's shape. Every struct rejects unknown keys so a typo is an
+//! error, not a silently ignored setting.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub clusters: Vec<ClusterConfig>,
+    #[serde(default)]
+    pub workspaces: Vec<WorkspaceConfig>,
+    #[serde(default)]
+    pub principals: Vec<PrincipalConfig>,
+    /// Derive workspace membership from `kube_namespace_labels` in Prometheus.
+    #[serde(default)]
+    pub workspace_discovery: Option<WorkspaceDiscoveryConfig>,
+    /// Default per-principal limits.
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub promql: PromqlConfig,
+}
+
+/// Listen addresses and request-size bounds.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_http_listen")]
+    pub http_listen: String,
+    #[serde(default = "default_grpc_listen")]
+    pub grpc_listen: String,
+    /// Largest accepted request body, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            http_listen: default_http_listen(),
+            grpc_listen: default_grpc_listen(),
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+fn default_http_listen() -> String {
+    "127.0.0.1:9480".into()
+}
+fn default_grpc_listen() -> String {
+    "127.0.0.1:9481".into()
+}
+fn default_max_body_bytes() -> usize {
+    1 << 20
+}
+
+/// One Kubernetes cluster and the backends that hold its signals.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    pub name: String,
+    pub prometheus: PrometheusConfig,
+}
+
+/// Where a cluster's Prometheus (or Thanos Query) answers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    pub url: String,
+    /// Upper bound for any single request to this Prometheus.
+    #[serde(default = "default_backend_timeout", with = "crate::duration")]
+    pub timeout: Duration,
+}
+
+fn default_backend_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// A workspace: a named set of namespaces that tenants are granted together.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    pub name: String,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+/// What a principal may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Sees the whole cluster, unrewritten.
+    ClusterAdmin,
+    /// Sees the namespaces of its workspaces.
+    WorkspaceViewer,
+    /// Sees the namespaces listed for it.
+    NamespaceViewer,
+}
+
+/// A user or service account, identified by the SHA-256 of its bearer token.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalConfig {
+    pub name: String,
+    /// Lower-case hex SHA-256 of the bearer token. The token itself never appears here.
+    pub token_sha256: String,
+    pub role: Role,
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Overrides of the global `[limits]` for this principal.
+    #[serde(default)]
+    pub limits: LimitsOverride,
+}
+
+/// Live workspace membership read from kube-state-metrics' namespace labels.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceDiscoveryConfig {
+    /// Cluster whose Prometheus is asked (default: the default cluster).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// The metric carrying namespace labels.
+    #[serde(default = "default_discovery_metric")]
+    pub metric: String,
+    /// The label on that metric naming the workspace (kube-state-metrics turns the
+    /// namespace label `kubesphere.io/workspace` into `label_kubesphere_io_workspace`).
+    #[serde(default = "default_discovery_label")]
+    pub workspace_label: String,
+    #[serde(default = "default_discovery_interval", with = "crate::duration")]
+    pub refresh_interval: Duration,
+}
+
+fn default_discovery_metric() -> String {
+    "kube_namespace_labels".into()
+}
+fn default_discovery_label() -> String {
+    "label_kubesphere_io_workspace".into()
+}
+fn default_discovery_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// Per-principal query limits.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most points one series may have in a range query ((end-start)/step + 1).
+    #[serde(default = "default_max_points")]
+    pub max_points_per_series: u64,
+    /// Longest time range of a range query, a range selector or a subquery.
+    #[serde(default = "default_max_range", with = "crate::duration")]
+    pub max_range: Duration,
+    /// Most points a subquery may evaluate per series (range / step).
+    #[serde(default = "default_max_points")]
+    pub max_subquery_points: u64,
+    /// Upper bound of a query's evaluation time, forwarded to Prometheus.
+    #[serde(default = "default_query_timeout", with = "crate::duration")]
+    pub query_timeout: Duration,
+    /// Queries one principal may have in flight at once.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_queries: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_points_per_series: default_max_points(),
+            max_range: default_max_range(),
+            max_subquery_points: default_max_points(),
+            query_timeout: default_query_timeout(),
+            max_concurrent_queries: default_max_concurrent(),
+        }
+    }
+}
+
+fn default_max_points() -> u64 {
+    11_000
+}
+fn default_max_range() -> Duration {
+    Duration::from_secs(32 * 24 * 3600)
+}
+fn default_query_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_max_concurrent() -> u32 {
+    20
+}
+
+/// Per-principal overrides; each unset field keeps the global value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsOverride {
+    #[serde(default)]
+    pub max_points_per_series: Option<u64>,
+    #[serde(default, with = "crate::duration::option", skip_serializing_if = "Option::is_none")]
+    pub max_range: Option<Duration>,
+    #[serde(default)]
+    pub max_subquery_points: Option<u64>,
+    #[serde(default, with = "crate::duration::option", skip_serializing_if = "Option::is_none")]
+    pub query_timeout: Option<Duration>,
+    #[serde(default)]
+    pub max_concurrent_queries: Option<u32>,
+}
+
+impl Limits {
+    /// These limits with `o`'s set fields taking precedence.
+    pub fn with_override(&self, o: &LimitsOverride) -> Limits {
+        Limits {
+            max_points_per_series: o.max_points_per_series.unwrap_or(self.max_points_per_series),
+            max_range: o.max_range.unwrap_or(self.max_range),
+            max_subquery_points: o.max_subquery_points.unwrap_or(self.max_subquery_points),
+            query_timeout: o.query_timeout.unwrap_or(self.query_timeout),
+            max_concurrent_queries: o
+                .max_concurrent_queries
+                .unwrap_or(self.max_concurrent_queries),
+        }
+    }
+}
+
+/// PromQL admission: size bounds, extra functions and the metric policy table.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromqlConfig {
+    /// Longest accepted query text, checked before parsing.
+    #[serde(default = "default_max_query_bytes")]
+    pub max_query_bytes: usize,
+    /// Deepest accepted nesting of parentheses, brackets and braces, checked before parsing.
+    #[serde(default = "default_max_nesting_depth")]
+    pub max_nesting_depth: usize,
+    /// Functions allowed on top of the built-in list (e.g. experimental ones).
+    #[serde(default)]
+    pub extra_functions: Vec<String>,
+    /// Rules consulted in order before the built-in policy; first match wins.
+    #[serde(default)]
+    pub metric_policy: Vec<MetricPolicyRule>,
+    /// Label that carries a series' namespace unless a policy rule says otherwise.
+    #[serde(default = "default_scope_label")]
+    pub scope_label: String,
+}
+
+impl Default for PromqlConfig {
+    fn default() -> Self {
+        Self {
+            max_query_bytes: default_max_query_bytes(),
+            max_nesting_depth: default_max_nesting_depth(),
+            extra_functions: Vec::new(),
+            metric_policy: Vec::new(),
+            scope_label: default_scope_label(),
+        }
+    }
+}
+
+fn default_max_query_bytes() -> usize {
+    16 * 1024
+}
+fn default_max_nesting_depth() -> usize {
+    64
+}
+fn default_scope_label() -> String {
+    "namespace".into()
+}
+
+/// How series of the metrics matching `metric` (an anchored regex over the metric
+/// name) are exposed to scoped principals.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricPolicyRule {
+    pub metric: String,
+    pub access: MetricAccess,
+    /// For `scoped`: the label holding the namespace (e.g. `exported_namespace`).
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// Visibility class of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricAccess {
+    /// Visible to everyone, unfiltered.
+    Public,
+    /// Visible only to cluster-wide principals.
+    Cluster,
+    /// Filtered to the principal's namespaces.
+    Scoped,
+}

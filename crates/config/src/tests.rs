@@ -1,0 +1,129 @@
+use super::*;
+use std::collections::HashMap;
+
+const HASH_A: &str = "2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90";
+const HASH_B: &str = "81b637d8fcd2c6da6359e6963113a1170de795e4b725b84d1e0b4cfd9ec58ce9";
+
+fn sample() -> String {
+    format!(
+        r#"
+[server]
+http_listen = "127.0.0.1:9480"
+
+[[clusters]]
+name = "default"
+prometheus = {{ url = "http://127.0.0.1:9090", timeout = "10s" }}
+
+[[workspaces]]
+name = "ws-a"
+namespaces = ["team-a", "team-a-dev"]
+
+[[principals]]
+name = "alice"
+token_sha256 = "{HASH_A}"
+role = "workspace-viewer"
+workspaces = ["ws-a"]
+
+[[principals]]
+name = "root"
+token_sha256 = "{HASH_B}"
+role = "cluster-admin"
+"#
+    )
+}
+
+fn no_env() -> HashMap<String, String> {
+    HashMap::new()
+}
+
+#[test]
+fn parses_the_documented_example() {
+    let c = Config::from_toml(&sample(), "test.toml", &no_env()).unwrap();
+    assert_eq!(c.clusters[0].prometheus.timeout, std::time::Duration::from_secs(10));
+    assert_eq!(c.principals[0].role, Role::WorkspaceViewer);
+    assert_eq!(c.default_cluster().name, "default");
+    assert_eq!(c.limits.max_points_per_series, 11_000);
+}
+
+#[test]
+fn environment_overrides_win_over_the_file() {
+    let env: HashMap<String, String> = [
+        ("PERISCOPE_SERVER__HTTP_LISTEN", "0.0.0.0:1234"),
+        ("PERISCOPE_CLUSTERS__0__PROMETHEUS__URL", "http://prom:9090"),
+        ("PERISCOPE_LIMITS__MAX_CONCURRENT_QUERIES", "3"),
+        ("PERISCOPE_LOG", "debug"),
+        ("UNRELATED", "x"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let c = Config::from_toml(&sample(), "test.toml", &env).unwrap();
+    assert_eq!(c.server.http_listen, "0.0.0.0:1234");
+    assert_eq!(c.clusters[0].prometheus.url, "http://prom:9090");
+    assert_eq!(c.limits.max_concurrent_queries, 3);
+}
+
+#[test]
+fn environment_override_of_a_missing_array_item_is_an_error() {
+    let env = HashMap::from([("PERISCOPE_CLUSTERS__5__NAME".to_string(), "x".to_string())]);
+    let err = Config::from_toml(&sample(), "test.toml", &env).unwrap_err();
+    assert!(err.to_string().contains("PERISCOPE_CLUSTERS__5__NAME"), "{err}");
+    assert!(err.to_string().contains("out of range"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_errors_with_a_location() {
+    let text = sample().replace("http_listen", "http_lisen");
+    let err = Config::from_toml(&text, "test.toml", &no_env()).unwrap_err().to_string();
+    assert!(err.starts_with("test.toml:"), "{err}");
+    assert!(err.contains("http_lisen"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
+fn plain_text_tokens_are_refused() {
+    let text = sample().replace(&format!("token_sha256 = \"{HASH_A}\""), "token = \"secret\"");
+    let err = Config::from_toml(&text, "test.toml", &no_env()).unwrap_err().to_string();
+    assert!(err.contains("principals[0].token"), "{err}");
+    assert!(!err.contains("secret"), "the token must not be echoed: {err}");
+}
+
+#[test]
+fn inconsistencies_are_listed_by_key() {
+    let text = sample()
+        .replace("workspaces = [\"ws-a\"]", "workspaces = [\"ws-zz\"]")
+        .replace(HASH_B, "abc")
+        .replace("\"team-a-dev\"", "\"Team_A\"");
+    let err = Config::from_toml(&text, "test.toml", &no_env()).unwrap_err();
+    let ConfigError::Invalid { issues, .. } = &err else {
+        panic!("{err}")
+    };
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["workspaces[0].namespaces", "principals[0].workspaces", "principals[1].token_sha256"]
+    );
+}
+
+#[test]
+fn discovery_allows_workspaces_not_declared_statically() {
+    let text = sample().replace("workspaces = [\"ws-a\"]", "workspaces = [\"ws-live\"]")
+        + "\n[workspace_discovery]\nrefresh_interval = \"15s\"\n";
+    let c = Config::from_toml(&text, "test.toml", &no_env()).unwrap();
+    let d = c.workspace_discovery.unwrap();
+    assert_eq!(d.workspace_label, "label_kubesphere_io_workspace");
+    assert_eq!(d.refresh_interval, std::time::Duration::from_secs(15));
+}
+
+#[test]
+fn principal_limits_override_only_what_they_set() {
+    let text = sample().replace(
+        "workspaces = [\"ws-a\"]",
+        "workspaces = [\"ws-a\"]\nlimits = { max_concurrent_queries = 2, max_range = \"1d\" }",
+    );
+    let c = Config::from_toml(&text, "test.toml", &no_env()).unwrap();
+    let l = c.limits.with_override(&c.principals[0].limits);
+    assert_eq!(l.max_concurrent_queries, 2);
+    assert_eq!(l.max_range, std::time::Duration::from_secs(86_400));
+    assert_eq!(l.max_points_per_series, 11_000);
+}

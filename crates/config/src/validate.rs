@@ -1,0 +1,221 @@
+//! Whole-configuration checks, each reported with the key path it concerns.
+
+use crate::{Config, ConfigError, Issue, Role};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+/// Rejects `token = "..."` in principals before deserialisation can say only
+/// "unknown field": plain-text tokens must never be stored in configuration.
+pub(crate) fn reject_plain_tokens(table: &toml::Table, source: &str) -> Result<(), ConfigError> {
+    let Some(toml::Value::Array(principals)) = table.get("principals") else {
+        return Ok(());
+    };
+    let issues: Vec<Issue> = principals
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.get("token").is_some())
+        .map(|(i, _)| {
+            Issue::new(
+                format!("principals[{i}].token"),
+                "plain-text tokens are not accepted; store the hex SHA-256 of the token as token_sha256 (e.g. `printf %s TOKEN | sha256sum`)",
+            )
+        })
+        .collect();
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            source_name: source.to_string(),
+            issues,
+        })
+    }
+}
+
+/// Every inconsistency in `config`; empty when it is valid.
+pub(crate) fn validate(config: &Config) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    check_listen(&mut issues, "server.http_listen", &config.server.http_listen);
+    check_listen(&mut issues, "server.grpc_listen", &config.server.grpc_listen);
+
+    if config.clusters.is_empty() {
+        issues.push(Issue::new(
+            "clusters",
+            "at least one [[clusters]] entry with a prometheus URL is required",
+        ));
+    }
+    let mut cluster_names = HashSet::new();
+    for (i, c) in config.clusters.iter().enumerate() {
+        if !is_dns_label(&c.name) {
+            issues.push(Issue::new(
+                format!("clusters[{i}].name"),
+                format!("{:?} is not a valid name (lower-case letters, digits and '-')", c.name),
+            ));
+        }
+        if !cluster_names.insert(c.name.as_str()) {
+            issues.push(Issue::new(format!("clusters[{i}].name"), format!("duplicate cluster {:?}", c.name)));
+        }
+        let url = c.prometheus.url.as_str();
+        let host = url
+            .strip_prefix("http://")
+            .or_else(|| url.strip_prefix("https://"));
+        if host.is_none_or(|h| h.is_empty() || h.starts_with('/')) {
+            issues.push(Issue::new(
+                format!("clusters[{i}].prometheus.url"),
+                format!("{url:?} is not an http:// or https:// URL with a host"),
+            ));
+        }
+        if c.prometheus.timeout.is_zero() {
+            issues.push(Issue::new(format!("clusters[{i}].prometheus.timeout"), "must be greater than zero"));
+        }
+    }
+
+    let mut workspace_names = HashSet::new();
+    for (i, w) in config.workspaces.iter().enumerate() {
+        if w.name.is_empty() {
+            issues.push(Issue::new(format!("workspaces[{i}].name"), "must not be empty"));
+        }
+        if !workspace_names.insert(w.name.as_str()) {
+            issues.push(Issue::new(format!("workspaces[{i}].name"), format!("duplicate workspace {:?}", w.name)));
+        }
+        check_namespaces(&mut issues, &format!("workspaces[{i}].namespaces"), &w.namespaces);
+    }
+
+    let discovery = config.workspace_discovery.is_some();
+    if let Some(d) = &config.workspace_discovery {
+        if let Some(c) = &d.cluster {
+            if !cluster_names.contains(c.as_str()) {
+                issues.push(Issue::new("workspace_discovery.cluster", format!("unknown cluster {c:?}")));
+            }
+        }
+        if !is_label_name(&d.metric) {
+            issues.push(Issue::new("workspace_discovery.metric", format!("{:?} is not a metric name", d.metric)));
+        }
+        if !is_label_name(&d.workspace_label) {
+            issues.push(Issue::new("workspace_discovery.workspace_label", format!("{:?} is not a label name", d.workspace_label)));
+        }
+        if d.refresh_interval.is_zero() {
+            issues.push(Issue::new("workspace_discovery.refresh_interval", "must be greater than zero"));
+        }
+    }
+
+    let mut principal_names = HashSet::new();
+    let mut token_hashes = HashSet::new();
+    for (i, p) in config.principals.iter().enumerate() {
+        let key = |field: &str| format!("principals[{i}].{field}");
+        if p.name.is_empty() {
+            issues.push(Issue::new(key("name"), "must not be empty"));
+        }
+        if !principal_names.insert(p.name.as_str()) {
+            issues.push(Issue::new(key("name"), format!("duplicate principal {:?}", p.name)));
+        }
+        let hash_ok = p.token_sha256.len() == 64
+            && p.token_sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hash_ok {
+            issues.push(Issue::new(key("token_sha256"), "must be 64 lower-case hex digits (the SHA-256 of the token)"));
+        } else if !token_hashes.insert(p.token_sha256.as_str()) {
+            issues.push(Issue::new(key("token_sha256"), "two principals share the same token"));
+        }
+        match p.role {
+            Role::ClusterAdmin => {
+                if !p.workspaces.is_empty() || !p.namespaces.is_empty() {
+                    issues.push(Issue::new(key("role"), "a cluster-admin sees everything; remove workspaces/namespaces"));
+                }
+            }
+            Role::WorkspaceViewer => {
+                if p.workspaces.is_empty() {
+                    issues.push(Issue::new(key("workspaces"), "a workspace-viewer needs at least one workspace"));
+                }
+                if !p.namespaces.is_empty() {
+                    issues.push(Issue::new(key("namespaces"), "a workspace-viewer is scoped by workspaces; use role namespace-viewer for namespaces"));
+                }
+                for w in &p.workspaces {
+                    if !workspace_names.contains(w.as_str()) && !discovery {
+                        issues.push(Issue::new(
+                            key("workspaces"),
+                            format!("unknown workspace {w:?} (declare it in [[workspaces]] or enable [workspace_discovery])"),
+                        ));
+                    }
+                }
+            }
+            Role::NamespaceViewer => {
+                if p.namespaces.is_empty() {
+                    issues.push(Issue::new(key("namespaces"), "a namespace-viewer needs at least one namespace"));
+                }
+                if !p.workspaces.is_empty() {
+                    issues.push(Issue::new(key("workspaces"), "a namespace-viewer is scoped by namespaces; use role workspace-viewer for workspaces"));
+                }
+                check_namespaces(&mut issues, &key("namespaces"), &p.namespaces);
+            }
+        }
+    }
+
+    let l = &config.limits;
+    for (field, zero) in [
+        ("max_points_per_series", l.max_points_per_series == 0),
+        ("max_range", l.max_range.is_zero()),
+        ("max_subquery_points", l.max_subquery_points == 0),
+        ("query_timeout", l.query_timeout.is_zero()),
+        ("max_concurrent_queries", l.max_concurrent_queries == 0),
+    ] {
+        if zero {
+            issues.push(Issue::new(format!("limits.{field}"), "must be greater than zero"));
+        }
+    }
+
+    let q = &config.promql;
+    if q.max_query_bytes == 0 || q.max_nesting_depth == 0 {
+        issues.push(Issue::new("promql", "max_query_bytes and max_nesting_depth must be greater than zero"));
+    }
+    if !is_label_name(&q.scope_label) {
+        issues.push(Issue::new("promql.scope_label", format!("{:?} is not a label name", q.scope_label)));
+    }
+    for (i, rule) in q.metric_policy.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(&format!("^(?:{})$", rule.metric)) {
+            issues.push(Issue::new(format!("promql.metric_policy[{i}].metric"), format!("invalid regex: {e}")));
+        }
+        match (&rule.label, rule.access) {
+            (Some(label), crate::MetricAccess::Scoped) if !is_label_name(label) => {
+                issues.push(Issue::new(format!("promql.metric_policy[{i}].label"), format!("{label:?} is not a label name")));
+            }
+            (Some(_), crate::MetricAccess::Public | crate::MetricAccess::Cluster) => {
+                issues.push(Issue::new(format!("promql.metric_policy[{i}].label"), "label applies only to access = \"scoped\""));
+            }
+            _ => {}
+        }
+    }
+    issues
+}
+
+fn check_listen(issues: &mut Vec<Issue>, key: &str, value: &str) {
+    if value.parse::<SocketAddr>().is_err() {
+        issues.push(Issue::new(key, format!("{value:?} is not an IP:port address")));
+    }
+}
+
+fn check_namespaces(issues: &mut Vec<Issue>, key: &str, namespaces: &[String]) {
+    for ns in namespaces {
+        if !is_dns_label(ns) {
+            issues.push(Issue::new(
+                key,
+                format!("{ns:?} is not a Kubernetes namespace name (RFC 1123 label: a-z, 0-9, '-', at most 63)"),
+            ));
+        }
+    }
+}
+
+/// RFC 1123 DNS label, the form of a Kubernetes namespace name.
+pub(crate) fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

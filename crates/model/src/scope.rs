@@ -1,0 +1,34 @@
+use std::collections::BTreeSet;
+
+/// The data a principal may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything in the cluster, including series with no namespace label.
+    ClusterWide,
+    /// Exactly these namespaces. An empty set means nothing is visible.
+    Namespaces(BTreeSet<String>),
+}
+
+impl Scope {
+    /// A namespace scope from any list of names.
+    pub fn namespaces<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Scope::Namespaces(names.into_iter().map(Into::into).collect())
+    }
+
+    /// Whether this scope sees everything.
+    pub fn is_cluster_wide(&self) -> bool {
+        matches!(self, Scope::ClusterWide)
+    }
+
+    /// Whether `namespace` is visible in this scope.
+    pub fn allows(&self, namespace: &str) -> bool {
+        match self {
+            Scope::ClusterWide => true,
+            Scope::Namespaces(set) => set.contains(namespace),
+        }
+    }
+}
