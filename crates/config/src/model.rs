@@ -234,6 +234,10 @@ pub struct PromqlConfig {
     /// Deepest accepted nesting of parentheses, brackets and braces, checked before parsing.
     #[serde(default = "default_max_nesting_depth")]
     pub max_nesting_depth: usize,
+    /// Most operators (characters such as `+`, `=`, `!` and keywords such as
+    /// `and`) in one query, checked before parsing: the parser recurses per operator.
+    #[serde(default = "default_max_operators")]
+    pub max_operators: usize,
     /// Functions allowed on top of the built-in list (e.g. experimental ones).
     #[serde(default)]
     pub extra_functions: Vec<String>,
@@ -250,6 +254,7 @@ impl Default for PromqlConfig {
         Self {
             max_query_bytes: default_max_query_bytes(),
             max_nesting_depth: default_max_nesting_depth(),
+            max_operators: default_max_operators(),
             extra_functions: Vec::new(),
             metric_policy: Vec::new(),
             scope_label: default_scope_label(),
@@ -262,6 +267,9 @@ fn default_max_query_bytes() -> usize {
 }
 fn default_max_nesting_depth() -> usize {
     64
+}
+fn default_max_operators() -> usize {
+    256
 }
 fn default_scope_label() -> String {
     "namespace".into()

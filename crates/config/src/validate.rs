@@ -163,8 +163,8 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
     }
 
     let q = &config.promql;
-    if q.max_query_bytes == 0 || q.max_nesting_depth == 0 {
-        issues.push(Issue::new("promql", "max_query_bytes and max_nesting_depth must be greater than zero"));
+    if q.max_query_bytes == 0 || q.max_nesting_depth == 0 || q.max_operators == 0 {
+        issues.push(Issue::new("promql", "max_query_bytes, max_nesting_depth and max_operators must be greater than zero"));
     }
     if !is_label_name(&q.scope_label) {
         issues.push(Issue::new("promql.scope_label", format!("{:?} is not a label name", q.scope_label)));

@@ -1,0 +1,13 @@
+//! Tenancy: who is asking ([`auth`]), what they may see ([`scope`]) and the
+//! rewriting that keeps every PromQL query inside that scope ([`promql`]).
+//!
+//! The tenant is only ever derived from credentials: nothing a client puts in a
+//! header or parameter can widen its scope.
+
+pub mod auth;
+pub mod promql;
+pub mod scope;
+
+pub use auth::{Authenticator, Principal};
+pub use promql::Enforcer;
+pub use scope::{Membership, ScopeResolver};

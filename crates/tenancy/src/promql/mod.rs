@@ -1,0 +1,149 @@
+//! Tenant enforcement on PromQL, done on the parsed AST and never on strings.
+//!
+//! For a scoped principal, [`Enforcer::enforce_query`]:
+//! 1. bounds the text before parsing ([`admission`]),
+//! 2. parses it and walks every node, including aggregation parameters
+//!    ([`walker`]): functions must be allow-listed, limits respected, and every
+//!    selector gets `namespace=~"^(ns1|ns2)$"` (or refuses: foreign namespaces,
+//!    cluster-only metrics, `or` inside braces),
+//! 3. prints the AST, parses the printed text again and verifies every selector
+//!    carries the scope matcher ([`verify`]) before anything is forwarded.
+//!
+//! Cluster-wide principals get limits checked and their query forwarded unchanged.
+
+pub mod admission;
+pub mod functions;
+pub mod policy;
+mod selector;
+mod verify;
+mod walker;
+
+use admission::Admission;
+use functions::FunctionAllowList;
+use periscope_config::{Limits, PromqlConfig};
+use periscope_model::{Error, Result, Scope};
+use policy::{MetricClass, MetricPolicy};
+use promql_parser::parser::{self, Expr};
+use std::borrow::Cow;
+use walker::Walk;
+
+/// Rewrites PromQL queries and series selectors into a principal's scope.
+pub struct Enforcer {
+    admission: Admission,
+    policy: MetricPolicy,
+    functions: FunctionAllowList,
+}
+
+impl Enforcer {
+    /// Builds the enforcer from validated configuration.
+    pub fn from_config(config: &PromqlConfig) -> Self {
+        Self {
+            admission: Admission {
+                max_bytes: config.max_query_bytes,
+                max_depth: config.max_nesting_depth,
+                max_operators: config.max_operators,
+            },
+            policy: MetricPolicy::new(&config.metric_policy, &config.scope_label),
+            functions: FunctionAllowList::new(&config.extra_functions),
+        }
+    }
+
+    /// The query text to forward for `query` run with `scope` under `limits`.
+    pub fn enforce_query<'q>(&self, query: &'q str, scope: &Scope, limits: &Limits) -> Result<Cow<'q, str>> {
+        let mut expr = self.parse(query)?;
+        self.walk(&mut expr, scope, limits)?;
+        let Scope::Namespaces(namespaces) = scope else {
+            return Ok(Cow::Borrowed(query));
+        };
+        let printed = expr.to_string();
+        let reparsed = parser::parse(&printed)
+            .map_err(|e| Error::internal(format!("rewritten query does not parse again: {e}")))?;
+        verify::verify(&reparsed, namespaces, &self.policy)?;
+        Ok(Cow::Owned(printed))
+    }
+
+    /// The selector to forward for one `match[]` value of the series, labels and
+    /// label values APIs. It must be a single vector selector.
+    pub fn enforce_match<'q>(&self, selector: &'q str, scope: &Scope) -> Result<Cow<'q, str>> {
+        let Scope::Namespaces(namespaces) = scope else {
+            return Ok(Cow::Borrowed(selector));
+        };
+        let mut expr = self.parse(selector)?;
+        let Expr::VectorSelector(vs) = &mut expr else {
+            return Err(Error::bad_request(format!("match[] must be a series selector, got {selector:?}")));
+        };
+        selector::enforce_selector(vs, namespaces, &self.policy)?;
+        let printed = expr.to_string();
+        match parser::parse(&printed) {
+            Ok(Expr::VectorSelector(vs)) => verify::verify_selector(&vs, namespaces, &self.policy)?,
+            _ => return Err(Error::internal("rewritten selector does not parse again as a selector")),
+        }
+        Ok(Cow::Owned(printed))
+    }
+
+    /// The `match[]` values that stand for "everything this scope may see" when a
+    /// request gives none: its namespaces, plus each public metric pattern.
+    /// `None` for cluster-wide scopes (no restriction needed).
+    pub fn default_matches(&self, scope: &Scope) -> Result<Option<Vec<String>>> {
+        let Scope::Namespaces(namespaces) = scope else {
+            return Ok(None);
+        };
+        let mut matches: Vec<String> = self
+            .policy
+            .public_patterns()
+            .iter()
+            .map(|p| format!("{{__name__=~{}}}", quote(p)))
+            .collect();
+        if !namespaces.is_empty() {
+            let regex = selector::scope_regex(namespaces.iter());
+            matches.push(format!("{{{}=~{}}}", self.policy.default_label(), quote(&regex)));
+        }
+        if matches.is_empty() {
+            return Err(Error::forbidden("no namespaces are in your scope"));
+        }
+        Ok(Some(matches))
+    }
+
+    /// Whether a metric may appear in metadata listings for `scope`, judged by
+    /// policy alone (scoped metrics still need a series in scope).
+    pub fn metric_class(&self, name: &str) -> MetricClass {
+        self.policy.classify(name)
+    }
+
+    fn parse(&self, query: &str) -> Result<Expr> {
+        if query.trim().is_empty() {
+            return Err(Error::bad_request("empty query"));
+        }
+        self.admission.check(query)?;
+        parser::parse(query).map_err(|e| Error::bad_request(format!("invalid PromQL: {e}")))
+    }
+
+    fn walk(&self, expr: &mut Expr, scope: &Scope, limits: &Limits) -> Result<()> {
+        Walk {
+            scope,
+            policy: &self.policy,
+            functions: &self.functions,
+            limits,
+        }
+        .visit(expr)
+    }
+}
+
+/// A PromQL double-quoted string literal.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests;
