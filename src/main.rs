@@ -1,1 +1,163 @@
-fn main() {}
+//! `periscope`: one binary for every Periscope service.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use periscope_api::Server;
+use periscope_config::Config;
+use periscope_sandbox::{demo_config, PrometheusProcess, DEMO_TENANTS};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "periscope", version, about = "Multi-tenant observability backend for Kubernetes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the APIs described by a configuration file.
+    Serve {
+        /// Configuration file (TOML). `PERISCOPE_*` variables override its keys.
+        #[arg(long, env = "PERISCOPE_CONFIG", default_value = "periscope.toml")]
+        config: PathBuf,
+        /// Which services to run.
+        #[arg(long, value_enum, default_value_t = Target::All)]
+        target: Target,
+    },
+    /// Validate a configuration file and explain every problem found.
+    CheckConfig {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Start a local Prometheus with sample data and Periscope in front of it.
+    Demo {
+        /// HTTP listen address for Periscope.
+        #[arg(long, default_value = "127.0.0.1:9480")]
+        http_listen: String,
+        /// gRPC listen address for Periscope.
+        #[arg(long, default_value = "127.0.0.1:9481")]
+        grpc_listen: String,
+    },
+}
+
+/// Services selectable with `--target`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// Every service.
+    All,
+    /// The query service (Prometheus-compatible API, gRPC Metrics).
+    Query,
+}
+
+fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Serve { config, target } => runtime().and_then(|rt| rt.block_on(serve(config, target))),
+        Command::Demo { http_listen, grpc_listen } => runtime().and_then(|rt| rt.block_on(demo(http_listen, grpc_listen))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("periscope: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PERISCOPE_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("PERISCOPE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn process_env() -> HashMap<String, String> {
+    std::env::vars().collect()
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
+    let config = Config::load(file, &process_env())?;
+    println!(
+        "{}: ok ({} cluster(s), {} workspace(s), {} principal(s))",
+        file.display(),
+        config.clusters.len(),
+        config.workspaces.len(),
+        config.principals.len()
+    );
+    Ok(())
+}
+
+async fn serve(path: PathBuf, target: Target) -> anyhow::Result<()> {
+    let config = Config::load(&path, &process_env())?;
+    match target {
+        Target::All | Target::Query => {}
+    }
+    let server = Server::bind(config).await?;
+    tracing::info!(http = %server.http_addr(), grpc = %server.grpc_addr(), "periscope listening");
+    server.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn demo(http_listen: String, grpc_listen: String) -> anyhow::Result<()> {
+    println!("Starting Prometheus with one hour of sample data of a small cluster...");
+    let prometheus = tokio::task::spawn_blocking(PrometheusProcess::start).await??;
+    let text = demo_config(prometheus.url(), &http_listen, &grpc_listen);
+    let config = Config::from_toml(&text, "demo configuration", &HashMap::new())?;
+    let server = Server::bind(config).await?;
+    let base = format!("http://{}", server.http_addr());
+    let at = prometheus.sample().eval_time();
+    println!("\nPeriscope is up.\n  Prometheus (direct):   {}\n  Periscope HTTP:        {base}/prometheus  (Grafana Prometheus datasource URL)\n  Periscope gRPC:        {}\n", prometheus.url(), server.grpc_addr());
+    println!("Tokens (demo only):");
+    for t in DEMO_TENANTS {
+        println!("  {:<7} {:<20} sees {}", t.name, t.token, t.sees);
+    }
+    println!(
+        r#"
+Try:
+  # alice sees only ws-a's namespaces, however the query is written
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))' --data-urlencode 'time={at}'
+  # ...and asking for bob's namespace is refused with 403
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/prometheus/api/v1/query' --data-urlencode 'query=up{{namespace="team-b"}}' --data-urlencode 'time={at}'
+  # the admin sees everything
+  curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (namespace) (kube_pod_info)' --data-urlencode 'time={at}'
+  # promtool as a tenant (token in the URL's userinfo)
+  promtool query instant 'http://alice:alice-demo-token@{addr}/prometheus' 'count by (namespace) (kube_pod_info)' --time={at}
+
+Press Ctrl-C to stop."#,
+        addr = server.http_addr()
+    );
+    server.run(shutdown_signal()).await?;
+    println!("Stopping Prometheus...");
+    tokio::task::spawn_blocking(move || drop(prometheus)).await?;
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Periscope's API surface: the Prometheus-compatible HTTP API (what Grafana's
+//! Prometheus datasource and `promtool` speak), the gRPC services, and the
+//! operations endpoints, all behind the same authentication and tenant enforcement.
+
+mod discovery;
+pub mod error;
+pub mod grpc;
+pub mod http;
+mod limiter;
+mod query;
+mod server;
+mod state;
+mod telemetry;
+mod time;
+
+pub use server::{BoundServer, Server};
+pub use state::AppState;

@@ -1,0 +1,12 @@
+//! A local sandbox for the demo, the integration tests and the benchmarks: a
+//! real Prometheus (the `prometheus` binary, e.g. Debian's package) on a free
+//! loopback port, preloaded with deterministic sample data of a small cluster,
+//! and the demo tenants that see parts of it.
+
+mod prometheus;
+mod sample;
+mod tenants;
+
+pub use prometheus::{PrometheusProcess, SandboxError};
+pub use sample::SampleCluster;
+pub use tenants::{demo_config, DemoTenant, DEMO_TENANTS};

@@ -1,0 +1,78 @@
+//! The one place where an [`ErrorKind`] becomes an HTTP status or a gRPC code.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use periscope_model::{Error, ErrorKind};
+
+/// HTTP status for each kind.
+pub fn http_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::BackendUnavailable => StatusCode::BAD_GATEWAY,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// gRPC code for each kind.
+pub fn grpc_code(kind: ErrorKind) -> tonic::Code {
+    match kind {
+        ErrorKind::BadRequest | ErrorKind::PayloadTooLarge => tonic::Code::InvalidArgument,
+        ErrorKind::Unauthenticated => tonic::Code::Unauthenticated,
+        ErrorKind::Forbidden => tonic::Code::PermissionDenied,
+        ErrorKind::NotFound => tonic::Code::NotFound,
+        ErrorKind::MethodNotAllowed => tonic::Code::Unimplemented,
+        ErrorKind::LimitExceeded | ErrorKind::TooManyRequests => tonic::Code::ResourceExhausted,
+        ErrorKind::BackendUnavailable => tonic::Code::Unavailable,
+        ErrorKind::Timeout => tonic::Code::DeadlineExceeded,
+        ErrorKind::Internal => tonic::Code::Internal,
+    }
+}
+
+/// An error answered in Prometheus' JSON error shape:
+/// `{"status":"error","errorType":"...","error":"..."}`.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = self.0.kind();
+        let body = serde_json::json!({
+            "status": "error",
+            "errorType": kind.prometheus_error_type(),
+            "error": self.0.message(),
+        });
+        let mut response = (http_status(kind), axum::Json(body)).into_response();
+        match kind {
+            ErrorKind::TooManyRequests => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ErrorKind::Unauthenticated => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"periscope\", Basic realm=\"periscope\""),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Converts an error into a gRPC status.
+pub fn to_status(e: Error) -> tonic::Status {
+    tonic::Status::new(grpc_code(e.kind()), e.message().to_string())
+}

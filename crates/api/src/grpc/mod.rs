@@ -1,0 +1,26 @@
+//! gRPC services: `periscope.v1.Metrics`, plus standard health and reflection.
+
+mod metrics;
+
+use crate::state::AppState;
+use periscope_proto::v1::metrics_server::MetricsServer;
+use std::sync::Arc;
+use tonic::service::Routes;
+
+/// Every gRPC service, ready to serve.
+pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::server::Error> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<MetricsServer<metrics::MetricsService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let mut builder = Routes::builder();
+    builder
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(MetricsServer::new(metrics::MetricsService { state }));
+    Ok(builder.routes())
+}

@@ -1,0 +1,50 @@
+//! The HTTP surface: the Prometheus-compatible API (per cluster), and the
+//! operations endpoints.
+
+mod extract;
+mod ops;
+pub mod params;
+mod prometheus_api;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use periscope_model::{Error, ErrorKind};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The full HTTP router.
+pub fn router(state: Arc<AppState>) -> Router {
+    let prometheus = prometheus_api::routes();
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .nest("/prometheus/api/v1", prometheus.clone())
+        .nest("/clusters/{cluster}/prometheus/api/v1", prometheus)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    Error::new(ErrorKind::NotFound, "no such endpoint").into()
+}
+
+/// Counts and times every request by its route pattern (bounded cardinality).
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    state.telemetry.observe_request(&endpoint, status, started.elapsed());
+    tracing::debug!(endpoint, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    response
+}

@@ -1,0 +1,171 @@
+//! The query operations shared by the HTTP and gRPC surfaces: admission
+//! (limits), tenant enforcement and the upstream call.
+
+use crate::state::{AppState, Caller, Cluster};
+use crate::time::{parse_duration, parse_time};
+use periscope_backend_prometheus::{Method, UpstreamResponse};
+use periscope_model::{Error, Result};
+use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// Extra time the HTTP client waits beyond the query timeout, so Prometheus can
+/// report its own timeout error before the connection is cut.
+const UPSTREAM_GRACE: Duration = Duration::from_secs(2);
+
+/// An upstream response and the concurrency permit to hold while it streams.
+pub(crate) struct Forwarded {
+    pub response: UpstreamResponse,
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Parameters of an instant query.
+pub(crate) struct InstantQuery {
+    pub query: String,
+    pub time: Option<String>,
+    pub timeout: Option<String>,
+}
+
+/// Parameters of a range query (also used, without step, for exemplars).
+pub(crate) struct RangeQuery {
+    pub query: String,
+    pub start: String,
+    pub end: String,
+    pub step: Option<String>,
+    pub timeout: Option<String>,
+}
+
+impl AppState {
+    /// `/api/v1/query`.
+    pub(crate) async fn instant_query(&self, caller: &Caller, cluster: &Cluster, q: InstantQuery) -> Result<Forwarded> {
+        let limits = &caller.principal.limits;
+        let query = self.enforcer.enforce_query(&q.query, &caller.scope, limits)?;
+        let mut params = vec![("query".to_string(), query.into_owned())];
+        if let Some(time) = q.time {
+            parse_time("time", &time)?;
+            params.push(("time".into(), time));
+        }
+        let timeout = self.effective_timeout(caller, q.timeout.as_deref())?;
+        params.push(("timeout".into(), format!("{}ms", timeout.as_millis())));
+        self.forward(caller, cluster, Method::Post, "/api/v1/query", params, timeout).await
+    }
+
+    /// `/api/v1/query_range`.
+    pub(crate) async fn range_query(&self, caller: &Caller, cluster: &Cluster, q: RangeQuery) -> Result<Forwarded> {
+        let limits = &caller.principal.limits;
+        let step_text = q.step.ok_or_else(|| Error::bad_request("missing parameter \"step\""))?;
+        let start = parse_time("start", &q.start)?;
+        let end = parse_time("end", &q.end)?;
+        let step = parse_duration("step", &step_text)?;
+        check_range(start, end, limits.max_range)?;
+        let points = ((end - start) / step.as_secs_f64()).floor() as u64 + 1;
+        if points > limits.max_points_per_series {
+            return Err(Error::limit(format!(
+                "exceeded maximum resolution of {} points per timeseries ({points} requested); try decreasing the query resolution (?step=XX)",
+                limits.max_points_per_series
+            )));
+        }
+        let query = self.enforcer.enforce_query(&q.query, &caller.scope, limits)?;
+        let timeout = self.effective_timeout(caller, q.timeout.as_deref())?;
+        let params = vec![
+            ("query".to_string(), query.into_owned()),
+            ("start".into(), q.start),
+            ("end".into(), q.end),
+            ("step".into(), step_text),
+            ("timeout".into(), format!("{}ms", timeout.as_millis())),
+        ];
+        self.forward(caller, cluster, Method::Post, "/api/v1/query_range", params, timeout).await
+    }
+
+    /// `/api/v1/query_exemplars`.
+    pub(crate) async fn exemplars(&self, caller: &Caller, cluster: &Cluster, q: RangeQuery) -> Result<Forwarded> {
+        let limits = &caller.principal.limits;
+        check_range(parse_time("start", &q.start)?, parse_time("end", &q.end)?, limits.max_range)?;
+        let query = self.enforcer.enforce_query(&q.query, &caller.scope, limits)?;
+        let params = vec![("query".to_string(), query.into_owned()), ("start".into(), q.start), ("end".into(), q.end)];
+        let timeout = self.effective_timeout(caller, None)?;
+        self.forward(caller, cluster, Method::Post, "/api/v1/query_exemplars", params, timeout).await
+    }
+
+    /// `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`: every
+    /// `match[]` is scoped; none given means "all the caller may see".
+    pub(crate) async fn matcher_api(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        method: Method,
+        path: &str,
+        matches: Vec<String>,
+        mut rest: Vec<(String, String)>,
+    ) -> Result<Forwarded> {
+        for (name, value) in &rest {
+            if name == "start" || name == "end" {
+                parse_time(name, value)?;
+            }
+        }
+        let scoped: Vec<String> = if matches.is_empty() {
+            self.enforcer.default_matches(&caller.scope)?.unwrap_or_default()
+        } else {
+            matches
+                .iter()
+                .map(|m| self.enforcer.enforce_match(m, &caller.scope).map(|c| c.into_owned()))
+                .collect::<Result<_>>()?
+        };
+        let mut params: Vec<(String, String)> = scoped.into_iter().map(|m| ("match[]".to_string(), m)).collect();
+        params.append(&mut rest);
+        let timeout = self.effective_timeout(caller, None)?;
+        self.forward(caller, cluster, method, path, params, timeout).await
+    }
+
+    /// Sends a request upstream under the caller's concurrency limit.
+    pub(crate) async fn forward(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        method: Method,
+        path: &str,
+        params: Vec<(String, String)>,
+        timeout: Duration,
+    ) -> Result<Forwarded> {
+        let limits = &caller.principal.limits;
+        let permit = self.limiter.try_acquire(&caller.principal.name, limits.max_concurrent_queries)?;
+        let started = Instant::now();
+        let result = cluster
+            .prometheus
+            .send(method, path, &params, Some(timeout + UPSTREAM_GRACE))
+            .await;
+        let outcome = match &result {
+            Ok(r) => r.status.to_string(),
+            Err(e) => e.kind().prometheus_error_type().to_string(),
+        };
+        self.telemetry.observe_backend(&cluster.name, path, &outcome, started.elapsed());
+        if let Err(e) = &result {
+            tracing::warn!(cluster = %cluster.name, path, error = %e, "backend request failed");
+        }
+        Ok(Forwarded {
+            response: result?,
+            permit: Some(permit),
+        })
+    }
+
+    fn effective_timeout(&self, caller: &Caller, requested: Option<&str>) -> Result<Duration> {
+        let max = caller.principal.limits.query_timeout;
+        Ok(match requested {
+            Some(t) => parse_duration("timeout", t)?.min(max),
+            None => max,
+        })
+    }
+}
+
+fn check_range(start: f64, end: f64, max: Duration) -> Result<()> {
+    if end < start {
+        return Err(Error::bad_request("invalid parameter \"end\": end timestamp must not be before start time"));
+    }
+    if end - start > max.as_secs_f64() {
+        return Err(Error::limit(format!(
+            "time range of {:.0}s exceeds the maximum of {}s",
+            end - start,
+            max.as_secs()
+        )));
+    }
+    Ok(())
+}

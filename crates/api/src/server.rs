@@ -1,0 +1,88 @@
+//! Binding and running the HTTP and gRPC listeners with graceful shutdown.
+
+use crate::state::AppState;
+use crate::{discovery, grpc, http};
+use periscope_config::Config;
+use periscope_model::{Error, Result};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Entry point for running Periscope's API.
+pub struct Server;
+
+/// Listeners bound and state built; call [`BoundServer::run`] to serve.
+pub struct BoundServer {
+    state: Arc<AppState>,
+    http: TcpListener,
+    grpc: TcpListener,
+}
+
+impl Server {
+    /// Builds the state and binds both listeners (port 0 picks a free port).
+    /// When workspace discovery is configured, the first refresh is attempted
+    /// here so scopes are complete before the first request.
+    pub async fn bind(config: Config) -> Result<BoundServer> {
+        let http_addr = config.server.http_listen.clone();
+        let grpc_addr = config.server.grpc_listen.clone();
+        let discovery = config.workspace_discovery.clone();
+        let state = Arc::new(AppState::from_config(config)?);
+        let http = TcpListener::bind(&http_addr)
+            .await
+            .map_err(|e| Error::internal(format!("cannot listen on {http_addr}: {e}")))?;
+        let grpc = TcpListener::bind(&grpc_addr)
+            .await
+            .map_err(|e| Error::internal(format!("cannot listen on {grpc_addr}: {e}")))?;
+        if let Some(d) = &discovery {
+            match discovery::refresh(&state, d).await {
+                Ok(n) => tracing::info!(namespaces = n, "workspace membership discovered"),
+                Err(e) => tracing::warn!(error = %e, "initial workspace discovery failed; will retry"),
+            }
+        }
+        Ok(BoundServer { state, http, grpc })
+    }
+}
+
+impl BoundServer {
+    /// The bound HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound listener has an address")
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = |mut rx: watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        if let Some(d) = self.state.config.workspace_discovery.clone() {
+            tokio::spawn(discovery::run(Arc::clone(&self.state), d, stop_rx.clone()));
+        }
+        let http_router = http::router(Arc::clone(&self.state));
+        let http_server = axum::serve(self.http, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let grpc_routes = grpc::routes(Arc::clone(&self.state))
+            .await
+            .map_err(|e| Error::internal(format!("building gRPC reflection: {e}")))?;
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.grpc);
+        let grpc_server = tonic::transport::Server::builder()
+            .timeout(std::time::Duration::from_secs(300))
+            .add_routes(grpc_routes)
+            .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+        });
+        let (h, g) = tokio::join!(http_server, grpc_server);
+        h.map_err(|e| Error::internal(format!("http server: {e}")))?;
+        g.map_err(|e| Error::internal(format!("grpc server: {e}")))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! What every request handler shares.
+
+use crate::limiter::ConcurrencyLimiter;
+use crate::telemetry::Telemetry;
+use periscope_backend_prometheus::PrometheusClient;
+use periscope_config::Config;
+use periscope_model::{Error, ErrorKind, Result, Scope};
+use periscope_tenancy::{Authenticator, Enforcer, Principal, ScopeResolver};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One configured cluster and its backends.
+pub(crate) struct Cluster {
+    pub name: String,
+    pub prometheus: PrometheusClient,
+}
+
+/// An authenticated caller and its scope at the time of the request.
+pub(crate) struct Caller {
+    pub principal: Arc<Principal>,
+    pub scope: Scope,
+}
+
+/// Shared, immutable-after-start state of the API.
+pub struct AppState {
+    pub(crate) clusters: BTreeMap<String, Cluster>,
+    pub(crate) default_cluster: String,
+    pub(crate) auth: Authenticator,
+    pub(crate) scopes: ScopeResolver,
+    pub(crate) enforcer: Enforcer,
+    pub(crate) limiter: ConcurrencyLimiter,
+    pub(crate) telemetry: Telemetry,
+    pub(crate) config: Config,
+}
+
+impl AppState {
+    /// Builds the state from validated configuration.
+    pub fn from_config(config: Config) -> Result<Self> {
+        let mut clusters = BTreeMap::new();
+        for c in &config.clusters {
+            let prometheus = PrometheusClient::new(&c.prometheus.url, c.prometheus.timeout)?;
+            clusters.insert(
+                c.name.clone(),
+                Cluster {
+                    name: c.name.clone(),
+                    prometheus,
+                },
+            );
+        }
+        Ok(Self {
+            clusters,
+            default_cluster: config.default_cluster().name.clone(),
+            auth: Authenticator::from_config(&config),
+            scopes: ScopeResolver::from_config(&config),
+            enforcer: Enforcer::from_config(&config.promql),
+            limiter: ConcurrencyLimiter::default(),
+            telemetry: Telemetry::new(),
+            config,
+        })
+    }
+
+    /// Authenticates an `Authorization` value and resolves the caller's scope.
+    pub(crate) fn caller(&self, authorization: Option<&str>) -> Result<Caller> {
+        let principal = self.auth.authenticate(authorization)?;
+        let scope = self.scopes.resolve(&principal);
+        Ok(Caller { principal, scope })
+    }
+
+    /// The named cluster, or the default one for `None`/empty.
+    pub(crate) fn cluster(&self, name: Option<&str>) -> Result<&Cluster> {
+        let name = name.filter(|n| !n.is_empty()).unwrap_or(&self.default_cluster);
+        self.clusters
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("unknown cluster {name:?}")))
+    }
+}

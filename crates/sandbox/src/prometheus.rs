@@ -1,0 +1,194 @@
+//! Starting a real Prometheus on a free loopback port.
+
+use crate::SampleCluster;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const READY_LINE: &str = "Server is ready to receive web requests.";
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{binary} not found (looked at ${env_var} and PATH). Install Prometheus, e.g. `sudo apt-get install prometheus` on Debian/Ubuntu, or set {env_var} to the binary")]
+    BinaryNotFound { binary: &'static str, env_var: &'static str },
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("{what} failed: {output}")]
+    CommandFailed { what: String, output: String },
+    #[error("prometheus did not become ready within {0:?}; its log ends with:\n{1}")]
+    NotReady(Duration, String),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+    let what = what.into();
+    move |source| SandboxError::Io { what, source }
+}
+
+/// Finds a binary from an environment variable or `PATH`.
+pub fn find_binary(binary: &'static str, env_var: &'static str) -> Result<PathBuf, SandboxError> {
+    if let Some(p) = std::env::var_os(env_var) {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(binary)).find(|p| p.is_file()))
+        .ok_or(SandboxError::BinaryNotFound { binary, env_var })
+}
+
+/// A running Prometheus. It is stopped when this value is dropped, and also
+/// when the process that started it exits for any reason (a small shell
+/// watchdog kills it once our end of its stdin pipe closes).
+pub struct PrometheusProcess {
+    url: String,
+    sample: SampleCluster,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    _dir: tempfile::TempDir,
+}
+
+impl PrometheusProcess {
+    /// Backfills one hour of [`SampleCluster`] data ending before now, then
+    /// starts Prometheus on a free loopback port and waits until it is ready.
+    /// Prometheus also scrapes itself every second, relabelling
+    /// `go_goroutines` into namespace `team-a` (so tenants have metadata to see).
+    pub fn start() -> Result<Self, SandboxError> {
+        let prometheus = find_binary("prometheus", "PERISCOPE_PROMETHEUS_BIN")?;
+        let promtool = find_binary("promtool", "PERISCOPE_PROMTOOL_BIN")?;
+        let dir = tempfile::Builder::new().prefix("periscope-prometheus-").tempdir().map_err(io("creating a temporary directory"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let sample = SampleCluster::ending_before(now);
+        let data_dir = dir.path().join("data");
+        backfill(&promtool, &sample, dir.path(), &data_dir)?;
+
+        let port = free_port()?;
+        let address = format!("127.0.0.1:{port}");
+        let config_file = dir.path().join("prometheus.yml");
+        std::fs::write(&config_file, scrape_config(&address)).map_err(io("writing prometheus.yml"))?;
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$@" & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child"#)
+            .arg("prometheus-watchdog")
+            .arg(&prometheus)
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!("--storage.tsdb.path={}", data_dir.display()))
+            .arg("--storage.tsdb.retention.time=30d")
+            .arg(format!("--web.listen-address={address}"))
+            .arg("--web.enable-remote-write-receiver")
+            .arg("--log.level=info")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(io(format!("starting {}", prometheus.display())))?;
+        let stdin = child.stdin.take();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            // Keeps draining the log for the whole life of the process, so a full
+            // pipe never blocks Prometheus.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut process = Self {
+            url: format!("http://{address}"),
+            sample,
+            child,
+            stdin,
+            _dir: dir,
+        };
+        process.wait_ready(&rx)?;
+        Ok(process)
+    }
+
+    fn wait_ready(&mut self, log: &mpsc::Receiver<String>) -> Result<(), SandboxError> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut tail: Vec<String> = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match log.recv_timeout(left) {
+                Ok(line) if line.contains(READY_LINE) => return Ok(()),
+                Ok(line) => {
+                    tail.push(line);
+                    if tail.len() > 20 {
+                        tail.remove(0);
+                    }
+                }
+                Err(_) => return Err(SandboxError::NotReady(START_TIMEOUT, tail.join("\n"))),
+            }
+        }
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The sample data it holds.
+    pub fn sample(&self) -> &SampleCluster {
+        &self.sample
+    }
+}
+
+impl Drop for PrometheusProcess {
+    fn drop(&mut self) {
+        // Closing stdin makes the watchdog stop Prometheus and wait for it.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn backfill(promtool: &Path, sample: &SampleCluster, dir: &Path, data_dir: &Path) -> Result<(), SandboxError> {
+    let input = dir.join("sample.om");
+    let mut file = std::fs::File::create(&input).map_err(io("writing sample data"))?;
+    file.write_all(sample.openmetrics().as_bytes()).map_err(io("writing sample data"))?;
+    drop(file);
+    std::fs::create_dir_all(data_dir).map_err(io("creating the data directory"))?;
+    let output = Command::new(promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&input)
+        .arg(data_dir)
+        .output()
+        .map_err(io(format!("running {}", promtool.display())))?;
+    if !output.status.success() {
+        return Err(SandboxError::CommandFailed {
+            what: "promtool tsdb create-blocks-from openmetrics".into(),
+            output: String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout),
+        });
+    }
+    Ok(())
+}
+
+fn scrape_config(address: &str) -> String {
+    format!(
+        r#"global:
+  scrape_interval: 1s
+  evaluation_interval: 1m
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ["{address}"]
+    metric_relabel_configs:
+      - source_labels: [__name__]
+        regex: go_goroutines
+        target_label: namespace
+        replacement: team-a
+"#
+    )
+}
+
+/// A port that was free a moment ago on the loopback interface.
+fn free_port() -> Result<u16, SandboxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
+    Ok(listener.local_addr().map_err(io("finding a free port"))?.port())
+}
