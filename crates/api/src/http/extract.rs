@@ -2,7 +2,7 @@
 
 use crate::error::ApiError;
 use crate::state::{AppState, Caller};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use std::sync::Arc;
@@ -26,8 +26,13 @@ impl<S: Send + Sync> FromRequestParts<S> for ClusterName {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let name = parts
-            .uri
+        // Nested routers see the URI with their prefix stripped; the cluster
+        // segment is only in the original URI.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        let name = uri
             .path()
             .strip_prefix("/clusters/")
             .and_then(|rest| rest.split('/').next())

@@ -1,0 +1,157 @@
+//! Shared harness for the end-to-end tests: one real Prometheus per test binary
+//! (started on a free loopback port, preloaded with the sandbox's sample
+//! cluster), and a fresh Periscope per test, in process, on free ports.
+#![allow(dead_code)]
+
+use periscope_api::Server;
+use periscope_config::Config;
+use periscope_sandbox::{demo_config, DemoTenant, PrometheusProcess};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+static PROMETHEUS: OnceLock<PrometheusProcess> = OnceLock::new();
+
+/// The binary-wide Prometheus. Fails the test (never skips) if it cannot start.
+pub fn prometheus() -> &'static PrometheusProcess {
+    PROMETHEUS.get_or_init(|| PrometheusProcess::start().unwrap_or_else(|e| panic!("cannot start Prometheus: {e}")))
+}
+
+/// Evaluation time at which every sample series has a value.
+pub fn eval_time() -> String {
+    prometheus().sample().eval_time().to_string()
+}
+
+/// A running Periscope, stopped when dropped.
+pub struct Periscope {
+    pub base: String,
+    pub grpc: SocketAddr,
+    pub http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Periscope with the demo configuration in front of the shared Prometheus.
+pub async fn periscope() -> Periscope {
+    periscope_with("").await
+}
+
+/// Periscope with the demo configuration plus `extra` TOML appended.
+pub async fn periscope_with(extra: &str) -> Periscope {
+    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url().to_string()).await.unwrap();
+    let text = demo_config(&prometheus_url, "127.0.0.1:0", "127.0.0.1:0") + extra;
+    let config = Config::from_toml(&text, "test configuration", &HashMap::new()).expect("valid test configuration");
+    let server = Server::bind(config).await.expect("periscope binds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let base = format!("http://{}", server.http_addr());
+    let grpc = server.grpc_addr();
+    tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    Periscope {
+        base,
+        grpc,
+        http: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+/// Bearer token of a demo tenant.
+pub fn token(name: &str) -> &'static str {
+    DemoTenant::named(name).token
+}
+
+/// The namespaces a demo tenant may see.
+pub fn scope_of(name: &str) -> BTreeSet<String> {
+    let names: &[&str] = match name {
+        "alice" => &["team-a", "team-a-dev"],
+        "bob" | "nina" => &["team-b"],
+        "carol" => &["team-c"],
+        "nobody" => &[],
+        other => panic!("no fixed scope for {other}"),
+    };
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// A response's status and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Periscope {
+    /// POSTs a form to a Prometheus API path (e.g. `/prometheus/api/v1/query`).
+    pub async fn post(&self, tenant: Option<&str>, path: &str, form: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.post(format!("{}{path}", self.base)).form(form);
+        if let Some(t) = tenant {
+            request = request.bearer_auth(token(t));
+        }
+        answer(request.send().await.expect("request sent")).await
+    }
+
+    /// GETs a Prometheus API path with query parameters.
+    pub async fn get(&self, tenant: Option<&str>, path: &str, query: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.get(format!("{}{path}", self.base)).query(query);
+        if let Some(t) = tenant {
+            request = request.bearer_auth(token(t));
+        }
+        answer(request.send().await.expect("request sent")).await
+    }
+
+    /// An instant query at the sample's evaluation time.
+    pub async fn query(&self, tenant: &str, query: &str) -> Answer {
+        let time = eval_time();
+        self.post(Some(tenant), "/prometheus/api/v1/query", &[("query", query), ("time", &time)]).await
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let raw = response.text().await.expect("body read");
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Answer { status, body, raw }
+}
+
+/// Every value of a namespace-carrying label anywhere in `data`, plus the items
+/// of a label-values list when `values_are_namespaces`.
+pub fn namespaces_in(body: &Value, values_are_namespaces: bool) -> BTreeSet<String> {
+    fn walk(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if matches!(k.as_str(), "namespace" | "exported_namespace" | "ns2") {
+                        if let Value::String(s) = v {
+                            out.insert(s.clone());
+                        }
+                    }
+                    walk(v, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(&body["data"], &mut out);
+    if values_are_namespaces {
+        if let Value::Array(items) = &body["data"] {
+            out.extend(items.iter().filter_map(|i| i.as_str().map(str::to_string)));
+        }
+    }
+    out
+}
+
+/// Number of results (series, label values, ...) in a successful answer.
+pub fn result_count(body: &Value) -> usize {
+    match &body["data"] {
+        Value::Array(items) => items.len(),
+        Value::Object(map) => match map.get("result") {
+            Some(Value::Array(items)) => items.len(),
+            Some(_) => 1,
+            None => map.len(),
+        },
+        _ => 0,
+    }
+}
