@@ -66,13 +66,21 @@ impl BoundServer {
             tokio::spawn(discovery::run(Arc::clone(&self.state), d, stop_rx.clone()));
         }
         let http_router = http::router(Arc::clone(&self.state));
-        let http_server = axum::serve(self.http, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
+        // Responses stream in several writes; without TCP_NODELAY the last small
+        // write waits for the client's delayed ACK (tens of milliseconds).
+        let listener = axum::serve::ListenerExt::tap_io(self.http, |tcp: &mut tokio::net::TcpStream| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let http_server = axum::serve(listener, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
         let grpc_routes = grpc::routes(Arc::clone(&self.state))
             .await
             .map_err(|e| Error::internal(format!("building gRPC reflection: {e}")))?;
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.grpc);
         let grpc_server = tonic::transport::Server::builder()
             .timeout(std::time::Duration::from_secs(300))
+            .tcp_nodelay(true)
             .add_routes(grpc_routes)
             .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
         tokio::spawn(async move {

@@ -25,6 +25,8 @@ pub enum Method {
 pub struct UpstreamResponse {
     pub status: u16,
     pub content_type: Option<String>,
+    /// Body length, when Prometheus announced it.
+    pub content_length: Option<u64>,
     inner: reqwest::Response,
 }
 
@@ -100,6 +102,7 @@ impl PrometheusClient {
         Ok(UpstreamResponse {
             status: inner.status().as_u16(),
             content_type,
+            content_length: inner.content_length(),
             inner,
         })
     }

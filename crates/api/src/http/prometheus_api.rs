@@ -273,6 +273,7 @@ fn streamed(forwarded: Forwarded) -> Response {
     let Forwarded { response, permit } = forwarded;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = response.content_type.clone();
+    let content_length = response.content_length;
     let body = response.into_stream().map(move |chunk| {
         // The concurrency permit lives as long as the body is being sent.
         let _held = &permit;
@@ -281,6 +282,9 @@ fn streamed(forwarded: Forwarded) -> Response {
     let mut builder = Response::builder().status(status);
     if let Some(ct) = content_type {
         builder = builder.header(header::CONTENT_TYPE, ct);
+    }
+    if let Some(length) = content_length {
+        builder = builder.header(header::CONTENT_LENGTH, length);
     }
     builder
         .body(Body::from_stream(body))

@@ -12,6 +12,7 @@
 //! Cluster-wide principals get limits checked and their query forwarded unchanged.
 
 pub mod admission;
+mod cache;
 pub mod functions;
 pub mod policy;
 mod selector;
@@ -19,12 +20,14 @@ mod verify;
 mod walker;
 
 use admission::Admission;
+use cache::{Decision, DecisionCache, DecisionKey, RegexCache};
 use functions::FunctionAllowList;
 use periscope_config::{Limits, PromqlConfig};
 use periscope_model::{Error, Result, Scope};
 use policy::{MetricClass, MetricPolicy};
 use promql_parser::parser::{self, Expr};
 use std::borrow::Cow;
+use std::sync::Arc;
 use walker::Walk;
 
 /// Rewrites PromQL queries and series selectors into a principal's scope.
@@ -32,6 +35,8 @@ pub struct Enforcer {
     admission: Admission,
     policy: MetricPolicy,
     functions: FunctionAllowList,
+    decisions: Option<DecisionCache>,
+    regexes: RegexCache,
 }
 
 impl Enforcer {
@@ -45,21 +50,51 @@ impl Enforcer {
             },
             policy: MetricPolicy::new(&config.metric_policy, &config.scope_label),
             functions: FunctionAllowList::new(&config.extra_functions),
+            decisions: Some(DecisionCache::default()),
+            regexes: RegexCache::default(),
         }
+    }
+
+    /// The same enforcer without the decision cache, so every call does the
+    /// whole work (for measuring the uncached path).
+    pub fn without_decision_cache(mut self) -> Self {
+        self.decisions = None;
+        self
     }
 
     /// The query text to forward for `query` run with `scope` under `limits`.
     pub fn enforce_query<'q>(&self, query: &'q str, scope: &Scope, limits: &Limits) -> Result<Cow<'q, str>> {
+        let decision = match &self.decisions {
+            None => self.decide(query, scope, limits),
+            Some(cache) => {
+                let key = DecisionKey::new(query, scope, limits);
+                match cache.get(&key) {
+                    Some(decision) => decision,
+                    None => {
+                        let decision = self.decide(query, scope, limits);
+                        cache.insert(key, decision.clone());
+                        decision
+                    }
+                }
+            }
+        };
+        Ok(match decision? {
+            None => Cow::Borrowed(query),
+            Some(rewritten) => Cow::Owned(rewritten.to_string()),
+        })
+    }
+
+    fn decide(&self, query: &str, scope: &Scope, limits: &Limits) -> Decision {
         let mut expr = self.parse(query)?;
         self.walk(&mut expr, scope, limits)?;
         let Scope::Namespaces(namespaces) = scope else {
-            return Ok(Cow::Borrowed(query));
+            return Ok(None);
         };
         let printed = expr.to_string();
         let reparsed = parser::parse(&printed)
             .map_err(|e| Error::internal(format!("rewritten query does not parse again: {e}")))?;
         verify::verify(&reparsed, namespaces, &self.policy)?;
-        Ok(Cow::Owned(printed))
+        Ok(Some(Arc::from(printed)))
     }
 
     /// The selector to forward for one `match[]` value of the series, labels and
@@ -72,7 +107,7 @@ impl Enforcer {
         let Expr::VectorSelector(vs) = &mut expr else {
             return Err(Error::bad_request(format!("match[] must be a series selector, got {selector:?}")));
         };
-        selector::enforce_selector(vs, namespaces, &self.policy)?;
+        selector::enforce_selector(vs, namespaces, &self.policy, &self.regexes)?;
         let printed = expr.to_string();
         match parser::parse(&printed) {
             Ok(Expr::VectorSelector(vs)) => verify::verify_selector(&vs, namespaces, &self.policy)?,
@@ -124,6 +159,7 @@ impl Enforcer {
             policy: &self.policy,
             functions: &self.functions,
             limits,
+            regexes: &self.regexes,
         }
         .visit(expr)
     }

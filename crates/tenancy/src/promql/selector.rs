@@ -4,7 +4,7 @@ use super::policy::{MetricClass, MetricPolicy};
 use periscope_model::{Error, Result};
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
-use regex::Regex;
+use super::cache::RegexCache;
 use std::collections::BTreeSet;
 
 const METRIC_NAME: &str = "__name__";
@@ -42,6 +42,7 @@ pub(crate) fn enforce_selector(
     vs: &mut VectorSelector,
     namespaces: &BTreeSet<String>,
     policy: &MetricPolicy,
+    regexes: &RegexCache,
 ) -> Result<()> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(Error::bad_request(
@@ -80,7 +81,7 @@ pub(crate) fn enforce_selector(
             "the {label} matchers of this selector select no namespace in your scope"
         )));
     }
-    vs.matchers.matchers.push(scope_matcher(&label, allowed.into_iter())?);
+    vs.matchers.matchers.push(scope_matcher(&label, allowed.into_iter(), regexes)?);
     Ok(())
 }
 
@@ -119,9 +120,10 @@ fn literal_alternatives(pattern: &str) -> Option<Vec<String>> {
 }
 
 /// `label=~"^(a|b)$"` with every namespace regex-escaped.
-pub(crate) fn scope_matcher<'a>(label: &str, namespaces: impl Iterator<Item = &'a String>) -> Result<Matcher> {
+fn scope_matcher<'a>(label: &str, namespaces: impl Iterator<Item = &'a String>, regexes: &RegexCache) -> Result<Matcher> {
     let value = scope_regex(namespaces);
-    let compiled = Regex::new(&format!("^(?:{value})$"))
+    let compiled = regexes
+        .anchored(&value)
         .map_err(|e| Error::internal(format!("building the scope matcher: {e}")))?;
     Ok(Matcher::new(MatchOp::Re(compiled), label, &value))
 }

@@ -191,3 +191,23 @@ fn alternate_scope_labels_are_used_and_nameless_selectors_refused() {
     let err = e.enforce_query("{__name__=~\"nginx.*\"}", &scope(), &Limits::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden);
 }
+
+#[test]
+fn cached_decisions_equal_fresh_ones_and_depend_on_scope_and_limits() {
+    let cached = enforcer();
+    let limits = Limits::default();
+    for q in ["up", "up{namespace=\"team-b\"}", "topk(scalar(count(kube_pod_info)), up)", "max_over_time(up[1d:1s])"] {
+        let fresh = enforcer().without_decision_cache();
+        for _ in 0..2 {
+            let a = cached.enforce_query(q, &scope(), &limits).map(|c| c.into_owned());
+            let b = fresh.enforce_query(q, &scope(), &limits).map(|c| c.into_owned());
+            assert_eq!(a, b, "{q}");
+        }
+    }
+    let team_b = Scope::namespaces(["team-b"]);
+    assert!(cached.enforce_query("up{namespace=\"team-b\"}", &team_b, &limits).is_ok());
+    assert!(cached.enforce_query("up{namespace=\"team-b\"}", &scope(), &limits).is_err());
+    let generous = Limits { max_subquery_points: 1_000_000, ..Limits::default() };
+    assert!(cached.enforce_query("max_over_time(up[1d:1s])", &scope(), &generous).is_ok());
+    assert_eq!(cached.enforce_query("up", &Scope::ClusterWide, &limits).unwrap(), "up");
+}

@@ -2,6 +2,7 @@
 //! a new `Expr` variant in the parser must break the build here, not slip through.
 //! Unlike the parser's own walkers it visits `AggregateExpr::param`.
 
+use super::cache::RegexCache;
 use super::functions::FunctionAllowList;
 use super::policy::MetricPolicy;
 use super::selector::enforce_selector;
@@ -18,6 +19,7 @@ pub(crate) struct Walk<'a> {
     pub policy: &'a MetricPolicy,
     pub functions: &'a FunctionAllowList,
     pub limits: &'a Limits,
+    pub regexes: &'a RegexCache,
 }
 
 impl Walk<'_> {
@@ -77,7 +79,7 @@ impl Walk<'_> {
     fn scope_selector(&self, vs: &mut promql_parser::parser::VectorSelector) -> Result<()> {
         match self.scope {
             Scope::ClusterWide => Ok(()),
-            Scope::Namespaces(set) => enforce_selector(vs, set, self.policy),
+            Scope::Namespaces(set) => enforce_selector(vs, set, self.policy, self.regexes),
         }
     }
 

@@ -1,0 +1,126 @@
+//! Replays 1000 mixed dashboard queries against the sandbox's real Prometheus,
+//! directly and through Periscope, interleaved in the same run, and prints the
+//! latency medians and their ratio.
+//!
+//! Two comparisons:
+//! - `admin`: a cluster-admin's query through Periscope vs the same query direct
+//!   (authentication, limits, parsing and streaming; no rewrite);
+//! - `tenant`: a workspace viewer's query through Periscope vs the *enforced*
+//!   query sent direct, so Prometheus does the same work on both paths.
+//!
+//! Run: `cargo bench --bench proxy_overhead` (needs `prometheus` and `promtool`).
+
+use periscope_api::Server;
+use periscope_config::{Config, Limits};
+use periscope_model::Scope;
+use periscope_sandbox::{demo_config, DemoTenant, PrometheusProcess};
+use periscope_tenancy::Enforcer;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const REQUESTS: usize = 1000;
+
+const QUERIES: &[&str] = &[
+    "up",
+    "sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))",
+    "sum by (namespace, pod) (container_memory_working_set_bytes)",
+    "histogram_quantile(0.9, sum by (namespace, le) (rate(http_request_duration_seconds_bucket[5m])))",
+    "sum by (namespace) (rate(http_requests_total{code=~\"5..\"}[5m])) / sum by (namespace) (rate(http_requests_total[5m]))",
+    "up * on(namespace, pod) group_left(node) kube_pod_info",
+    "max_over_time(sum by (namespace) (rate(http_requests_total[1m]))[30m:1m])",
+    "count by (namespace) (kube_pod_info)",
+];
+
+struct Request {
+    path: &'static str,
+    form: Vec<(&'static str, String)>,
+}
+
+fn requests(eval: i64) -> Vec<Request> {
+    (0..REQUESTS)
+        .map(|i| {
+            let q = QUERIES[i % QUERIES.len()].to_string();
+            if i % 2 == 0 {
+                Request { path: "/api/v1/query", form: vec![("query", q), ("time", eval.to_string())] }
+            } else {
+                Request {
+                    path: "/api/v1/query_range",
+                    form: vec![("query", q), ("start", (eval - 1800).to_string()), ("end", eval.to_string()), ("step", "30".into())],
+                }
+            }
+        })
+        .collect()
+}
+
+async fn timed(client: &reqwest::Client, url: String, token: Option<&str>, form: &[(&str, String)]) -> Duration {
+    let started = Instant::now();
+    let mut r = client.post(url).form(form);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let response = r.send().await.expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    let body = response.bytes().await.expect("body");
+    assert!(!body.is_empty());
+    started.elapsed()
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn compare(label: &str, tenant: &str, prometheus: &str, periscope: &str, eval: i64, direct_text: impl Fn(&str) -> String) {
+    let client = reqwest::Client::new();
+    let token = DemoTenant::named(tenant).token;
+    let mut direct = Vec::with_capacity(REQUESTS);
+    let mut proxied = Vec::with_capacity(REQUESTS);
+    for (i, req) in requests(eval).iter().enumerate() {
+        let mut direct_form = req.form.clone();
+        direct_form[0].1 = direct_text(&req.form[0].1);
+        let d = || timed(&client, format!("{prometheus}{}", req.path), None, &direct_form);
+        let p = || timed(&client, format!("{periscope}/prometheus{}", req.path), Some(token), &req.form);
+        // Alternate which goes first so neither path always gets the warmer cache.
+        if i % 2 == 0 {
+            direct.push(d().await);
+            proxied.push(p().await);
+        } else {
+            proxied.push(p().await);
+            direct.push(d().await);
+        }
+    }
+    let (d50, p50) = (percentile(&mut direct, 0.5), percentile(&mut proxied, 0.5));
+    let (d90, p90) = (percentile(&mut direct, 0.9), percentile(&mut proxied, 0.9));
+    println!(
+        "{label:<7} requests={REQUESTS}  direct p50={:>8.1}µs p90={:>8.1}µs  periscope p50={:>8.1}µs p90={:>8.1}µs  ratio of medians={:.3}",
+        d50.as_secs_f64() * 1e6,
+        d90.as_secs_f64() * 1e6,
+        p50.as_secs_f64() * 1e6,
+        p90.as_secs_f64() * 1e6,
+        p50.as_secs_f64() / d50.as_secs_f64()
+    );
+}
+
+fn main() {
+    let prometheus = PrometheusProcess::start().expect("start prometheus (is it installed?)");
+    let eval = prometheus.sample().eval_time();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let text = demo_config(prometheus.url(), "127.0.0.1:0", "127.0.0.1:0");
+        let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
+        let enforcer = Enforcer::from_config(&config.promql);
+        let server = Server::bind(config).await.unwrap();
+        let periscope = format!("http://{}", server.http_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        let alice = Scope::namespaces(["team-a", "team-a-dev"]);
+        compare("admin", "admin", prometheus.url(), &periscope, eval, |q| q.to_string()).await;
+        compare("tenant", "alice", prometheus.url(), &periscope, eval, |q| {
+            enforcer.enforce_query(q, &alice, &Limits::default()).unwrap().into_owned()
+        })
+        .await;
+        let _ = stop.send(());
+    });
+}
