@@ -43,7 +43,11 @@ fn bench(c: &mut Criterion) {
     for (i, q) in DASHBOARD_QUERIES.iter().enumerate() {
         assert!(cold.enforce_query(q, &scope, &limits).is_ok(), "{q}");
         group.bench_with_input(BenchmarkId::new("baseline_parse_print", i), q, |b, q| {
-            b.iter(|| promql_parser::parser::parse(black_box(q)).unwrap().to_string())
+            b.iter(|| {
+                promql_parser::parser::parse(black_box(q))
+                    .unwrap()
+                    .to_string()
+            })
         });
         group.bench_with_input(BenchmarkId::new("enforce_cold", i), q, |b, q| {
             b.iter(|| cold.enforce_query(black_box(q), &scope, &limits).unwrap())

@@ -41,18 +41,31 @@ fn requests(eval: i64) -> Vec<Request> {
         .map(|i| {
             let q = QUERIES[i % QUERIES.len()].to_string();
             if i % 2 == 0 {
-                Request { path: "/api/v1/query", form: vec![("query", q), ("time", eval.to_string())] }
+                Request {
+                    path: "/api/v1/query",
+                    form: vec![("query", q), ("time", eval.to_string())],
+                }
             } else {
                 Request {
                     path: "/api/v1/query_range",
-                    form: vec![("query", q), ("start", (eval - 1800).to_string()), ("end", eval.to_string()), ("step", "30".into())],
+                    form: vec![
+                        ("query", q),
+                        ("start", (eval - 1800).to_string()),
+                        ("end", eval.to_string()),
+                        ("step", "30".into()),
+                    ],
                 }
             }
         })
         .collect()
 }
 
-async fn timed(client: &reqwest::Client, url: String, token: Option<&str>, form: &[(&str, String)]) -> Duration {
+async fn timed(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    form: &[(&str, String)],
+) -> Duration {
     let started = Instant::now();
     let mut r = client.post(url).form(form);
     if let Some(t) = token {
@@ -70,7 +83,14 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[((samples.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn compare(label: &str, tenant: &str, prometheus: &str, periscope: &str, eval: i64, direct_text: impl Fn(&str) -> String) {
+async fn compare(
+    label: &str,
+    tenant: &str,
+    prometheus: &str,
+    periscope: &str,
+    eval: i64,
+    direct_text: impl Fn(&str) -> String,
+) {
     let client = reqwest::Client::new();
     let token = DemoTenant::named(tenant).token;
     let mut direct = Vec::with_capacity(REQUESTS);
@@ -78,8 +98,22 @@ async fn compare(label: &str, tenant: &str, prometheus: &str, periscope: &str, e
     for (i, req) in requests(eval).iter().enumerate() {
         let mut direct_form = req.form.clone();
         direct_form[0].1 = direct_text(&req.form[0].1);
-        let d = || timed(&client, format!("{prometheus}{}", req.path), None, &direct_form);
-        let p = || timed(&client, format!("{periscope}/prometheus{}", req.path), Some(token), &req.form);
+        let d = || {
+            timed(
+                &client,
+                format!("{prometheus}{}", req.path),
+                None,
+                &direct_form,
+            )
+        };
+        let p = || {
+            timed(
+                &client,
+                format!("{periscope}/prometheus{}", req.path),
+                Some(token),
+                &req.form,
+            )
+        };
         // Alternate which goes first so neither path always gets the warmer cache.
         if i % 2 == 0 {
             direct.push(d().await);
@@ -104,7 +138,10 @@ async fn compare(label: &str, tenant: &str, prometheus: &str, periscope: &str, e
 fn main() {
     let prometheus = PrometheusProcess::start().expect("start prometheus (is it installed?)");
     let eval = prometheus.sample().eval_time();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let text = demo_config(prometheus.url(), "127.0.0.1:0", "127.0.0.1:0");
         let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
@@ -116,9 +153,15 @@ fn main() {
             let _ = stopped.await;
         }));
         let alice = Scope::namespaces(["team-a", "team-a-dev"]);
-        compare("admin", "admin", prometheus.url(), &periscope, eval, |q| q.to_string()).await;
+        compare("admin", "admin", prometheus.url(), &periscope, eval, |q| {
+            q.to_string()
+        })
+        .await;
         compare("tenant", "alice", prometheus.url(), &periscope, eval, |q| {
-            enforcer.enforce_query(q, &alice, &Limits::default()).unwrap().into_owned()
+            enforcer
+                .enforce_query(q, &alice, &Limits::default())
+                .unwrap()
+                .into_owned()
         })
         .await;
         let _ = stop.send(());

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "periscope", version, about = "Multi-tenant observability backend for Kubernetes")]
+#[command(
+    name = "periscope",
+    version,
+    about = "Multi-tenant observability backend for Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,8 +61,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::CheckConfig { file } => check_config(&file),
-        Command::Serve { config, target } => runtime().and_then(|rt| rt.block_on(serve(config, target))),
-        Command::Demo { http_listen, grpc_listen } => runtime().and_then(|rt| rt.block_on(demo(http_listen, grpc_listen))),
+        Command::Serve { config, target } => {
+            runtime().and_then(|rt| rt.block_on(serve(config, target)))
+        }
+        Command::Demo {
+            http_listen,
+            grpc_listen,
+        } => runtime().and_then(|rt| rt.block_on(demo(http_listen, grpc_listen))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,7 +79,8 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PERISCOPE_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PERISCOPE_LOG")
+        .unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -121,7 +131,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing a SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -19,29 +19,65 @@ fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
 #[test]
 fn check_config_accepts_a_valid_file() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_config(&dir, &periscope_sandbox::demo_config("http://127.0.0.1:9090", "127.0.0.1:9480", "127.0.0.1:9481"));
-    let out = Command::new(BIN).arg("check-config").arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (2 cluster(s), 3 workspace(s), 6 principal(s))"));
+    let path = write_config(
+        &dir,
+        &periscope_sandbox::demo_config(
+            "http://127.0.0.1:9090",
+            "127.0.0.1:9480",
+            "127.0.0.1:9481",
+        ),
+    );
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("ok (2 cluster(s), 3 workspace(s), 6 principal(s))"));
 }
 
 #[test]
 fn check_config_explains_every_problem_with_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let text = periscope_sandbox::demo_config("ftp://nowhere", "127.0.0.1:9480", "not-an-address")
-        .replace("workspaces = [\"ws-b\"]", "workspaces = [\"ws-b\"]\nnamespaces = [\"team-z\"]");
+        .replace(
+            "workspaces = [\"ws-b\"]",
+            "workspaces = [\"ws-b\"]\nnamespaces = [\"team-z\"]",
+        );
     let path = write_config(&dir, &text);
-    let out = Command::new(BIN).arg("check-config").arg(&path).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&path.display().to_string()), "{err}");
-    for needle in ["server.grpc_listen", "clusters[0].prometheus.url", "clusters[1].prometheus.url", "principals[2].namespaces"] {
+    for needle in [
+        "server.grpc_listen",
+        "clusters[0].prometheus.url",
+        "clusters[1].prometheus.url",
+        "principals[2].namespaces",
+    ] {
         assert!(err.contains(needle), "missing {needle}: {err}");
     }
     let syntax = write_config(&dir, "[server\nhttp_listen = 1");
-    let out = Command::new(BIN).arg("check-config").arg(&syntax).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&syntax)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -49,7 +85,10 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let prometheus_url = prometheus().url().to_string();
     // The file names fixed ports; the environment moves both to free ones.
-    let path = write_config(&dir, &periscope_sandbox::demo_config(&prometheus_url, "127.0.0.1:1", "127.0.0.1:2"));
+    let path = write_config(
+        &dir,
+        &periscope_sandbox::demo_config(&prometheus_url, "127.0.0.1:1", "127.0.0.1:2"),
+    );
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(&path)
@@ -70,10 +109,19 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = Vec::new();
     let http = loop {
-        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("periscope logs its listen address");
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("periscope logs its listen address");
         log.push(line.clone());
         if line.contains("periscope listening") {
-            break line.split("http=").nth(1).expect("http= in the line").split_whitespace().next().unwrap().to_string();
+            break line
+                .split("http=")
+                .nth(1)
+                .expect("http= in the line")
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
         }
     };
     let healthz = blocking::get(&format!("http://{http}/healthz"));
@@ -86,13 +134,21 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
     );
     assert_eq!(status, 200);
 
-    assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+    assert!(Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "periscope did not stop after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "periscope did not stop after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status {status}");
@@ -100,14 +156,21 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
     let log = log.join("\n");
     assert!(log.contains("shutting down"), "{log}");
     for t in periscope_sandbox::DEMO_TENANTS {
-        assert!(!log.contains(t.token), "token of {} in the logs:\n{log}", t.name);
+        assert!(
+            !log.contains(t.token),
+            "token of {} in the logs:\n{log}",
+            t.name
+        );
     }
 }
 
 /// Minimal blocking HTTP helpers on top of a private runtime (the test itself is synchronous).
 mod blocking {
     pub fn get(url: &str) -> (u16, String) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let r = reqwest::get(url).await.unwrap();
             (r.status().as_u16(), r.text().await.unwrap())
@@ -115,9 +178,18 @@ mod blocking {
     }
 
     pub fn post(url: &str, token: &str, form: &[(&str, &str)]) -> (u16, String) {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
-            let r = reqwest::Client::new().post(url).bearer_auth(token).form(form).send().await.unwrap();
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .form(form)
+                .send()
+                .await
+                .unwrap();
             (r.status().as_u16(), r.text().await.unwrap())
         })
     }

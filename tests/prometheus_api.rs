@@ -25,7 +25,12 @@ const DASHBOARD_QUERIES: &[&str] = &[
 
 async fn direct(form: &[(&str, &str)], path: &str) -> (u16, String) {
     let url = format!("{}{path}", prometheus().url());
-    let r = reqwest::Client::new().post(url).form(form).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
@@ -49,17 +54,26 @@ fn assert_same_answer(got: &serde_json::Value, expected: &serde_json::Value, wha
                 _ => x == y,
             },
             (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| close(a, b)),
-            (Object(x), Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w))),
+            (Object(x), Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
+            }
             _ => a == b,
         }
     }
     let (got, expected) = (sorted(got), sorted(expected));
-    assert!(close(&got, &expected), "{what}\n got: {got}\nwant: {expected}");
+    assert!(
+        close(&got, &expected),
+        "{what}\n got: {got}\nwant: {expected}"
+    );
 }
 
 /// Queries whose answers Prometheus computes identically every time: the body
 /// must then be byte-for-byte what Prometheus sent (streamed, not re-encoded).
-const DETERMINISTIC_RANGE_QUERIES: &[&str] = &["up", "rate(http_requests_total[5m])", "count by (node) (kube_pod_info)"];
+const DETERMINISTIC_RANGE_QUERIES: &[&str] = &[
+    "up",
+    "rate(http_requests_total[5m])",
+    "count by (node) (kube_pod_info)",
+];
 
 #[tokio::test]
 async fn cluster_admin_bodies_are_streamed_byte_for_byte() {
@@ -67,12 +81,53 @@ async fn cluster_admin_bodies_are_streamed_byte_for_byte() {
     let time = eval_time();
     let start = (prometheus().sample().eval_time() - 1800).to_string();
     for q in DETERMINISTIC_RANGE_QUERIES {
-        let form = [("query", *q), ("start", start.as_str()), ("end", time.as_str()), ("step", "60")];
+        let form = [
+            ("query", *q),
+            ("start", start.as_str()),
+            ("end", time.as_str()),
+            ("step", "60"),
+        ];
         let (_, expected) = direct(&form, "/api/v1/query_range").await;
-        let got = p.post(Some("admin"), "/prometheus/api/v1/query_range", &form).await;
+        let got = p
+            .post(Some("admin"), "/prometheus/api/v1/query_range", &form)
+            .await;
         assert_eq!(got.status, 200, "{q}");
         assert!(result_count(&got.body) > 0, "{q}");
         assert_eq!(got.raw, expected, "{q}");
+    }
+}
+
+#[tokio::test]
+async fn cluster_admin_answers_are_identical_to_prometheus() {
+    let p = periscope().await;
+    let time = eval_time();
+    let start = (prometheus().sample().eval_time() - 1800).to_string();
+    for q in DASHBOARD_QUERIES {
+        let form = [("query", *q), ("time", time.as_str())];
+        let (status, expected) = direct(&form, "/api/v1/query").await;
+        assert_eq!(status, 200, "{q}: {expected}");
+        let got = p
+            .post(Some("admin"), "/prometheus/api/v1/query", &form)
+            .await;
+        assert_eq!(got.status, 200, "{q}");
+        assert!(
+            result_count(&got.body) > 0,
+            "{q} returned no data: {expected}"
+        );
+        assert_same_answer(&got.body, &serde_json::from_str(&expected).unwrap(), q);
+
+        let form = [
+            ("query", *q),
+            ("start", start.as_str()),
+            ("end", time.as_str()),
+            ("step", "60"),
+        ];
+        let (_, expected) = direct(&form, "/api/v1/query_range").await;
+        let got = p
+            .post(Some("admin"), "/prometheus/api/v1/query_range", &form)
+            .await;
+        assert_eq!(got.status, 200, "range {q}");
+        assert_same_answer(&got.body, &serde_json::from_str(&expected).unwrap(), q);
     }
 }
 
@@ -88,10 +143,17 @@ async fn tenant_results_equal_the_admin_results_restricted_to_its_namespaces() {
         .iter()
         .filter(|s| scope_of("alice").contains(s["metric"]["namespace"].as_str().unwrap()))
         .collect();
-    let alice_results: Vec<&serde_json::Value> = alice.body["data"]["result"].as_array().unwrap().iter().collect();
+    let alice_results: Vec<&serde_json::Value> = alice.body["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
     assert_eq!(alice_results, restricted);
     // team-a's containers: cpu rates 0.01 * (1..=5), summed = 0.15
-    let team_a = alice_results.iter().find(|s| s["metric"]["namespace"] == "team-a").unwrap();
+    let team_a = alice_results
+        .iter()
+        .find(|s| s["metric"]["namespace"] == "team-a")
+        .unwrap();
     let value: f64 = team_a["value"][1].as_str().unwrap().parse().unwrap();
     assert!((value - 0.15).abs() < 1e-9, "{value}");
 }
@@ -100,9 +162,16 @@ async fn tenant_results_equal_the_admin_results_restricted_to_its_namespaces() {
 async fn get_and_post_forms_are_equivalent() {
     let p = periscope().await;
     let time = eval_time();
-    let form = [("query", "sum by (namespace) (up)"), ("time", time.as_str())];
-    let post = p.post(Some("alice"), "/prometheus/api/v1/query", &form).await;
-    let get = p.get(Some("alice"), "/prometheus/api/v1/query", &form).await;
+    let form = [
+        ("query", "sum by (namespace) (up)"),
+        ("time", time.as_str()),
+    ];
+    let post = p
+        .post(Some("alice"), "/prometheus/api/v1/query", &form)
+        .await;
+    let get = p
+        .get(Some("alice"), "/prometheus/api/v1/query", &form)
+        .await;
     assert_eq!(post.status, 200);
     assert_eq!(post.raw, get.raw);
 }
@@ -113,11 +182,20 @@ async fn wrong_methods_get_405_so_grafana_retries_with_get() {
     for (method, path) in [
         (reqwest::Method::PUT, "/prometheus/api/v1/query"),
         (reqwest::Method::DELETE, "/prometheus/api/v1/series"),
-        (reqwest::Method::POST, "/prometheus/api/v1/label/namespace/values"),
+        (
+            reqwest::Method::POST,
+            "/prometheus/api/v1/label/namespace/values",
+        ),
         (reqwest::Method::POST, "/prometheus/api/v1/metadata"),
         (reqwest::Method::POST, "/prometheus/api/v1/status/buildinfo"),
     ] {
-        let r = p.http.request(method.clone(), format!("{}{path}", p.base)).bearer_auth(token("alice")).send().await.unwrap();
+        let r = p
+            .http
+            .request(method.clone(), format!("{}{path}", p.base))
+            .bearer_auth(token("alice"))
+            .send()
+            .await
+            .unwrap();
         let a = answer(r).await;
         assert_eq!(a.status, 405, "{method} {path}: {}", a.raw);
         assert_eq!(a.body["errorType"], "method_not_allowed");
@@ -127,13 +205,32 @@ async fn wrong_methods_get_405_so_grafana_retries_with_get() {
 #[tokio::test]
 async fn internal_endpoints_are_forbidden_and_unknown_ones_missing() {
     let p = periscope().await;
-    for path in ["status/config", "status/flags", "status/tsdb", "targets", "targets/metadata", "alertmanagers", "admin/tsdb/snapshot", "admin/tsdb/delete_series"] {
-        let a = p.get(Some("alice"), &format!("/prometheus/api/v1/{path}"), &[]).await;
+    for path in [
+        "status/config",
+        "status/flags",
+        "status/tsdb",
+        "targets",
+        "targets/metadata",
+        "alertmanagers",
+        "admin/tsdb/snapshot",
+        "admin/tsdb/delete_series",
+    ] {
+        let a = p
+            .get(Some("alice"), &format!("/prometheus/api/v1/{path}"), &[])
+            .await;
         assert_eq!(a.status, 403, "{path}: {}", a.raw);
-        let anonymous = p.get(None, &format!("/prometheus/api/v1/{path}"), &[]).await;
+        let anonymous = p
+            .get(None, &format!("/prometheus/api/v1/{path}"), &[])
+            .await;
         assert_eq!(anonymous.status, 401, "{path}");
     }
-    let a = p.post(Some("admin"), "/prometheus/api/v1/admin/tsdb/delete_series", &[("match[]", "up")]).await;
+    let a = p
+        .post(
+            Some("admin"),
+            "/prometheus/api/v1/admin/tsdb/delete_series",
+            &[("match[]", "up")],
+        )
+        .await;
     assert_eq!(a.status, 403, "not even for admins: {}", a.raw);
     let a = p.get(Some("alice"), "/prometheus/api/v1/nope", &[]).await;
     assert_eq!(a.status, 404, "{}", a.raw);
@@ -143,8 +240,18 @@ async fn internal_endpoints_are_forbidden_and_unknown_ones_missing() {
 #[tokio::test]
 async fn rules_and_alerts_are_for_cluster_admins_only() {
     let p = periscope().await;
-    assert_eq!(p.get(Some("alice"), "/prometheus/api/v1/rules", &[]).await.status, 403);
-    assert_eq!(p.get(Some("alice"), "/prometheus/api/v1/alerts", &[]).await.status, 403);
+    assert_eq!(
+        p.get(Some("alice"), "/prometheus/api/v1/rules", &[])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        p.get(Some("alice"), "/prometheus/api/v1/alerts", &[])
+            .await
+            .status,
+        403
+    );
     let rules = p.get(Some("admin"), "/prometheus/api/v1/rules", &[]).await;
     assert_eq!(rules.status, 200, "{}", rules.raw);
     assert_eq!(rules.body["status"], "success");
@@ -153,9 +260,17 @@ async fn rules_and_alerts_are_for_cluster_admins_only() {
 #[tokio::test]
 async fn buildinfo_passes_through_for_grafana_version_detection() {
     let p = periscope().await;
-    let a = p.get(Some("alice"), "/prometheus/api/v1/status/buildinfo", &[]).await;
+    let a = p
+        .get(Some("alice"), "/prometheus/api/v1/status/buildinfo", &[])
+        .await;
     assert_eq!(a.status, 200, "{}", a.raw);
-    assert!(a.body["data"]["version"].as_str().is_some_and(|v| v.starts_with('2') || v.starts_with('3')), "{}", a.raw);
+    assert!(
+        a.body["data"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with('2') || v.starts_with('3')),
+        "{}",
+        a.raw
+    );
 }
 
 #[tokio::test]
@@ -164,19 +279,33 @@ async fn metadata_lists_only_metrics_the_caller_can_see() {
     // The sandbox Prometheus scrapes itself every second; wait for its first scrape.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let admin = loop {
-        let a = p.get(Some("admin"), "/prometheus/api/v1/metadata", &[]).await;
+        let a = p
+            .get(Some("admin"), "/prometheus/api/v1/metadata", &[])
+            .await;
         assert_eq!(a.status, 200, "{}", a.raw);
-        if a.body["data"].get("go_goroutines").is_some() && a.body["data"].get("prometheus_build_info").is_some() {
+        if a.body["data"].get("go_goroutines").is_some()
+            && a.body["data"].get("prometheus_build_info").is_some()
+        {
             break a;
         }
-        assert!(std::time::Instant::now() < deadline, "no scrape metadata after 30s: {}", a.raw);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scrape metadata after 30s: {}",
+            a.raw
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     assert!(admin.body["data"].as_object().unwrap().len() > 10);
-    let alice = p.get(Some("alice"), "/prometheus/api/v1/metadata", &[]).await;
+    let alice = p
+        .get(Some("alice"), "/prometheus/api/v1/metadata", &[])
+        .await;
     assert_eq!(alice.status, 200, "{}", alice.raw);
     let names: Vec<&String> = alice.body["data"].as_object().unwrap().keys().collect();
-    assert_eq!(names, ["go_goroutines"], "only the metric with series in team-a");
+    assert_eq!(
+        names,
+        ["go_goroutines"],
+        "only the metric with series in team-a"
+    );
     let bob = p.get(Some("bob"), "/prometheus/api/v1/metadata", &[]).await;
     assert_eq!(bob.body["data"], serde_json::json!({}));
 }
@@ -186,35 +315,119 @@ async fn clusters_are_addressable_by_name() {
     let p = periscope().await;
     let time = eval_time();
     let form = [("query", "count(kube_pod_info)"), ("time", time.as_str())];
-    let default = p.post(Some("alice"), "/prometheus/api/v1/query", &form).await;
-    let east = p.post(Some("alice"), "/clusters/east/prometheus/api/v1/query", &form).await;
+    let default = p
+        .post(Some("alice"), "/prometheus/api/v1/query", &form)
+        .await;
+    let east = p
+        .post(
+            Some("alice"),
+            "/clusters/east/prometheus/api/v1/query",
+            &form,
+        )
+        .await;
     assert_eq!(east.status, 200, "{}", east.raw);
     assert_eq!(east.raw, default.raw);
-    let named_default = p.post(Some("alice"), "/clusters/default/prometheus/api/v1/query", &form).await;
+    let named_default = p
+        .post(
+            Some("alice"),
+            "/clusters/default/prometheus/api/v1/query",
+            &form,
+        )
+        .await;
     assert_eq!(named_default.raw, default.raw);
-    let unknown = p.post(Some("alice"), "/clusters/nowhere/prometheus/api/v1/query", &form).await;
+    let unknown = p
+        .post(
+            Some("alice"),
+            "/clusters/nowhere/prometheus/api/v1/query",
+            &form,
+        )
+        .await;
     assert_eq!(unknown.status, 404, "{}", unknown.raw);
-    let forbidden = p.post(Some("alice"), "/clusters/east/prometheus/api/v1/query", &[("query", "up{namespace=\"team-b\"}")]).await;
+    let forbidden = p
+        .post(
+            Some("alice"),
+            "/clusters/east/prometheus/api/v1/query",
+            &[("query", "up{namespace=\"team-b\"}")],
+        )
+        .await;
     assert_eq!(forbidden.status, 403);
 }
 
 #[tokio::test]
 async fn bad_input_gets_a_precise_error() {
     let p = periscope().await;
-    let cases: &[(&str, &[(&str, &str)], u16, &str)] = &[
-        ("/prometheus/api/v1/query", &[], 400, "missing parameter \"query\""),
-        ("/prometheus/api/v1/query", &[("query", "sum(")], 400, "invalid PromQL"),
-        ("/prometheus/api/v1/query", &[("query", "up"), ("time", "yesterday")], 400, "\"time\""),
-        ("/prometheus/api/v1/query", &[("query", "up"), ("timeout", "soon")], 400, "\"timeout\""),
-        ("/prometheus/api/v1/query_range", &[("query", "up"), ("start", "0"), ("end", "60")], 400, "missing parameter \"step\""),
-        ("/prometheus/api/v1/query_range", &[("query", "up"), ("start", "100"), ("end", "50"), ("step", "10")], 400, "end timestamp"),
-        ("/prometheus/api/v1/query_range", &[("query", "up"), ("start", "0"), ("end", "60"), ("step", "0")], 400, "\"step\""),
-        ("/prometheus/api/v1/series", &[("match[]", "up{")], 400, "invalid PromQL"),
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
+        (
+            "/prometheus/api/v1/query",
+            &[],
+            400,
+            "missing parameter \"query\"",
+        ),
+        (
+            "/prometheus/api/v1/query",
+            &[("query", "sum(")],
+            400,
+            "invalid PromQL",
+        ),
+        (
+            "/prometheus/api/v1/query",
+            &[("query", "up"), ("time", "yesterday")],
+            400,
+            "\"time\"",
+        ),
+        (
+            "/prometheus/api/v1/query",
+            &[("query", "up"), ("timeout", "soon")],
+            400,
+            "\"timeout\"",
+        ),
+        (
+            "/prometheus/api/v1/query_range",
+            &[("query", "up"), ("start", "0"), ("end", "60")],
+            400,
+            "missing parameter \"step\"",
+        ),
+        (
+            "/prometheus/api/v1/query_range",
+            &[
+                ("query", "up"),
+                ("start", "100"),
+                ("end", "50"),
+                ("step", "10"),
+            ],
+            400,
+            "end timestamp",
+        ),
+        (
+            "/prometheus/api/v1/query_range",
+            &[
+                ("query", "up"),
+                ("start", "0"),
+                ("end", "60"),
+                ("step", "0"),
+            ],
+            400,
+            "\"step\"",
+        ),
+        (
+            "/prometheus/api/v1/series",
+            &[("match[]", "up{")],
+            400,
+            "invalid PromQL",
+        ),
     ];
     for (path, form, status, needle) in cases {
         let a = p.post(Some("alice"), path, form).await;
         assert_eq!(a.status, *status, "{path} {form:?}: {}", a.raw);
-        assert!(a.body["error"].as_str().unwrap_or_default().contains(needle), "{path} {form:?}: {}", a.raw);
+        assert!(
+            a.body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(needle),
+            "{path} {form:?}: {}",
+            a.raw
+        );
     }
     let wrong_type = p
         .http
@@ -227,9 +440,21 @@ async fn bad_input_gets_a_precise_error() {
         .unwrap();
     assert_eq!(wrong_type.status(), 400);
     let huge = "x".repeat(2 << 20);
-    let too_large = p.post(Some("alice"), "/prometheus/api/v1/query", &[("query", &huge)]).await;
+    let too_large = p
+        .post(
+            Some("alice"),
+            "/prometheus/api/v1/query",
+            &[("query", &huge)],
+        )
+        .await;
     assert_eq!(too_large.status, 413, "{:.200}", too_large.raw);
-    let invalid_label = p.get(Some("alice"), "/prometheus/api/v1/label/bad-name/values", &[]).await;
+    let invalid_label = p
+        .get(
+            Some("alice"),
+            "/prometheus/api/v1/label/bad-name/values",
+            &[],
+        )
+        .await;
     assert_eq!(invalid_label.status, 400);
 }
 
@@ -238,10 +463,32 @@ async fn per_principal_limits_give_422() {
     let p = periscope().await;
     let end = prometheus().sample().eval_time();
     let long = (end - 40 * 86_400).to_string();
-    let a = p.post(Some("alice"), "/prometheus/api/v1/query_range", &[("query", "up"), ("start", &long), ("end", &end.to_string()), ("step", "3600")]).await;
+    let a = p
+        .post(
+            Some("alice"),
+            "/prometheus/api/v1/query_range",
+            &[
+                ("query", "up"),
+                ("start", &long),
+                ("end", &end.to_string()),
+                ("step", "3600"),
+            ],
+        )
+        .await;
     assert_eq!(a.status, 422, "range over 32d: {}", a.raw);
     let start = (end - 86_400).to_string();
-    let a = p.post(Some("alice"), "/prometheus/api/v1/query_range", &[("query", "up"), ("start", &start), ("end", &end.to_string()), ("step", "1")]).await;
+    let a = p
+        .post(
+            Some("alice"),
+            "/prometheus/api/v1/query_range",
+            &[
+                ("query", "up"),
+                ("start", &start),
+                ("end", &end.to_string()),
+                ("step", "1"),
+            ],
+        )
+        .await;
     assert_eq!(a.status, 422, "86401 points: {}", a.raw);
     assert!(a.raw.contains("11000 points per timeseries"), "{}", a.raw);
     let a = p.query("alice", "max_over_time(up[2d:1s])").await;
@@ -261,7 +508,11 @@ async fn black_hole() -> (tokio::net::TcpListener, String) {
 #[tokio::test]
 async fn slow_and_unreachable_backends_give_504_and_502_and_concurrency_gives_429() {
     let (hole, hole_url) = black_hole().await;
-    let closed_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let extra = format!(
         r#"
 [[clusters]]
@@ -285,7 +536,17 @@ limits = {{ max_concurrent_queries = 1 }}
     let url = format!("{}/clusters/hung/prometheus/api/v1/query", p.base);
     let mut first = tokio::spawn({
         let (http, url) = (p.http.clone(), url.clone());
-        async move { answer(http.post(url).bearer_auth("solo-token").form(&[("query", "up")]).send().await.unwrap()).await }
+        async move {
+            answer(
+                http.post(url)
+                    .bearer_auth("solo-token")
+                    .form(&[("query", "up")])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
     });
     // Wait until the first query has reached the backend: it now holds solo's
     // only slot. Should it be answered instead, fail with that answer.
@@ -294,22 +555,47 @@ limits = {{ max_concurrent_queries = 1 }}
         early = &mut first => panic!("the first query never reached the backend: {:?}", early.unwrap()),
     };
     let mut buf = [0u8; 1024];
-    let n = tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await.unwrap();
+    let n = tokio::io::AsyncReadExt::read(&mut conn, &mut buf)
+        .await
+        .unwrap();
     let request_head = String::from_utf8_lossy(&buf[..n]);
-    assert!(request_head.starts_with("POST /api/v1/query"), "{request_head}");
+    assert!(
+        request_head.starts_with("POST /api/v1/query"),
+        "{request_head}"
+    );
 
-    let second = answer(p.http.post(&url).bearer_auth("solo-token").form(&[("query", "up")]).send().await.unwrap()).await;
+    let second = answer(
+        p.http
+            .post(&url)
+            .bearer_auth("solo-token")
+            .form(&[("query", "up")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(second.status, 429, "{}", second.raw);
     let first = first.await.unwrap();
     assert_eq!(first.status, 504, "{}", first.raw);
     assert_eq!(first.body["errorType"], "timeout");
 
-    let down = p.post(Some("alice"), "/clusters/down/prometheus/api/v1/query", &[("query", "up")]).await;
+    let down = p
+        .post(
+            Some("alice"),
+            "/clusters/down/prometheus/api/v1/query",
+            &[("query", "up")],
+        )
+        .await;
     assert_eq!(down.status, 502, "{}", down.raw);
     assert_eq!(down.body["errorType"], "unavailable");
     let ready = p.get(None, "/readyz", &[]).await;
     assert_eq!(ready.status, 503, "{}", ready.raw);
-    let failed: Vec<&str> = ready.body["failures"].as_array().unwrap().iter().map(|f| f["cluster"].as_str().unwrap()).collect();
+    let failed: Vec<&str> = ready.body["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["cluster"].as_str().unwrap())
+        .collect();
     assert_eq!(failed, ["down", "hung"]);
     drop(conn);
 }
@@ -323,8 +609,21 @@ async fn operations_endpoints_report_health_readiness_and_metrics() {
     p.query("alice", "up").await;
     p.query("alice", "up{namespace=\"team-b\"}").await;
     let metrics = p.get(None, "/metrics", &[]).await.raw;
-    assert!(metrics.contains("periscope_http_requests_total{endpoint=\"/prometheus/api/v1/query\",status=\"200\"} 1"), "{metrics}");
-    assert!(metrics.contains("periscope_http_requests_total{endpoint=\"/prometheus/api/v1/query\",status=\"403\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "periscope_http_requests_total{endpoint=\"/prometheus/api/v1/query\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "periscope_http_requests_total{endpoint=\"/prometheus/api/v1/query\",status=\"403\"} 1"
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("periscope_backend_requests_total{cluster=\"default\",endpoint=\"/api/v1/query\",outcome=\"200\"} 1"), "{metrics}");
-    assert!(metrics.contains("periscope_http_request_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("periscope_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
 }

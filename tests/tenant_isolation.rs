@@ -31,7 +31,13 @@ fn query(name: &'static str, q: &str, status: u16, min_results: usize) -> Case {
     }
 }
 
-fn matcher_api(name: &'static str, path: &'static str, matches: &[&str], status: u16, min_results: usize) -> Case {
+fn matcher_api(
+    name: &'static str,
+    path: &'static str,
+    matches: &[&str],
+    status: u16,
+    min_results: usize,
+) -> Case {
     Case {
         name,
         path,
@@ -147,31 +153,62 @@ async fn adversarial_requests_never_leave_the_workspace() {
             p.post(Some(ALICE), case.path, &params).await
         };
         if answer.status != case.status {
-            failures.push(format!("{}: status {} (expected {}): {:.300}", case.name, answer.status, case.status, answer.raw));
+            failures.push(format!(
+                "{}: status {} (expected {}): {:.300}",
+                case.name, answer.status, case.status, answer.raw
+            ));
             continue;
         }
         if answer.status == 200 {
             let seen = namespaces_in(&answer.body, case.values_are_namespaces);
             if !seen.is_subset(&scope) {
-                failures.push(format!("{}: LEAK of {:?}", case.name, seen.difference(&scope).collect::<Vec<_>>()));
+                failures.push(format!(
+                    "{}: LEAK of {:?}",
+                    case.name,
+                    seen.difference(&scope).collect::<Vec<_>>()
+                ));
             }
             let n = result_count(&answer.body);
             if n < case.min_results {
-                failures.push(format!("{}: {n} results, expected at least {}", case.name, case.min_results));
+                failures.push(format!(
+                    "{}: {n} results, expected at least {}",
+                    case.name, case.min_results
+                ));
             }
         } else {
-            assert_eq!(answer.body["status"], "error", "{}: {}", case.name, answer.raw);
-            assert!(answer.body["error"].as_str().is_some_and(|e| !e.is_empty()), "{}: {}", case.name, answer.raw);
+            assert_eq!(
+                answer.body["status"], "error",
+                "{}: {}",
+                case.name, answer.raw
+            );
+            assert!(
+                answer.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{}: {}",
+                case.name,
+                answer.raw
+            );
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
 async fn namespace_values_are_exactly_the_scope() {
     let p = periscope().await;
     for tenant in ["alice", "bob", "carol", "nina"] {
-        let a = p.get(Some(tenant), "/prometheus/api/v1/label/namespace/values", &[]).await;
+        let a = p
+            .get(
+                Some(tenant),
+                "/prometheus/api/v1/label/namespace/values",
+                &[],
+            )
+            .await;
         assert_eq!(a.status, 200, "{tenant}: {}", a.raw);
         assert_eq!(namespaces_in(&a.body, true), scope_of(tenant), "{tenant}");
     }
@@ -181,25 +218,59 @@ async fn namespace_values_are_exactly_the_scope() {
 async fn parameter_pollution_is_refused() {
     let p = periscope().await;
     let url = format!("{}/prometheus/api/v1/query?query=up", p.base);
-    let both = p.http.post(&url).bearer_auth(token(ALICE)).form(&[("query", "up{namespace=\"team-b\"}")]).send().await.unwrap();
+    let both = p
+        .http
+        .post(&url)
+        .bearer_auth(token(ALICE))
+        .form(&[("query", "up{namespace=\"team-b\"}")])
+        .send()
+        .await
+        .unwrap();
     let a = answer(both).await;
     assert_eq!(a.status, 400, "{}", a.raw);
     assert!(a.raw.contains("more than once"), "{}", a.raw);
 
-    let twice = format!("{}/prometheus/api/v1/query?query=up&query=kube_pod_info", p.base);
-    let a = answer(p.http.get(&twice).bearer_auth(token(ALICE)).send().await.unwrap()).await;
+    let twice = format!(
+        "{}/prometheus/api/v1/query?query=up&query=kube_pod_info",
+        p.base
+    );
+    let a = answer(
+        p.http
+            .get(&twice)
+            .bearer_auth(token(ALICE))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.status, 400, "{}", a.raw);
 
     let series = format!("{}/prometheus/api/v1/series?match[]=up", p.base);
-    let a = answer(p.http.post(&series).bearer_auth(token(ALICE)).form(&[("match[]", "{namespace=\"team-b\"}")]).send().await.unwrap()).await;
+    let a = answer(
+        p.http
+            .post(&series)
+            .bearer_auth(token(ALICE))
+            .form(&[("match[]", "{namespace=\"team-b\"}")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(a.status, 400, "{}", a.raw);
-    assert!(a.raw.contains("both in the URL and in the body"), "{}", a.raw);
+    assert!(
+        a.raw.contains("both in the URL and in the body"),
+        "{}",
+        a.raw
+    );
 }
 
 #[tokio::test]
 async fn client_supplied_tenant_hints_are_ignored() {
     let p = periscope().await;
-    let url = format!("{}/prometheus/api/v1/query?namespace=team-b&tenant=team-b", p.base);
+    let url = format!(
+        "{}/prometheus/api/v1/query?namespace=team-b&tenant=team-b",
+        p.base
+    );
     let response = p
         .http
         .post(&url)
@@ -223,9 +294,15 @@ async fn other_tenants_are_isolated_from_each_other() {
     let a = p.query("nina", "sum by (namespace) (up)").await;
     assert_eq!(a.status, 200, "{}", a.raw);
     assert_eq!(namespaces_in(&a.body, false), scope_of("nina"));
-    let a = p.query("carol", "count by (namespace) (kube_pod_info)").await;
+    let a = p
+        .query("carol", "count by (namespace) (kube_pod_info)")
+        .await;
     assert_eq!(a.status, 200, "{}", a.raw);
-    assert_eq!(namespaces_in(&a.body, false), scope_of("carol"), "discovered workspace ws-c");
+    assert_eq!(
+        namespaces_in(&a.body, false),
+        scope_of("carol"),
+        "discovered workspace ws-c"
+    );
 }
 
 #[tokio::test]
@@ -234,25 +311,58 @@ async fn an_empty_scope_sees_nothing() {
     assert_eq!(p.query("nobody", "up").await.status, 403);
     assert_eq!(p.query("nobody", "{__name__=~\".+\"}").await.status, 403);
     // Without namespaces, only public metrics remain.
-    let series = p.get(Some("nobody"), "/prometheus/api/v1/series", &[]).await;
+    let series = p
+        .get(Some("nobody"), "/prometheus/api/v1/series", &[])
+        .await;
     assert_eq!(series.status, 200, "{}", series.raw);
-    let names: std::collections::BTreeSet<&str> = series.body["data"].as_array().unwrap().iter().map(|s| s["__name__"].as_str().unwrap()).collect();
-    assert_eq!(names, std::collections::BTreeSet::from(["kube_node_labels"]));
-    let values = p.get(Some("nobody"), "/prometheus/api/v1/label/namespace/values", &[]).await;
+    let names: std::collections::BTreeSet<&str> = series.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["__name__"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        std::collections::BTreeSet::from(["kube_node_labels"])
+    );
+    let values = p
+        .get(
+            Some("nobody"),
+            "/prometheus/api/v1/label/namespace/values",
+            &[],
+        )
+        .await;
     assert_eq!(values.status, 200, "{}", values.raw);
     assert_eq!(values.body["data"], serde_json::json!([]));
     let public = p.query("nobody", "kube_node_labels").await;
-    assert_eq!(public.status, 200, "public metrics stay visible: {}", public.raw);
+    assert_eq!(
+        public.status, 200,
+        "public metrics stay visible: {}",
+        public.raw
+    );
 }
 
 #[tokio::test]
 async fn credentials_are_required() {
     let p = periscope().await;
     let time = eval_time();
-    let a = p.post(None, "/prometheus/api/v1/query", &[("query", "up"), ("time", &time)]).await;
+    let a = p
+        .post(
+            None,
+            "/prometheus/api/v1/query",
+            &[("query", "up"), ("time", &time)],
+        )
+        .await;
     assert_eq!(a.status, 401, "{}", a.raw);
     assert_eq!(a.body["status"], "error");
-    let bad = p.http.post(format!("{}/prometheus/api/v1/query", p.base)).bearer_auth("not-a-token").form(&[("query", "up")]).send().await.unwrap();
+    let bad = p
+        .http
+        .post(format!("{}/prometheus/api/v1/query", p.base))
+        .bearer_auth("not-a-token")
+        .form(&[("query", "up")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 401);
     let basic = p
         .http
@@ -263,6 +373,10 @@ async fn credentials_are_required() {
         .await
         .unwrap();
     let a = answer(basic).await;
-    assert_eq!(a.status, 200, "basic auth with the token as password: {}", a.raw);
+    assert_eq!(
+        a.status, 200,
+        "basic auth with the token as password: {}",
+        a.raw
+    );
     assert_eq!(namespaces_in(&a.body, false), scope_of(ALICE));
 }

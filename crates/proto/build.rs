@@ -10,14 +10,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files: Vec<PathBuf> = std::fs::read_dir(root.join("periscope/v1"))?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
-    let mut files: Vec<PathBuf> = files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "proto")).collect();
+    let mut files: Vec<PathBuf> = files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "proto"))
+        .collect();
     files.sort();
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }
     let descriptors = protox::compile(&files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(out.join("periscope_descriptor.bin"), descriptors.encode_to_vec())?;
+    std::fs::write(
+        out.join("periscope_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)

@@ -15,7 +15,9 @@ static PROMETHEUS: OnceLock<PrometheusProcess> = OnceLock::new();
 
 /// The binary-wide Prometheus. Fails the test (never skips) if it cannot start.
 pub fn prometheus() -> &'static PrometheusProcess {
-    PROMETHEUS.get_or_init(|| PrometheusProcess::start().unwrap_or_else(|e| panic!("cannot start Prometheus: {e}")))
+    PROMETHEUS.get_or_init(|| {
+        PrometheusProcess::start().unwrap_or_else(|e| panic!("cannot start Prometheus: {e}"))
+    })
 }
 
 /// Evaluation time at which every sample series has a value.
@@ -38,9 +40,12 @@ pub async fn periscope() -> Periscope {
 
 /// Periscope with the demo configuration plus `extra` TOML appended.
 pub async fn periscope_with(extra: &str) -> Periscope {
-    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url().to_string()).await.unwrap();
+    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url().to_string())
+        .await
+        .unwrap();
     let text = demo_config(&prometheus_url, "127.0.0.1:0", "127.0.0.1:0") + extra;
-    let config = Config::from_toml(&text, "test configuration", &HashMap::new()).expect("valid test configuration");
+    let config = Config::from_toml(&text, "test configuration", &HashMap::new())
+        .expect("valid test configuration");
     let server = Server::bind(config).await.expect("periscope binds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let base = format!("http://{}", server.http_addr());
@@ -103,7 +108,12 @@ impl Periscope {
     /// An instant query at the sample's evaluation time.
     pub async fn query(&self, tenant: &str, query: &str) -> Answer {
         let time = eval_time();
-        self.post(Some(tenant), "/prometheus/api/v1/query", &[("query", query), ("time", &time)]).await
+        self.post(
+            Some(tenant),
+            "/prometheus/api/v1/query",
+            &[("query", query), ("time", &time)],
+        )
+        .await
     }
 }
 

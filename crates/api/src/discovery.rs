@@ -10,11 +10,18 @@ use tokio::sync::watch;
 /// Queries Prometheus once and replaces the discovered membership.
 pub(crate) async fn refresh(state: &AppState, config: &WorkspaceDiscoveryConfig) -> Result<usize> {
     let cluster = state.cluster(config.cluster.as_deref())?;
-    let query = format!("max by (namespace, {label}) ({metric}{{{label}!=\"\"}})", label = config.workspace_label, metric = config.metric);
+    let query = format!(
+        "max by (namespace, {label}) ({metric}{{{label}!=\"\"}})",
+        label = config.workspace_label,
+        metric = config.metric
+    );
     let samples = cluster.prometheus.instant_vector(&query).await?;
     let mut membership = Membership::new();
     for s in samples {
-        if let (Some(ns), Some(ws)) = (s.metric.get("namespace"), s.metric.get(&config.workspace_label)) {
+        if let (Some(ns), Some(ws)) = (
+            s.metric.get("namespace"),
+            s.metric.get(&config.workspace_label),
+        ) {
             membership.entry(ws.clone()).or_default().insert(ns.clone());
         }
     }
@@ -25,7 +32,11 @@ pub(crate) async fn refresh(state: &AppState, config: &WorkspaceDiscoveryConfig)
 
 /// Refreshes periodically until `shutdown` changes. Failures keep the last
 /// known membership and are logged.
-pub(crate) async fn run(state: Arc<AppState>, config: WorkspaceDiscoveryConfig, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn run(
+    state: Arc<AppState>,
+    config: WorkspaceDiscoveryConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(config.refresh_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first refresh already happened at start-up

@@ -58,12 +58,16 @@ impl IntoResponse for ApiError {
         let mut response = (http_status(kind), axum::Json(body)).into_response();
         match kind {
             ErrorKind::TooManyRequests => {
-                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ErrorKind::Unauthenticated => {
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"periscope\", Basic realm=\"periscope\""),
+                    HeaderValue::from_static(
+                        "Bearer realm=\"periscope\", Basic realm=\"periscope\"",
+                    ),
                 );
             }
             _ => {}

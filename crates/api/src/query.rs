@@ -36,9 +36,16 @@ pub(crate) struct RangeQuery {
 
 impl AppState {
     /// `/api/v1/query`.
-    pub(crate) async fn instant_query(&self, caller: &Caller, cluster: &Cluster, q: InstantQuery) -> Result<Forwarded> {
+    pub(crate) async fn instant_query(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        q: InstantQuery,
+    ) -> Result<Forwarded> {
         let limits = &caller.principal.limits;
-        let query = self.enforcer.enforce_query(&q.query, &caller.scope, limits)?;
+        let query = self
+            .enforcer
+            .enforce_query(&q.query, &caller.scope, limits)?;
         let mut params = vec![("query".to_string(), query.into_owned())];
         if let Some(time) = q.time {
             parse_time("time", &time)?;
@@ -46,13 +53,28 @@ impl AppState {
         }
         let timeout = self.effective_timeout(caller, q.timeout.as_deref())?;
         params.push(("timeout".into(), format!("{}ms", timeout.as_millis())));
-        self.forward(caller, cluster, Method::Post, "/api/v1/query", params, timeout).await
+        self.forward(
+            caller,
+            cluster,
+            Method::Post,
+            "/api/v1/query",
+            params,
+            timeout,
+        )
+        .await
     }
 
     /// `/api/v1/query_range`.
-    pub(crate) async fn range_query(&self, caller: &Caller, cluster: &Cluster, q: RangeQuery) -> Result<Forwarded> {
+    pub(crate) async fn range_query(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        q: RangeQuery,
+    ) -> Result<Forwarded> {
         let limits = &caller.principal.limits;
-        let step_text = q.step.ok_or_else(|| Error::bad_request("missing parameter \"step\""))?;
+        let step_text = q
+            .step
+            .ok_or_else(|| Error::bad_request("missing parameter \"step\""))?;
         let start = parse_time("start", &q.start)?;
         let end = parse_time("end", &q.end)?;
         let step = parse_duration("step", &step_text)?;
@@ -64,7 +86,9 @@ impl AppState {
                 limits.max_points_per_series
             )));
         }
-        let query = self.enforcer.enforce_query(&q.query, &caller.scope, limits)?;
+        let query = self
+            .enforcer
+            .enforce_query(&q.query, &caller.scope, limits)?;
         let timeout = self.effective_timeout(caller, q.timeout.as_deref())?;
         let params = vec![
             ("query".to_string(), query.into_owned()),
@@ -73,17 +97,48 @@ impl AppState {
             ("step".into(), step_text),
             ("timeout".into(), format!("{}ms", timeout.as_millis())),
         ];
-        self.forward(caller, cluster, Method::Post, "/api/v1/query_range", params, timeout).await
+        self.forward(
+            caller,
+            cluster,
+            Method::Post,
+            "/api/v1/query_range",
+            params,
+            timeout,
+        )
+        .await
     }
 
     /// `/api/v1/query_exemplars`.
-    pub(crate) async fn exemplars(&self, caller: &Caller, cluster: &Cluster, q: RangeQuery) -> Result<Forwarded> {
+    pub(crate) async fn exemplars(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        q: RangeQuery,
+    ) -> Result<Forwarded> {
         let limits = &caller.principal.limits;
-        check_range(parse_time("start", &q.start)?, parse_time("end", &q.end)?, limits.max_range)?;
-        let query = self.enforcer.enforce_query(&q.query, &caller.scope, limits)?;
-        let params = vec![("query".to_string(), query.into_owned()), ("start".into(), q.start), ("end".into(), q.end)];
+        check_range(
+            parse_time("start", &q.start)?,
+            parse_time("end", &q.end)?,
+            limits.max_range,
+        )?;
+        let query = self
+            .enforcer
+            .enforce_query(&q.query, &caller.scope, limits)?;
+        let params = vec![
+            ("query".to_string(), query.into_owned()),
+            ("start".into(), q.start),
+            ("end".into(), q.end),
+        ];
         let timeout = self.effective_timeout(caller, None)?;
-        self.forward(caller, cluster, Method::Post, "/api/v1/query_exemplars", params, timeout).await
+        self.forward(
+            caller,
+            cluster,
+            Method::Post,
+            "/api/v1/query_exemplars",
+            params,
+            timeout,
+        )
+        .await
     }
 
     /// `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`: every
@@ -103,17 +158,27 @@ impl AppState {
             }
         }
         let scoped: Vec<String> = if matches.is_empty() {
-            self.enforcer.default_matches(&caller.scope)?.unwrap_or_default()
+            self.enforcer
+                .default_matches(&caller.scope)?
+                .unwrap_or_default()
         } else {
             matches
                 .iter()
-                .map(|m| self.enforcer.enforce_match(m, &caller.scope).map(|c| c.into_owned()))
+                .map(|m| {
+                    self.enforcer
+                        .enforce_match(m, &caller.scope)
+                        .map(|c| c.into_owned())
+                })
                 .collect::<Result<_>>()?
         };
-        let mut params: Vec<(String, String)> = scoped.into_iter().map(|m| ("match[]".to_string(), m)).collect();
+        let mut params: Vec<(String, String)> = scoped
+            .into_iter()
+            .map(|m| ("match[]".to_string(), m))
+            .collect();
         params.append(&mut rest);
         let timeout = self.effective_timeout(caller, None)?;
-        self.forward(caller, cluster, method, path, params, timeout).await
+        self.forward(caller, cluster, method, path, params, timeout)
+            .await
     }
 
     /// Sends a request upstream under the caller's concurrency limit.
@@ -127,7 +192,9 @@ impl AppState {
         timeout: Duration,
     ) -> Result<Forwarded> {
         let limits = &caller.principal.limits;
-        let permit = self.limiter.try_acquire(&caller.principal.name, limits.max_concurrent_queries)?;
+        let permit = self
+            .limiter
+            .try_acquire(&caller.principal.name, limits.max_concurrent_queries)?;
         let started = Instant::now();
         let result = cluster
             .prometheus
@@ -137,7 +204,8 @@ impl AppState {
             Ok(r) => r.status.to_string(),
             Err(e) => e.kind().prometheus_error_type().to_string(),
         };
-        self.telemetry.observe_backend(&cluster.name, path, &outcome, started.elapsed());
+        self.telemetry
+            .observe_backend(&cluster.name, path, &outcome, started.elapsed());
         if let Err(e) = &result {
             tracing::warn!(cluster = %cluster.name, path, error = %e, "backend request failed");
         }
@@ -158,7 +226,9 @@ impl AppState {
 
 fn check_range(start: f64, end: f64, max: Duration) -> Result<()> {
     if end < start {
-        return Err(Error::bad_request("invalid parameter \"end\": end timestamp must not be before start time"));
+        return Err(Error::bad_request(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
     }
     if end - start > max.as_secs_f64() {
         return Err(Error::limit(format!(

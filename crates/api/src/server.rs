@@ -38,7 +38,9 @@ impl Server {
         if let Some(d) = &discovery {
             match discovery::refresh(&state, d).await {
                 Ok(n) => tracing::info!(namespaces = n, "workspace membership discovered"),
-                Err(e) => tracing::warn!(error = %e, "initial workspace discovery failed; will retry"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "initial workspace discovery failed; will retry")
+                }
             }
         }
         Ok(BoundServer { state, http, grpc })
@@ -48,12 +50,16 @@ impl Server {
 impl BoundServer {
     /// The bound HTTP address.
     pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr().expect("bound listener has an address")
+        self.http
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     /// The bound gRPC address.
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc.local_addr().expect("bound listener has an address")
+        self.grpc
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests.
@@ -68,12 +74,14 @@ impl BoundServer {
         let http_router = http::router(Arc::clone(&self.state));
         // Responses stream in several writes; without TCP_NODELAY the last small
         // write waits for the client's delayed ACK (tens of milliseconds).
-        let listener = axum::serve::ListenerExt::tap_io(self.http, |tcp: &mut tokio::net::TcpStream| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let http_server = axum::serve(listener, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let listener =
+            axum::serve::ListenerExt::tap_io(self.http, |tcp: &mut tokio::net::TcpStream| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
+        let http_server =
+            axum::serve(listener, http_router).with_graceful_shutdown(stopped(stop_rx.clone()));
         let grpc_routes = grpc::routes(Arc::clone(&self.state))
             .await
             .map_err(|e| Error::internal(format!("building gRPC reflection: {e}")))?;

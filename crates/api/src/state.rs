@@ -68,7 +68,9 @@ impl AppState {
 
     /// The named cluster, or the default one for `None`/empty.
     pub(crate) fn cluster(&self, name: Option<&str>) -> Result<&Cluster> {
-        let name = name.filter(|n| !n.is_empty()).unwrap_or(&self.default_cluster);
+        let name = name
+            .filter(|n| !n.is_empty())
+            .unwrap_or(&self.default_cluster);
         self.clusters
             .get(name)
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("unknown cluster {name:?}")))

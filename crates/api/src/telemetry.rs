@@ -45,10 +45,26 @@ impl Telemetry {
         let request_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let backend_requests = Family::<BackendLabels, Counter>::default();
         let backend_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("http_requests", "HTTP and gRPC requests by endpoint and status", requests.clone());
-        registry.register("http_request_duration_seconds", "Request latency by endpoint", request_seconds.clone());
-        registry.register("backend_requests", "Requests to backends by cluster, endpoint and outcome", backend_requests.clone());
-        registry.register("backend_request_duration_seconds", "Backend latency until response headers, by endpoint", backend_seconds.clone());
+        registry.register(
+            "http_requests",
+            "HTTP and gRPC requests by endpoint and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency by endpoint",
+            request_seconds.clone(),
+        );
+        registry.register(
+            "backend_requests",
+            "Requests to backends by cluster, endpoint and outcome",
+            backend_requests.clone(),
+        );
+        registry.register(
+            "backend_request_duration_seconds",
+            "Backend latency until response headers, by endpoint",
+            backend_seconds.clone(),
+        );
         Self {
             registry,
             requests,
@@ -66,11 +82,19 @@ impl Telemetry {
             })
             .inc();
         self.request_seconds
-            .get_or_create(&EndpointLabels { endpoint: endpoint.to_string() })
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_string(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
-    pub(crate) fn observe_backend(&self, cluster: &str, endpoint: &str, outcome: &str, elapsed: Duration) {
+    pub(crate) fn observe_backend(
+        &self,
+        cluster: &str,
+        endpoint: &str,
+        outcome: &str,
+        elapsed: Duration,
+    ) {
         self.backend_requests
             .get_or_create(&BackendLabels {
                 cluster: cluster.to_string(),
@@ -79,7 +103,9 @@ impl Telemetry {
             })
             .inc();
         self.backend_seconds
-            .get_or_create(&EndpointLabels { endpoint: endpoint.to_string() })
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.to_string(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 

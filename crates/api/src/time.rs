@@ -14,7 +14,11 @@ pub(crate) fn parse_time(name: &str, value: &str) -> Result<f64> {
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs_f64())
-        .ok_or_else(|| Error::bad_request(format!("invalid parameter {name:?}: cannot parse {value:?} as a timestamp")))
+        .ok_or_else(|| {
+            Error::bad_request(format!(
+                "invalid parameter {name:?}: cannot parse {value:?} as a timestamp"
+            ))
+        })
 }
 
 /// A duration parameter: float seconds (`15`, `0.5`) or a Prometheus duration (`1m30s`).
@@ -23,11 +27,15 @@ pub(crate) fn parse_duration(name: &str, value: &str) -> Result<Duration> {
         if secs.is_finite() && secs > 0.0 {
             return Ok(Duration::from_secs_f64(secs));
         }
-        return Err(Error::bad_request(format!("invalid parameter {name:?}: must be a positive duration")));
+        return Err(Error::bad_request(format!(
+            "invalid parameter {name:?}: must be a positive duration"
+        )));
     }
     match humantime::parse_duration(value) {
         Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(Error::bad_request(format!("invalid parameter {name:?}: cannot parse {value:?} as a duration"))),
+        _ => Err(Error::bad_request(format!(
+            "invalid parameter {name:?}: cannot parse {value:?} as a duration"
+        ))),
     }
 }
 
@@ -38,11 +46,17 @@ mod tests {
     #[test]
     fn times_and_durations_parse_like_prometheus() {
         assert_eq!(parse_time("t", "1700000000.5").unwrap(), 1_700_000_000.5);
-        assert_eq!(parse_time("t", "2023-11-14T22:13:20Z").unwrap(), 1_700_000_000.0);
+        assert_eq!(
+            parse_time("t", "2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000.0
+        );
         assert!(parse_time("t", "yesterday").is_err());
         assert!(parse_time("t", "NaN").is_err());
         assert_eq!(parse_duration("s", "15").unwrap(), Duration::from_secs(15));
-        assert_eq!(parse_duration("s", "1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(
+            parse_duration("s", "1m30s").unwrap(),
+            Duration::from_secs(90)
+        );
         assert!(parse_duration("s", "0").is_err());
         assert!(parse_duration("s", "-5").is_err());
     }

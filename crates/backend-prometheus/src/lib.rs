@@ -32,7 +32,9 @@ pub struct UpstreamResponse {
 
 impl UpstreamResponse {
     /// The body as a stream of chunks.
-    pub fn into_stream(self) -> impl Stream<Item = std::result::Result<Bytes, reqwest::Error>> + Send {
+    pub fn into_stream(
+        self,
+    ) -> impl Stream<Item = std::result::Result<Bytes, reqwest::Error>> + Send {
         self.inner.bytes_stream()
     }
 
@@ -93,7 +95,11 @@ impl PrometheusClient {
             }
         };
         let timeout = timeout.map_or(self.timeout, |t| t.min(self.timeout));
-        let inner = request.timeout(timeout).send().await.map_err(upstream_error)?;
+        let inner = request
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(upstream_error)?;
         let content_type = inner
             .headers()
             .get("content-type")
@@ -121,7 +127,11 @@ impl PrometheusClient {
         } else {
             Err(Error::new(
                 ErrorKind::BackendUnavailable,
-                format!("prometheus at {} is not ready (HTTP {})", self.base_url, response.status()),
+                format!(
+                    "prometheus at {} is not ready (HTTP {})",
+                    self.base_url,
+                    response.status()
+                ),
             ))
         }
     }
@@ -130,18 +140,33 @@ impl PrometheusClient {
     /// internal queries, such as workspace discovery).
     pub async fn instant_vector(&self, query: &str) -> Result<Vec<VectorSample>> {
         let response = self
-            .send(Method::Post, "/api/v1/query", &[("query".into(), query.into())], None)
+            .send(
+                Method::Post,
+                "/api/v1/query",
+                &[("query".into(), query.into())],
+                None,
+            )
             .await?;
         let status = response.status;
         let body = response.bytes().await?;
         let decoded: ApiResponse<QueryData> = serde_json::from_slice(&body).map_err(|e| {
-            Error::new(ErrorKind::BackendUnavailable, format!("undecodable answer from prometheus (HTTP {status}): {e}"))
+            Error::new(
+                ErrorKind::BackendUnavailable,
+                format!("undecodable answer from prometheus (HTTP {status}): {e}"),
+            )
         })?;
         match decoded {
-            ApiResponse { status, data: Some(QueryData::Vector(v)), .. } if status == "success" => Ok(v),
+            ApiResponse {
+                status,
+                data: Some(QueryData::Vector(v)),
+                ..
+            } if status == "success" => Ok(v),
             ApiResponse { error, .. } => Err(Error::new(
                 ErrorKind::BackendUnavailable,
-                format!("prometheus query failed: {}", error.unwrap_or_else(|| "not a vector result".into())),
+                format!(
+                    "prometheus query failed: {}",
+                    error.unwrap_or_else(|| "not a vector result".into())
+                ),
             )),
         }
     }
@@ -209,7 +234,9 @@ fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -221,9 +248,15 @@ fn upstream_error(e: reqwest::Error) -> Error {
     if e.is_timeout() {
         Error::new(ErrorKind::Timeout, "prometheus did not answer in time")
     } else if e.is_connect() {
-        Error::new(ErrorKind::BackendUnavailable, format!("cannot reach prometheus: {e}"))
+        Error::new(
+            ErrorKind::BackendUnavailable,
+            format!("cannot reach prometheus: {e}"),
+        )
     } else {
-        Error::new(ErrorKind::BackendUnavailable, format!("prometheus request failed: {e}"))
+        Error::new(
+            ErrorKind::BackendUnavailable,
+            format!("prometheus request failed: {e}"),
+        )
     }
 }
 
@@ -233,7 +266,10 @@ mod tests {
 
     #[test]
     fn form_bodies_are_percent_encoded() {
-        let body = form_body(&[("query".into(), "up{a=\"b c\"}+1".into()), ("match[]".into(), "x".into())]);
+        let body = form_body(&[
+            ("query".into(), "up{a=\"b c\"}+1".into()),
+            ("match[]".into(), "x".into()),
+        ]);
         assert_eq!(body, "query=up%7Ba%3D%22b+c%22%7D%2B1&match%5B%5D=x");
     }
 
@@ -241,7 +277,9 @@ mod tests {
     fn query_results_decode() {
         let body = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"namespace":"a"},"value":[1700000000.5,"NaN"]}]}}"#;
         let r: ApiResponse<QueryData> = serde_json::from_slice(body).unwrap();
-        let Some(QueryData::Vector(v)) = r.data else { panic!() };
+        let Some(QueryData::Vector(v)) = r.data else {
+            panic!()
+        };
         assert_eq!(v[0].metric["namespace"], "a");
         assert!(v[0].value.1.parse::<f64>().unwrap().is_nan());
         assert_eq!("+Inf".parse::<f64>().unwrap(), f64::INFINITY);

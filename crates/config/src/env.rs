@@ -7,7 +7,13 @@ use toml::Value;
 const PREFIX: &str = "PERISCOPE_";
 
 /// Variables that configure the process rather than the file (log level and format).
-const NOT_CONFIG_KEYS: &[&str] = &["PERISCOPE_LOG", "PERISCOPE_LOG_FORMAT", "PERISCOPE_PROMETHEUS_BIN", "PERISCOPE_PROMTOOL_BIN", "PERISCOPE_CONFIG"];
+const NOT_CONFIG_KEYS: &[&str] = &[
+    "PERISCOPE_LOG",
+    "PERISCOPE_LOG_FORMAT",
+    "PERISCOPE_PROMETHEUS_BIN",
+    "PERISCOPE_PROMTOOL_BIN",
+    "PERISCOPE_CONFIG",
+];
 
 /// Applies every `PERISCOPE_A__B__0__C=value` in `env` to `table`; returns whether
 /// anything changed. Values are read as TOML scalars/arrays when they parse as
@@ -43,7 +49,9 @@ pub(crate) fn apply_overrides(
 fn parse_value(raw: &str) -> Value {
     let doc = format!("v = {raw}");
     match doc.parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| Value::String(raw.to_string())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(raw.to_string())),
         Err(_) => Value::String(raw.to_string()),
     }
 }

@@ -29,7 +29,10 @@ pub enum ConfigError {
     },
     /// The TOML is malformed or has keys of the wrong type or name.
     #[error("{source_name}: {message}")]
-    Parse { source_name: String, message: String },
+    Parse {
+        source_name: String,
+        message: String,
+    },
     /// A `PERISCOPE_*` variable names no valid key path.
     #[error("environment variable {var}: {reason}")]
     Env { var: String, reason: String },

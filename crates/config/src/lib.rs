@@ -43,10 +43,12 @@ impl Config {
         source: &str,
         env: &HashMap<String, String>,
     ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-            source_name: source.to_string(),
-            message: e.to_string(),
-        })?;
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    source_name: source.to_string(),
+                    message: e.to_string(),
+                })?;
         validate::reject_plain_tokens(&table, source)?;
         let overridden = env::apply_overrides(&mut table, env)?;
         let config: Config = if overridden {

@@ -199,11 +199,19 @@ fn default_max_concurrent() -> u32 {
 pub struct LimitsOverride {
     #[serde(default)]
     pub max_points_per_series: Option<u64>,
-    #[serde(default, with = "crate::duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_range: Option<Duration>,
     #[serde(default)]
     pub max_subquery_points: Option<u64>,
-    #[serde(default, with = "crate::duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub query_timeout: Option<Duration>,
     #[serde(default)]
     pub max_concurrent_queries: Option<u32>,
@@ -213,7 +221,9 @@ impl Limits {
     /// These limits with `o`'s set fields taking precedence.
     pub fn with_override(&self, o: &LimitsOverride) -> Limits {
         Limits {
-            max_points_per_series: o.max_points_per_series.unwrap_or(self.max_points_per_series),
+            max_points_per_series: o
+                .max_points_per_series
+                .unwrap_or(self.max_points_per_series),
             max_range: o.max_range.unwrap_or(self.max_range),
             max_subquery_points: o.max_subquery_points.unwrap_or(self.max_subquery_points),
             query_timeout: o.query_timeout.unwrap_or(self.query_timeout),

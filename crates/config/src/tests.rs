@@ -39,7 +39,10 @@ fn no_env() -> HashMap<String, String> {
 #[test]
 fn parses_the_documented_example() {
     let c = Config::from_toml(&sample(), "test.toml", &no_env()).unwrap();
-    assert_eq!(c.clusters[0].prometheus.timeout, std::time::Duration::from_secs(10));
+    assert_eq!(
+        c.clusters[0].prometheus.timeout,
+        std::time::Duration::from_secs(10)
+    );
     assert_eq!(c.principals[0].role, Role::WorkspaceViewer);
     assert_eq!(c.default_cluster().name, "default");
     assert_eq!(c.limits.max_points_per_series, 11_000);
@@ -67,14 +70,19 @@ fn environment_overrides_win_over_the_file() {
 fn environment_override_of_a_missing_array_item_is_an_error() {
     let env = HashMap::from([("PERISCOPE_CLUSTERS__5__NAME".to_string(), "x".to_string())]);
     let err = Config::from_toml(&sample(), "test.toml", &env).unwrap_err();
-    assert!(err.to_string().contains("PERISCOPE_CLUSTERS__5__NAME"), "{err}");
+    assert!(
+        err.to_string().contains("PERISCOPE_CLUSTERS__5__NAME"),
+        "{err}"
+    );
     assert!(err.to_string().contains("out of range"), "{err}");
 }
 
 #[test]
 fn unknown_keys_are_errors_with_a_location() {
     let text = sample().replace("http_listen", "http_lisen");
-    let err = Config::from_toml(&text, "test.toml", &no_env()).unwrap_err().to_string();
+    let err = Config::from_toml(&text, "test.toml", &no_env())
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("test.toml:"), "{err}");
     assert!(err.contains("http_lisen"), "{err}");
     assert!(err.contains("line 3"), "{err}");
@@ -82,10 +90,18 @@ fn unknown_keys_are_errors_with_a_location() {
 
 #[test]
 fn plain_text_tokens_are_refused() {
-    let text = sample().replace(&format!("token_sha256 = \"{HASH_A}\""), "token = \"secret\"");
-    let err = Config::from_toml(&text, "test.toml", &no_env()).unwrap_err().to_string();
+    let text = sample().replace(
+        &format!("token_sha256 = \"{HASH_A}\""),
+        "token = \"secret\"",
+    );
+    let err = Config::from_toml(&text, "test.toml", &no_env())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("principals[0].token"), "{err}");
-    assert!(!err.contains("secret"), "the token must not be echoed: {err}");
+    assert!(
+        !err.contains("secret"),
+        "the token must not be echoed: {err}"
+    );
 }
 
 #[test]
@@ -101,7 +117,11 @@ fn inconsistencies_are_listed_by_key() {
     let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["workspaces[0].namespaces", "principals[0].workspaces", "principals[1].token_sha256"]
+        [
+            "workspaces[0].namespaces",
+            "principals[0].workspaces",
+            "principals[1].token_sha256"
+        ]
     );
 }
 

@@ -34,8 +34,16 @@ pub(crate) fn reject_plain_tokens(table: &toml::Table, source: &str) -> Result<(
 /// Every inconsistency in `config`; empty when it is valid.
 pub(crate) fn validate(config: &Config) -> Vec<Issue> {
     let mut issues = Vec::new();
-    check_listen(&mut issues, "server.http_listen", &config.server.http_listen);
-    check_listen(&mut issues, "server.grpc_listen", &config.server.grpc_listen);
+    check_listen(
+        &mut issues,
+        "server.http_listen",
+        &config.server.http_listen,
+    );
+    check_listen(
+        &mut issues,
+        "server.grpc_listen",
+        &config.server.grpc_listen,
+    );
 
     if config.clusters.is_empty() {
         issues.push(Issue::new(
@@ -48,11 +56,17 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         if !is_dns_label(&c.name) {
             issues.push(Issue::new(
                 format!("clusters[{i}].name"),
-                format!("{:?} is not a valid name (lower-case letters, digits and '-')", c.name),
+                format!(
+                    "{:?} is not a valid name (lower-case letters, digits and '-')",
+                    c.name
+                ),
             ));
         }
         if !cluster_names.insert(c.name.as_str()) {
-            issues.push(Issue::new(format!("clusters[{i}].name"), format!("duplicate cluster {:?}", c.name)));
+            issues.push(Issue::new(
+                format!("clusters[{i}].name"),
+                format!("duplicate cluster {:?}", c.name),
+            ));
         }
         let url = c.prometheus.url.as_str();
         let host = url
@@ -65,36 +79,61 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
             ));
         }
         if c.prometheus.timeout.is_zero() {
-            issues.push(Issue::new(format!("clusters[{i}].prometheus.timeout"), "must be greater than zero"));
+            issues.push(Issue::new(
+                format!("clusters[{i}].prometheus.timeout"),
+                "must be greater than zero",
+            ));
         }
     }
 
     let mut workspace_names = HashSet::new();
     for (i, w) in config.workspaces.iter().enumerate() {
         if w.name.is_empty() {
-            issues.push(Issue::new(format!("workspaces[{i}].name"), "must not be empty"));
+            issues.push(Issue::new(
+                format!("workspaces[{i}].name"),
+                "must not be empty",
+            ));
         }
         if !workspace_names.insert(w.name.as_str()) {
-            issues.push(Issue::new(format!("workspaces[{i}].name"), format!("duplicate workspace {:?}", w.name)));
+            issues.push(Issue::new(
+                format!("workspaces[{i}].name"),
+                format!("duplicate workspace {:?}", w.name),
+            ));
         }
-        check_namespaces(&mut issues, &format!("workspaces[{i}].namespaces"), &w.namespaces);
+        check_namespaces(
+            &mut issues,
+            &format!("workspaces[{i}].namespaces"),
+            &w.namespaces,
+        );
     }
 
     let discovery = config.workspace_discovery.is_some();
     if let Some(d) = &config.workspace_discovery {
         if let Some(c) = &d.cluster {
             if !cluster_names.contains(c.as_str()) {
-                issues.push(Issue::new("workspace_discovery.cluster", format!("unknown cluster {c:?}")));
+                issues.push(Issue::new(
+                    "workspace_discovery.cluster",
+                    format!("unknown cluster {c:?}"),
+                ));
             }
         }
         if !is_label_name(&d.metric) {
-            issues.push(Issue::new("workspace_discovery.metric", format!("{:?} is not a metric name", d.metric)));
+            issues.push(Issue::new(
+                "workspace_discovery.metric",
+                format!("{:?} is not a metric name", d.metric),
+            ));
         }
         if !is_label_name(&d.workspace_label) {
-            issues.push(Issue::new("workspace_discovery.workspace_label", format!("{:?} is not a label name", d.workspace_label)));
+            issues.push(Issue::new(
+                "workspace_discovery.workspace_label",
+                format!("{:?} is not a label name", d.workspace_label),
+            ));
         }
         if d.refresh_interval.is_zero() {
-            issues.push(Issue::new("workspace_discovery.refresh_interval", "must be greater than zero"));
+            issues.push(Issue::new(
+                "workspace_discovery.refresh_interval",
+                "must be greater than zero",
+            ));
         }
     }
 
@@ -106,24 +145,41 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
             issues.push(Issue::new(key("name"), "must not be empty"));
         }
         if !principal_names.insert(p.name.as_str()) {
-            issues.push(Issue::new(key("name"), format!("duplicate principal {:?}", p.name)));
+            issues.push(Issue::new(
+                key("name"),
+                format!("duplicate principal {:?}", p.name),
+            ));
         }
         let hash_ok = p.token_sha256.len() == 64
-            && p.token_sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            && p.token_sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !hash_ok {
-            issues.push(Issue::new(key("token_sha256"), "must be 64 lower-case hex digits (the SHA-256 of the token)"));
+            issues.push(Issue::new(
+                key("token_sha256"),
+                "must be 64 lower-case hex digits (the SHA-256 of the token)",
+            ));
         } else if !token_hashes.insert(p.token_sha256.as_str()) {
-            issues.push(Issue::new(key("token_sha256"), "two principals share the same token"));
+            issues.push(Issue::new(
+                key("token_sha256"),
+                "two principals share the same token",
+            ));
         }
         match p.role {
             Role::ClusterAdmin => {
                 if !p.workspaces.is_empty() || !p.namespaces.is_empty() {
-                    issues.push(Issue::new(key("role"), "a cluster-admin sees everything; remove workspaces/namespaces"));
+                    issues.push(Issue::new(
+                        key("role"),
+                        "a cluster-admin sees everything; remove workspaces/namespaces",
+                    ));
                 }
             }
             Role::WorkspaceViewer => {
                 if p.workspaces.is_empty() {
-                    issues.push(Issue::new(key("workspaces"), "a workspace-viewer needs at least one workspace"));
+                    issues.push(Issue::new(
+                        key("workspaces"),
+                        "a workspace-viewer needs at least one workspace",
+                    ));
                 }
                 if !p.namespaces.is_empty() {
                     issues.push(Issue::new(key("namespaces"), "a workspace-viewer is scoped by workspaces; use role namespace-viewer for namespaces"));
@@ -139,7 +195,10 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
             }
             Role::NamespaceViewer => {
                 if p.namespaces.is_empty() {
-                    issues.push(Issue::new(key("namespaces"), "a namespace-viewer needs at least one namespace"));
+                    issues.push(Issue::new(
+                        key("namespaces"),
+                        "a namespace-viewer needs at least one namespace",
+                    ));
                 }
                 if !p.workspaces.is_empty() {
                     issues.push(Issue::new(key("workspaces"), "a namespace-viewer is scoped by namespaces; use role workspace-viewer for workspaces"));
@@ -158,27 +217,45 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         ("max_concurrent_queries", l.max_concurrent_queries == 0),
     ] {
         if zero {
-            issues.push(Issue::new(format!("limits.{field}"), "must be greater than zero"));
+            issues.push(Issue::new(
+                format!("limits.{field}"),
+                "must be greater than zero",
+            ));
         }
     }
 
     let q = &config.promql;
     if q.max_query_bytes == 0 || q.max_nesting_depth == 0 || q.max_operators == 0 {
-        issues.push(Issue::new("promql", "max_query_bytes, max_nesting_depth and max_operators must be greater than zero"));
+        issues.push(Issue::new(
+            "promql",
+            "max_query_bytes, max_nesting_depth and max_operators must be greater than zero",
+        ));
     }
     if !is_label_name(&q.scope_label) {
-        issues.push(Issue::new("promql.scope_label", format!("{:?} is not a label name", q.scope_label)));
+        issues.push(Issue::new(
+            "promql.scope_label",
+            format!("{:?} is not a label name", q.scope_label),
+        ));
     }
     for (i, rule) in q.metric_policy.iter().enumerate() {
         if let Err(e) = regex::Regex::new(&format!("^(?:{})$", rule.metric)) {
-            issues.push(Issue::new(format!("promql.metric_policy[{i}].metric"), format!("invalid regex: {e}")));
+            issues.push(Issue::new(
+                format!("promql.metric_policy[{i}].metric"),
+                format!("invalid regex: {e}"),
+            ));
         }
         match (&rule.label, rule.access) {
             (Some(label), crate::MetricAccess::Scoped) if !is_label_name(label) => {
-                issues.push(Issue::new(format!("promql.metric_policy[{i}].label"), format!("{label:?} is not a label name")));
+                issues.push(Issue::new(
+                    format!("promql.metric_policy[{i}].label"),
+                    format!("{label:?} is not a label name"),
+                ));
             }
             (Some(_), crate::MetricAccess::Public | crate::MetricAccess::Cluster) => {
-                issues.push(Issue::new(format!("promql.metric_policy[{i}].label"), "label applies only to access = \"scoped\""));
+                issues.push(Issue::new(
+                    format!("promql.metric_policy[{i}].label"),
+                    "label applies only to access = \"scoped\"",
+                ));
             }
             _ => {}
         }
@@ -188,7 +265,10 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
 
 fn check_listen(issues: &mut Vec<Issue>, key: &str, value: &str) {
     if value.parse::<SocketAddr>().is_err() {
-        issues.push(Issue::new(key, format!("{value:?} is not an IP:port address")));
+        issues.push(Issue::new(
+            key,
+            format!("{value:?} is not an IP:port address"),
+        ));
     }
 }
 
@@ -208,7 +288,8 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }

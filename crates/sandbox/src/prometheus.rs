@@ -15,9 +15,15 @@ const START_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("{binary} not found (looked at ${env_var} and PATH). Install Prometheus, e.g. `sudo apt-get install prometheus` on Debian/Ubuntu, or set {env_var} to the binary")]
-    BinaryNotFound { binary: &'static str, env_var: &'static str },
+    BinaryNotFound {
+        binary: &'static str,
+        env_var: &'static str,
+    },
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("{what} failed: {output}")]
     CommandFailed { what: String, output: String },
     #[error("prometheus did not become ready within {0:?}; its log ends with:\n{1}")]
@@ -38,7 +44,11 @@ pub fn find_binary(binary: &'static str, env_var: &'static str) -> Result<PathBu
         }
     }
     std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(binary)).find(|p| p.is_file()))
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(binary))
+                .find(|p| p.is_file())
+        })
         .ok_or(SandboxError::BinaryNotFound { binary, env_var })
 }
 
@@ -61,7 +71,10 @@ impl PrometheusProcess {
     pub fn start() -> Result<Self, SandboxError> {
         let prometheus = find_binary("prometheus", "PERISCOPE_PROMETHEUS_BIN")?;
         let promtool = find_binary("promtool", "PERISCOPE_PROMTOOL_BIN")?;
-        let dir = tempfile::Builder::new().prefix("periscope-prometheus-").tempdir().map_err(io("creating a temporary directory"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("periscope-prometheus-")
+            .tempdir()
+            .map_err(io("creating a temporary directory"))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
@@ -73,7 +86,8 @@ impl PrometheusProcess {
         let port = free_port()?;
         let address = format!("127.0.0.1:{port}");
         let config_file = dir.path().join("prometheus.yml");
-        std::fs::write(&config_file, scrape_config(&address)).map_err(io("writing prometheus.yml"))?;
+        std::fs::write(&config_file, scrape_config(&address))
+            .map_err(io("writing prometheus.yml"))?;
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(r#""$@" & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child"#)
@@ -148,10 +162,16 @@ impl Drop for PrometheusProcess {
     }
 }
 
-fn backfill(promtool: &Path, sample: &SampleCluster, dir: &Path, data_dir: &Path) -> Result<(), SandboxError> {
+fn backfill(
+    promtool: &Path,
+    sample: &SampleCluster,
+    dir: &Path,
+    data_dir: &Path,
+) -> Result<(), SandboxError> {
     let input = dir.join("sample.om");
     let mut file = std::fs::File::create(&input).map_err(io("writing sample data"))?;
-    file.write_all(sample.openmetrics().as_bytes()).map_err(io("writing sample data"))?;
+    file.write_all(sample.openmetrics().as_bytes())
+        .map_err(io("writing sample data"))?;
     drop(file);
     std::fs::create_dir_all(data_dir).map_err(io("creating the data directory"))?;
     let output = Command::new(promtool)
@@ -163,7 +183,8 @@ fn backfill(promtool: &Path, sample: &SampleCluster, dir: &Path, data_dir: &Path
     if !output.status.success() {
         return Err(SandboxError::CommandFailed {
             what: "promtool tsdb create-blocks-from openmetrics".into(),
-            output: String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout),
+            output: String::from_utf8_lossy(&output.stderr).into_owned()
+                + &String::from_utf8_lossy(&output.stdout),
         });
     }
     Ok(())
@@ -190,5 +211,8 @@ scrape_configs:
 /// A port that was free a moment ago on the loopback interface.
 fn free_port() -> Result<u16, SandboxError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
-    Ok(listener.local_addr().map_err(io("finding a free port"))?.port())
+    Ok(listener
+        .local_addr()
+        .map_err(io("finding a free port"))?
+        .port())
 }

@@ -68,7 +68,9 @@ impl SampleCluster {
     /// The whole data set in OpenMetrics text format.
     pub fn openmetrics(&self) -> String {
         let mut out = String::with_capacity(8 << 20);
-        let ts: Vec<i64> = (self.start..=self.end).step_by(self.step as usize).collect();
+        let ts: Vec<i64> = (self.start..=self.end)
+            .step_by(self.step as usize)
+            .collect();
         let counter = |out: &mut String, series: &str, per_second: f64| {
             for t in &ts {
                 let v = per_second * (t - self.start) as f64;
@@ -87,7 +89,11 @@ impl SampleCluster {
                 let node = Self::node_of(ni, pi);
                 for c in containers.iter() {
                     let labels = format!("container=\"{c}\",job=\"kubelet\",namespace=\"{ns}\",node=\"{node}\",pod=\"{pod}\"");
-                    counter(&mut out, &format!("container_cpu_usage_seconds_total{{{labels}}}"), Self::cpu_rate(k));
+                    counter(
+                        &mut out,
+                        &format!("container_cpu_usage_seconds_total{{{labels}}}"),
+                        Self::cpu_rate(k),
+                    );
                     k += 1;
                 }
             }
@@ -98,7 +104,11 @@ impl SampleCluster {
                 let node = Self::node_of(ni, pi);
                 for c in containers.iter() {
                     let labels = format!("container=\"{c}\",job=\"kubelet\",namespace=\"{ns}\",node=\"{node}\",pod=\"{pod}\"");
-                    gauge(&mut out, &format!("container_memory_working_set_bytes{{{labels}}}"), ((64 + 16 * k) << 20) as f64);
+                    gauge(
+                        &mut out,
+                        &format!("container_memory_working_set_bytes{{{labels}}}"),
+                        ((64 + 16 * k) << 20) as f64,
+                    );
                     k += 1;
                 }
             }
@@ -106,7 +116,11 @@ impl SampleCluster {
         for (ni, (ns, _)) in NAMESPACES.iter().enumerate() {
             for (pi, (pod, _)) in PODS.iter().enumerate() {
                 let node = Self::node_of(ni, pi);
-                let kind = if pod.starts_with("worker") { "StatefulSet" } else { "ReplicaSet" };
+                let kind = if pod.starts_with("worker") {
+                    "StatefulSet"
+                } else {
+                    "ReplicaSet"
+                };
                 gauge(&mut out, &format!("kube_pod_info{{created_by_kind=\"{kind}\",job=\"kube-state-metrics\",namespace=\"{ns}\",node=\"{node}\",pod=\"{pod}\"}}"), 1.0);
             }
         }
@@ -134,20 +148,39 @@ impl SampleCluster {
         }
         for (ns, _) in NAMESPACES {
             for (pod, _) in PODS {
-                gauge(&mut out, &format!("up{{job=\"app\",namespace=\"{ns}\",pod=\"{pod}\"}}"), 1.0);
+                gauge(
+                    &mut out,
+                    &format!("up{{job=\"app\",namespace=\"{ns}\",pod=\"{pod}\"}}"),
+                    1.0,
+                );
             }
         }
         for (ns, ws) in NAMESPACES {
-            let label = ws.map(|w| format!(",label_kubesphere_io_workspace=\"{w}\"")).unwrap_or_default();
-            gauge(&mut out, &format!("kube_namespace_labels{{job=\"kube-state-metrics\"{label},namespace=\"{ns}\"}}"), 1.0);
+            let label = ws
+                .map(|w| format!(",label_kubesphere_io_workspace=\"{w}\""))
+                .unwrap_or_default();
+            gauge(
+                &mut out,
+                &format!(
+                    "kube_namespace_labels{{job=\"kube-state-metrics\"{label},namespace=\"{ns}\"}}"
+                ),
+                1.0,
+            );
         }
         for (i, node) in NODES.iter().enumerate() {
-            for (mode, rate) in [("idle", 0.7 - 0.2 * i as f64), ("user", 0.3 + 0.2 * i as f64)] {
+            for (mode, rate) in [
+                ("idle", 0.7 - 0.2 * i as f64),
+                ("user", 0.3 + 0.2 * i as f64),
+            ] {
                 counter(&mut out, &format!("node_cpu_seconds_total{{cpu=\"0\",instance=\"{node}\",job=\"node-exporter\",mode=\"{mode}\"}}"), rate);
             }
         }
         for node in NODES {
-            gauge(&mut out, &format!("kube_node_info{{job=\"kube-state-metrics\",node=\"{node}\"}}"), 1.0);
+            gauge(
+                &mut out,
+                &format!("kube_node_info{{job=\"kube-state-metrics\",node=\"{node}\"}}"),
+                1.0,
+            );
         }
         for (i, node) in NODES.iter().enumerate() {
             gauge(&mut out, &format!("kube_node_labels{{job=\"kube-state-metrics\",label_topology_kubernetes_io_zone=\"zone-{i}\",node=\"{node}\"}}"), 1.0);
@@ -172,6 +205,9 @@ mod tests {
         let text = s.openmetrics();
         assert_eq!(text, s.openmetrics());
         assert!(text.ends_with("# EOF\n"));
-        assert!(text.contains(&format!("kube_node_info{{job=\"kube-state-metrics\",node=\"node-1\"}} 1 {}", s.end)));
+        assert!(text.contains(&format!(
+            "kube_node_info{{job=\"kube-state-metrics\",node=\"node-1\"}} 1 {}",
+            s.end
+        )));
     }
 }

@@ -17,18 +17,51 @@ pub struct DemoTenant {
 /// Demo principals. `carol`'s workspace exists only in Prometheus
 /// (`kube_namespace_labels`), found by workspace discovery.
 pub const DEMO_TENANTS: &[DemoTenant] = &[
-    DemoTenant { name: "admin", token: "admin-demo-token", grant: "role = \"cluster-admin\"", sees: "the whole cluster" },
-    DemoTenant { name: "alice", token: "alice-demo-token", grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-a\"]", sees: "workspace ws-a: team-a, team-a-dev" },
-    DemoTenant { name: "bob", token: "bob-demo-token", grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-b\"]", sees: "workspace ws-b: team-b" },
-    DemoTenant { name: "carol", token: "carol-demo-token", grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-c\"]", sees: "workspace ws-c (discovered from kube_namespace_labels): team-c" },
-    DemoTenant { name: "nina", token: "nina-demo-token", grant: "role = \"namespace-viewer\"\nnamespaces = [\"team-b\"]", sees: "namespace team-b" },
-    DemoTenant { name: "nobody", token: "nobody-demo-token", grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-empty\"]", sees: "an empty workspace" },
+    DemoTenant {
+        name: "admin",
+        token: "admin-demo-token",
+        grant: "role = \"cluster-admin\"",
+        sees: "the whole cluster",
+    },
+    DemoTenant {
+        name: "alice",
+        token: "alice-demo-token",
+        grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-a\"]",
+        sees: "workspace ws-a: team-a, team-a-dev",
+    },
+    DemoTenant {
+        name: "bob",
+        token: "bob-demo-token",
+        grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-b\"]",
+        sees: "workspace ws-b: team-b",
+    },
+    DemoTenant {
+        name: "carol",
+        token: "carol-demo-token",
+        grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-c\"]",
+        sees: "workspace ws-c (discovered from kube_namespace_labels): team-c",
+    },
+    DemoTenant {
+        name: "nina",
+        token: "nina-demo-token",
+        grant: "role = \"namespace-viewer\"\nnamespaces = [\"team-b\"]",
+        sees: "namespace team-b",
+    },
+    DemoTenant {
+        name: "nobody",
+        token: "nobody-demo-token",
+        grant: "role = \"workspace-viewer\"\nworkspaces = [\"ws-empty\"]",
+        sees: "an empty workspace",
+    },
 ];
 
 impl DemoTenant {
     /// The tenant called `name`.
     pub fn named(name: &str) -> &'static DemoTenant {
-        DEMO_TENANTS.iter().find(|t| t.name == name).expect("a demo tenant of that name")
+        DEMO_TENANTS
+            .iter()
+            .find(|t| t.name == name)
+            .expect("a demo tenant of that name")
     }
 }
 
@@ -69,8 +102,11 @@ access = "public"
     );
     for t in DEMO_TENANTS {
         let hash = hex::encode(Sha256::digest(t.token.as_bytes()));
-        let _ = write!(out, "\n[[principals]]\nname = \"{}\"\ntoken_sha256 = \"{hash}\"\n{}\n", t.name, t.grant);
+        let _ = write!(
+            out,
+            "\n[[principals]]\nname = \"{}\"\ntoken_sha256 = \"{hash}\"\n{}\n",
+            t.name, t.grant
+        );
     }
     out
 }
-

@@ -5,7 +5,7 @@ use periscope_config::{Config, Limits, Role};
 use periscope_model::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use subtle::{ConstantTimeEq, ConditionallySelectable};
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 /// An authenticated identity and what configuration grants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,18 +139,40 @@ role = "cluster-admin"
     #[test]
     fn bearer_and_basic_resolve_the_same_principal() {
         let auth = authenticator();
-        assert_eq!(auth.authenticate(Some("Bearer alice-token")).unwrap().name, "alice");
-        assert_eq!(auth.authenticate(Some("bearer root-token")).unwrap().name, "root");
+        assert_eq!(
+            auth.authenticate(Some("Bearer alice-token")).unwrap().name,
+            "alice"
+        );
+        assert_eq!(
+            auth.authenticate(Some("bearer root-token")).unwrap().name,
+            "root"
+        );
         let basic = base64::engine::general_purpose::STANDARD.encode("anyone:alice-token");
-        assert_eq!(auth.authenticate(Some(&format!("Basic {basic}"))).unwrap().name, "alice");
+        assert_eq!(
+            auth.authenticate(Some(&format!("Basic {basic}")))
+                .unwrap()
+                .name,
+            "alice"
+        );
     }
 
     #[test]
     fn bad_credentials_are_unauthenticated() {
         let auth = authenticator();
-        for header in [None, Some("Bearer nope"), Some("Bearer "), Some("Token alice-token"), Some("Basic !!!"), Some("garbage")] {
+        for header in [
+            None,
+            Some("Bearer nope"),
+            Some("Bearer "),
+            Some("Token alice-token"),
+            Some("Basic !!!"),
+            Some("garbage"),
+        ] {
             let err = auth.authenticate(header).unwrap_err();
-            assert_eq!(err.kind(), periscope_model::ErrorKind::Unauthenticated, "{header:?}");
+            assert_eq!(
+                err.kind(),
+                periscope_model::ErrorKind::Unauthenticated,
+                "{header:?}"
+            );
         }
     }
 }

@@ -27,7 +27,9 @@ impl ScopeResolver {
             let set = static_membership.entry(w.name.clone()).or_default();
             for ns in &w.namespaces {
                 set.insert(ns.clone());
-                statically_assigned.entry(ns.clone()).or_insert_with(|| w.name.clone());
+                statically_assigned
+                    .entry(ns.clone())
+                    .or_insert_with(|| w.name.clone());
             }
         }
         let merged = RwLock::new(Arc::new(static_membership.clone()));
@@ -48,7 +50,10 @@ impl ScopeResolver {
                         tracing::debug!(namespace = %ns, discovered = %workspace, configured = %owner, "ignoring discovered workspace membership that conflicts with configuration");
                     }
                     _ => {
-                        merged.entry(workspace.clone()).or_default().insert(ns.clone());
+                        merged
+                            .entry(workspace.clone())
+                            .or_default()
+                            .insert(ns.clone());
                     }
                 }
             }
@@ -112,11 +117,20 @@ namespaces = ["team-a"]
         let r = resolver();
         let discovered = Membership::from([
             ("ws-a".into(), BTreeSet::from(["team-a2".to_string()])),
-            ("ws-b".into(), BTreeSet::from(["team-a".to_string(), "team-b".to_string()])),
+            (
+                "ws-b".into(),
+                BTreeSet::from(["team-a".to_string(), "team-b".to_string()]),
+            ),
         ]);
         r.set_discovered(&discovered);
-        assert_eq!(r.resolve(&viewer(&["ws-a"])), Scope::namespaces(["team-a", "team-a2"]));
+        assert_eq!(
+            r.resolve(&viewer(&["ws-a"])),
+            Scope::namespaces(["team-a", "team-a2"])
+        );
         assert_eq!(r.resolve(&viewer(&["ws-b"])), Scope::namespaces(["team-b"]));
-        assert_eq!(r.resolve(&viewer(&["ws-unknown"])), Scope::namespaces(Vec::<String>::new()));
+        assert_eq!(
+            r.resolve(&viewer(&["ws-unknown"])),
+            Scope::namespaces(Vec::<String>::new())
+        );
     }
 }

@@ -24,7 +24,12 @@ fn label_value() -> impl Strategy<Value = String> {
 
 fn matcher() -> impl Strategy<Value = String> {
     (
-        prop_oneof![Just("namespace"), Just("job"), Just("__name__"), Just("pod")],
+        prop_oneof![
+            Just("namespace"),
+            Just("job"),
+            Just("__name__"),
+            Just("pod")
+        ],
         prop_oneof![Just("="), Just("!="), Just("=~"), Just("!~")],
         label_value(),
     )
@@ -36,9 +41,19 @@ fn matcher() -> impl Strategy<Value = String> {
 
 fn selector() -> impl Strategy<Value = String> {
     (
-        prop_oneof![Just(""), Just("up"), Just("http_requests_total"), Just("kube_pod_info")],
+        prop_oneof![
+            Just(""),
+            Just("up"),
+            Just("http_requests_total"),
+            Just("kube_pod_info")
+        ],
         prop::collection::vec(matcher(), 0..3),
-        prop_oneof![Just(""), Just(" offset 5m"), Just(" @ 1700000000"), Just(" @ end()")],
+        prop_oneof![
+            Just(""),
+            Just(" offset 5m"),
+            Just(" @ 1700000000"),
+            Just(" @ end()")
+        ],
     )
         .prop_map(|(name, matchers, modifier)| {
             let braces = if matchers.is_empty() && !name.is_empty() {
@@ -53,13 +68,21 @@ fn selector() -> impl Strategy<Value = String> {
 fn expr() -> impl Strategy<Value = String> {
     selector().prop_recursive(4, 24, 3, |inner| {
         prop_oneof![
-            inner.clone().prop_map(|e| format!("sum by (namespace) ({e})")),
-            (inner.clone(), inner.clone()).prop_map(|(p, e)| format!("topk(scalar(count({p})), {e})")),
+            inner
+                .clone()
+                .prop_map(|e| format!("sum by (namespace) ({e})")),
+            (inner.clone(), inner.clone())
+                .prop_map(|(p, e)| format!("topk(scalar(count({p})), {e})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) or ({b})")),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} / on(namespace) group_left {b}")),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| format!("{a} / on(namespace) group_left {b}")),
             inner.clone().prop_map(|e| format!("absent({e})")),
-            inner.clone().prop_map(|e| format!("label_replace({e}, \"namespace\", \"x\", \"\", \"\")")),
-            inner.clone().prop_map(|e| format!("max_over_time(({e})[10m:1m])")),
+            inner
+                .clone()
+                .prop_map(|e| format!("label_replace({e}, \"namespace\", \"x\", \"\", \"\")")),
+            inner
+                .clone()
+                .prop_map(|e| format!("max_over_time(({e})[10m:1m])")),
             inner.clone().prop_map(|e| format!("-({e})")),
             selector().prop_map(|s| format!("rate({s}[5m])")),
         ]
@@ -82,7 +105,9 @@ fn all_selectors_scoped(e: &Expr) -> bool {
             })
     }
     match e {
-        Expr::Aggregate(a) => all_selectors_scoped(&a.expr) && a.param.as_deref().is_none_or(all_selectors_scoped),
+        Expr::Aggregate(a) => {
+            all_selectors_scoped(&a.expr) && a.param.as_deref().is_none_or(all_selectors_scoped)
+        }
         Expr::Unary(u) => all_selectors_scoped(&u.expr),
         Expr::Binary(b) => all_selectors_scoped(&b.lhs) && all_selectors_scoped(&b.rhs),
         Expr::Paren(p) => all_selectors_scoped(&p.expr),
@@ -126,8 +151,13 @@ fn generator_produces_accepted_queries() {
     let accepted = (0..300)
         .filter(|_| {
             let q = expr().new_tree(&mut runner).unwrap().current();
-            enforcer.enforce_query(&q, &scope, &Limits::default()).is_ok()
+            enforcer
+                .enforce_query(&q, &scope, &Limits::default())
+                .is_ok()
         })
         .count();
-    assert!(accepted >= 30, "only {accepted} of 300 generated queries were accepted");
+    assert!(
+        accepted >= 30,
+        "only {accepted} of 300 generated queries were accepted"
+    );
 }

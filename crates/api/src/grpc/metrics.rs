@@ -5,7 +5,10 @@ use crate::query::{Forwarded, InstantQuery, RangeQuery};
 use crate::state::{AppState, Caller};
 use periscope_backend_prometheus::{ApiResponse, QueryData, SamplePair};
 use periscope_model::{Error, ErrorKind, Result};
-use periscope_proto::v1::{metrics_server::Metrics, QueryRangeRequest, QueryRequest, QueryResponse, ResultType, Sample, Series};
+use periscope_proto::v1::{
+    metrics_server::Metrics, QueryRangeRequest, QueryRequest, QueryResponse, ResultType, Sample,
+    Series,
+};
 use std::sync::Arc;
 use std::time::Instant;
 use tonic::{Request, Response, Status};
@@ -16,7 +19,10 @@ pub(crate) struct MetricsService {
 
 #[tonic::async_trait]
 impl Metrics for MetricsService {
-    async fn query(&self, request: Request<QueryRequest>) -> Result<Response<QueryResponse>, Status> {
+    async fn query(
+        &self,
+        request: Request<QueryRequest>,
+    ) -> Result<Response<QueryResponse>, Status> {
         let started = Instant::now();
         let result = async {
             let caller = self.caller(&request)?;
@@ -33,7 +39,10 @@ impl Metrics for MetricsService {
         self.finish("/periscope.v1.Metrics/Query", started, result)
     }
 
-    async fn query_range(&self, request: Request<QueryRangeRequest>) -> Result<Response<QueryResponse>, Status> {
+    async fn query_range(
+        &self,
+        request: Request<QueryRangeRequest>,
+    ) -> Result<Response<QueryResponse>, Status> {
         let started = Instant::now();
         let result = async {
             let caller = self.caller(&request)?;
@@ -55,16 +64,26 @@ impl Metrics for MetricsService {
 
 impl MetricsService {
     fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
-        let header = request.metadata().get("authorization").and_then(|v| v.to_str().ok());
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         self.state.caller(header)
     }
 
-    fn finish(&self, endpoint: &str, started: Instant, result: Result<QueryResponse>) -> Result<Response<QueryResponse>, Status> {
+    fn finish(
+        &self,
+        endpoint: &str,
+        started: Instant,
+        result: Result<QueryResponse>,
+    ) -> Result<Response<QueryResponse>, Status> {
         let status = match &result {
             Ok(_) => 200,
             Err(e) => crate::error::http_status(e.kind()).as_u16(),
         };
-        self.state.telemetry.observe_request(endpoint, status, started.elapsed());
+        self.state
+            .telemetry
+            .observe_request(endpoint, status, started.elapsed());
         result.map(Response::new).map_err(to_status)
     }
 }
@@ -76,10 +95,15 @@ async fn decode(forwarded: Forwarded) -> Result<QueryResponse> {
     let body = forwarded.response.bytes().await?;
     drop(forwarded.permit);
     let decoded: ApiResponse<QueryData> = serde_json::from_slice(&body).map_err(|e| {
-        Error::new(ErrorKind::BackendUnavailable, format!("undecodable answer from prometheus (HTTP {status}): {e}"))
+        Error::new(
+            ErrorKind::BackendUnavailable,
+            format!("undecodable answer from prometheus (HTTP {status}): {e}"),
+        )
     })?;
     if decoded.status != "success" {
-        let message = decoded.error.unwrap_or_else(|| format!("prometheus answered HTTP {status}"));
+        let message = decoded
+            .error
+            .unwrap_or_else(|| format!("prometheus answered HTTP {status}"));
         let kind = match (status, decoded.error_type.as_deref()) {
             (_, Some("timeout")) => ErrorKind::Timeout,
             (400 | 422, _) => ErrorKind::BadRequest,
@@ -96,7 +120,12 @@ async fn decode(forwarded: Forwarded) -> Result<QueryResponse> {
             out.result_type = ResultType::Vector as i32;
             out.series = v
                 .into_iter()
-                .map(|s| Ok(Series { labels: s.metric.into_iter().collect(), samples: vec![sample(&s.value)?] }))
+                .map(|s| {
+                    Ok(Series {
+                        labels: s.metric.into_iter().collect(),
+                        samples: vec![sample(&s.value)?],
+                    })
+                })
                 .collect::<Result<_>>()?;
         }
         Some(QueryData::Matrix(m)) => {
@@ -119,15 +148,25 @@ async fn decode(forwarded: Forwarded) -> Result<QueryResponse> {
             out.result_type = ResultType::String as i32;
             out.string_value = Some(s.1);
         }
-        None => return Err(Error::new(ErrorKind::BackendUnavailable, "prometheus answered success without data")),
+        None => {
+            return Err(Error::new(
+                ErrorKind::BackendUnavailable,
+                "prometheus answered success without data",
+            ))
+        }
     }
     Ok(out)
 }
 
 fn sample(pair: &SamplePair) -> Result<Sample> {
-    let value = pair
-        .1
-        .parse::<f64>()
-        .map_err(|_| Error::new(ErrorKind::BackendUnavailable, format!("prometheus sent a non-numeric sample {:?}", pair.1)))?;
-    Ok(Sample { timestamp: pair.0, value })
+    let value = pair.1.parse::<f64>().map_err(|_| {
+        Error::new(
+            ErrorKind::BackendUnavailable,
+            format!("prometheus sent a non-numeric sample {:?}", pair.1),
+        )
+    })?;
+    Ok(Sample {
+        timestamp: pair.0,
+        value,
+    })
 }

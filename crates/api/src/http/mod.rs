@@ -44,7 +44,14 @@ async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Nex
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    state.telemetry.observe_request(&endpoint, status, started.elapsed());
-    tracing::debug!(endpoint, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    state
+        .telemetry
+        .observe_request(&endpoint, status, started.elapsed());
+    tracing::debug!(
+        endpoint,
+        status,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
     response
 }

@@ -44,7 +44,10 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 /// Periscope's own metrics in the Prometheus text format.
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.telemetry.encode(),
     )
         .into_response()

@@ -44,7 +44,9 @@ impl Params {
         let mut values = self.all(name);
         let first = values.next().cloned();
         if values.next().is_some() {
-            return Err(Error::bad_request(format!("parameter {name:?} is given more than once")));
+            return Err(Error::bad_request(format!(
+                "parameter {name:?} is given more than once"
+            )));
         }
         Ok(first)
     }
@@ -82,29 +84,53 @@ impl Params {
 impl FromRequest<Arc<AppState>> for Params {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &Arc<AppState>) -> std::result::Result<Self, Self::Rejection> {
+    async fn from_request(
+        req: Request,
+        state: &Arc<AppState>,
+    ) -> std::result::Result<Self, Self::Rejection> {
         let url = parse_pairs(req.uri().query().unwrap_or(""));
         if req.method() != Method::POST {
-            return Ok(Params { url, body: Vec::new() });
+            return Ok(Params {
+                url,
+                body: Vec::new(),
+            });
         }
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|ct| ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
         let limit = state.config.server.max_body_bytes;
         let bytes = read_body(req.into_body(), limit).await?;
         match is_form {
-            Some(true) => Ok(Params { url, body: parse_pairs_bytes(&bytes) }),
-            _ if bytes.is_empty() => Ok(Params { url, body: Vec::new() }),
-            _ => Err(Error::bad_request("POST bodies must be application/x-www-form-urlencoded").into()),
+            Some(true) => Ok(Params {
+                url,
+                body: parse_pairs_bytes(&bytes),
+            }),
+            _ if bytes.is_empty() => Ok(Params {
+                url,
+                body: Vec::new(),
+            }),
+            _ => Err(
+                Error::bad_request("POST bodies must be application/x-www-form-urlencoded").into(),
+            ),
         }
     }
 }
 
 async fn read_body(body: Body, limit: usize) -> std::result::Result<bytes::Bytes, ApiError> {
     match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
-        Err(_) => Err(Error::new(ErrorKind::BadRequest, "request body was not received in time").into()),
+        Err(_) => Err(Error::new(
+            ErrorKind::BadRequest,
+            "request body was not received in time",
+        )
+        .into()),
         Ok(Err(e)) => {
             let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
             let mut too_large = false;
@@ -113,7 +139,11 @@ async fn read_body(body: Body, limit: usize) -> std::result::Result<bytes::Bytes
                 source = s.source();
             }
             if too_large {
-                Err(Error::new(ErrorKind::PayloadTooLarge, format!("request body exceeds {limit} bytes")).into())
+                Err(Error::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!("request body exceeds {limit} bytes"),
+                )
+                .into())
             } else {
                 Err(Error::bad_request(format!("cannot read request body: {e}")).into())
             }
@@ -135,7 +165,9 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -148,6 +180,9 @@ mod tests {
         assert!(p.repeated("match[]").is_err());
         let p = Params::new(pairs(&[("match[]", "a"), ("match[]", "b")]), vec![]);
         assert_eq!(p.repeated("match[]").unwrap(), vec!["a", "b"]);
-        assert_eq!(p.required("query").unwrap_err().message(), "missing parameter \"query\"");
+        assert_eq!(
+            p.required("query").unwrap_err().message(),
+            "missing parameter \"query\""
+        );
     }
 }

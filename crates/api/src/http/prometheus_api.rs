@@ -47,7 +47,9 @@ where
     H: axum::handler::Handler<T, Arc<AppState>> + Clone,
     T: 'static,
 {
-    get(handler.clone()).post(handler).fallback(method_not_allowed)
+    get(handler.clone())
+        .post(handler)
+        .fallback(method_not_allowed)
 }
 
 fn get_only<H, T>(handler: H) -> MethodRouter<Arc<AppState>>
@@ -59,7 +61,11 @@ where
 }
 
 async fn method_not_allowed(method: HttpMethod) -> ApiError {
-    Error::new(ErrorKind::MethodNotAllowed, format!("method {method} is not allowed on this endpoint")).into()
+    Error::new(
+        ErrorKind::MethodNotAllowed,
+        format!("method {method} is not allowed on this endpoint"),
+    )
+    .into()
 }
 
 async fn query(
@@ -124,7 +130,14 @@ async fn series(
     let matches = params.repeated("match[]")?;
     Ok(streamed(
         state
-            .matcher_api(&caller, cluster, Method::Post, "/api/v1/series", matches, rest)
+            .matcher_api(
+                &caller,
+                cluster,
+                Method::Post,
+                "/api/v1/series",
+                matches,
+                rest,
+            )
             .await?,
     ))
 }
@@ -140,7 +153,14 @@ async fn labels(
     let matches = params.repeated("match[]")?;
     Ok(streamed(
         state
-            .matcher_api(&caller, cluster, Method::Post, "/api/v1/labels", matches, rest)
+            .matcher_api(
+                &caller,
+                cluster,
+                Method::Post,
+                "/api/v1/labels",
+                matches,
+                rest,
+            )
             .await?,
     ))
 }
@@ -181,21 +201,45 @@ async fn metadata(
     if caller.scope.is_cluster_wide() {
         let all = params.pass_through(&["metric", "limit", "limit_per_metric"])?;
         return Ok(streamed(
-            state.forward(&caller, cluster, Method::Get, "/api/v1/metadata", all, timeout).await?,
+            state
+                .forward(
+                    &caller,
+                    cluster,
+                    Method::Get,
+                    "/api/v1/metadata",
+                    all,
+                    timeout,
+                )
+                .await?,
         ));
     }
     let limit: Option<usize> = match params.single("limit")? {
-        Some(l) => Some(l.parse().map_err(|_| Error::bad_request("invalid parameter \"limit\""))?),
+        Some(l) => Some(
+            l.parse()
+                .map_err(|_| Error::bad_request("invalid parameter \"limit\""))?,
+        ),
         None => None,
     };
     let visible = visible_metric_names(&state, &caller, cluster).await?;
     let upstream = state
-        .forward(&caller, cluster, Method::Get, "/api/v1/metadata", metric, timeout)
+        .forward(
+            &caller,
+            cluster,
+            Method::Get,
+            "/api/v1/metadata",
+            metric,
+            timeout,
+        )
         .await?;
     let status = upstream.response.status;
     let body = upstream.response.bytes().await?;
-    let mut decoded: ApiResponse<BTreeMap<String, serde_json::Value>> = serde_json::from_slice(&body)
-        .map_err(|e| Error::new(ErrorKind::BackendUnavailable, format!("undecodable metadata from prometheus (HTTP {status}): {e}")))?;
+    let mut decoded: ApiResponse<BTreeMap<String, serde_json::Value>> =
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::new(
+                ErrorKind::BackendUnavailable,
+                format!("undecodable metadata from prometheus (HTTP {status}): {e}"),
+            )
+        })?;
     let Some(data) = decoded.data.take() else {
         return Ok(raw(status, body));
     };
@@ -221,12 +265,23 @@ async fn visible_metric_names(
         return Ok(HashSet::new());
     };
     let names = state
-        .matcher_api(caller, cluster, Method::Get, "/api/v1/label/__name__/values", Vec::new(), Vec::new())
+        .matcher_api(
+            caller,
+            cluster,
+            Method::Get,
+            "/api/v1/label/__name__/values",
+            Vec::new(),
+            Vec::new(),
+        )
         .await?;
     let status = names.response.status;
     let body = names.response.bytes().await?;
-    let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body)
-        .map_err(|e| Error::new(ErrorKind::BackendUnavailable, format!("undecodable label values from prometheus (HTTP {status}): {e}")))?;
+    let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body).map_err(|e| {
+        Error::new(
+            ErrorKind::BackendUnavailable,
+            format!("undecodable label values from prometheus (HTTP {status}): {e}"),
+        )
+    })?;
     Ok(decoded.data.unwrap_or_default().into_iter().collect())
 }
 
@@ -239,7 +294,14 @@ async fn buildinfo(
     let timeout = caller.principal.limits.query_timeout;
     Ok(streamed(
         state
-            .forward(&caller, cluster, Method::Get, "/api/v1/status/buildinfo", Vec::new(), timeout)
+            .forward(
+                &caller,
+                cluster,
+                Method::Get,
+                "/api/v1/status/buildinfo",
+                Vec::new(),
+                timeout,
+            )
             .await?,
     ))
 }
@@ -257,10 +319,18 @@ async fn rules_or_alerts(
         return Err(Error::forbidden("the rules and alerts of the backend Prometheus are visible only to cluster-wide principals").into());
     }
     let cluster = state.cluster(cluster.as_deref())?;
-    let path = if uri.path().ends_with("/rules") { "/api/v1/rules" } else { "/api/v1/alerts" };
+    let path = if uri.path().ends_with("/rules") {
+        "/api/v1/rules"
+    } else {
+        "/api/v1/alerts"
+    };
     let forwarded = params.pass_through(&["type", "rule_name[]", "rule_group[]", "file[]"])?;
     let timeout = caller.principal.limits.query_timeout;
-    Ok(streamed(state.forward(&caller, cluster, Method::Get, path, forwarded, timeout).await?))
+    Ok(streamed(
+        state
+            .forward(&caller, cluster, Method::Get, path, forwarded, timeout)
+            .await?,
+    ))
 }
 
 /// Configuration, targets and admin endpoints reveal cluster internals.

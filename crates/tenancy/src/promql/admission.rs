@@ -90,7 +90,10 @@ fn shape(query: &str) -> Shape {
     if matches!(word.as_str(), "and" | "or" | "unless" | "atan2") {
         operators += 1;
     }
-    Shape { depth: max, operators }
+    Shape {
+        depth: max,
+        operators,
+    }
 }
 
 #[cfg(test)]
@@ -113,7 +116,11 @@ mod tests {
 
     #[test]
     fn limits_are_enforced() {
-        let a = Admission { max_bytes: 10, max_depth: 2, max_operators: 1 };
+        let a = Admission {
+            max_bytes: 10,
+            max_depth: 2,
+            max_operators: 1,
+        };
         assert!(a.check("up").is_ok());
         assert!(a.check("((up))").is_ok());
         assert!(a.check("(((up)))").is_err());

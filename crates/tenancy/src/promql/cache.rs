@@ -38,7 +38,11 @@ impl DecisionKey {
     }
 
     fn bytes(&self) -> usize {
-        self.query.len() + self.scope.as_ref().map_or(0, |s| s.iter().map(String::len).sum())
+        self.query.len()
+            + self
+                .scope
+                .as_ref()
+                .map_or(0, |s| s.iter().map(String::len).sum())
     }
 }
 
@@ -52,11 +56,19 @@ pub(crate) struct DecisionCache {
 
 impl DecisionCache {
     pub(crate) fn get(&self, key: &DecisionKey) -> Option<Decision> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).0.get(key).cloned()
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .get(key)
+            .cloned()
     }
 
     pub(crate) fn insert(&self, key: DecisionKey, decision: Decision) {
-        let size = key.bytes() + decision.as_ref().map_or(64, |d| d.as_ref().map_or(0, |s| s.len()));
+        let size = key.bytes()
+            + decision
+                .as_ref()
+                .map_or(64, |d| d.as_ref().map_or(0, |s| s.len()));
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let (map, bytes) = &mut *guard;
         if *bytes + size > MAX_CACHED_BYTES {
@@ -78,7 +90,12 @@ pub(crate) struct RegexCache {
 impl RegexCache {
     /// The compiled, fully anchored form of `pattern` (as PromQL anchors it).
     pub(crate) fn anchored(&self, pattern: &str) -> std::result::Result<Regex, regex::Error> {
-        if let Some(r) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        if let Some(r) = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(pattern)
+        {
             return Ok(r.clone());
         }
         let compiled = Regex::new(&format!("^(?:{pattern})$"))?;

@@ -63,7 +63,12 @@ impl Enforcer {
     }
 
     /// The query text to forward for `query` run with `scope` under `limits`.
-    pub fn enforce_query<'q>(&self, query: &'q str, scope: &Scope, limits: &Limits) -> Result<Cow<'q, str>> {
+    pub fn enforce_query<'q>(
+        &self,
+        query: &'q str,
+        scope: &Scope,
+        limits: &Limits,
+    ) -> Result<Cow<'q, str>> {
         let decision = match &self.decisions {
             None => self.decide(query, scope, limits),
             Some(cache) => {
@@ -105,13 +110,19 @@ impl Enforcer {
         };
         let mut expr = self.parse(selector)?;
         let Expr::VectorSelector(vs) = &mut expr else {
-            return Err(Error::bad_request(format!("match[] must be a series selector, got {selector:?}")));
+            return Err(Error::bad_request(format!(
+                "match[] must be a series selector, got {selector:?}"
+            )));
         };
         selector::enforce_selector(vs, namespaces, &self.policy, &self.regexes)?;
         let printed = expr.to_string();
         match parser::parse(&printed) {
             Ok(Expr::VectorSelector(vs)) => verify::verify_selector(&vs, namespaces, &self.policy)?,
-            _ => return Err(Error::internal("rewritten selector does not parse again as a selector")),
+            _ => {
+                return Err(Error::internal(
+                    "rewritten selector does not parse again as a selector",
+                ))
+            }
         }
         Ok(Cow::Owned(printed))
     }
@@ -131,7 +142,11 @@ impl Enforcer {
             .collect();
         if !namespaces.is_empty() {
             let regex = selector::scope_regex(namespaces.iter());
-            matches.push(format!("{{{}=~{}}}", self.policy.default_label(), quote(&regex)));
+            matches.push(format!(
+                "{{{}=~{}}}",
+                self.policy.default_label(),
+                quote(&regex)
+            ));
         }
         if matches.is_empty() {
             return Err(Error::forbidden("no namespaces are in your scope"));

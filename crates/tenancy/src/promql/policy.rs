@@ -67,9 +67,11 @@ impl MetricPolicy {
                     MetricClass::Public
                 }
                 MetricAccess::Cluster => MetricClass::ClusterOnly,
-                MetricAccess::Scoped => {
-                    MetricClass::Scoped(rule.label.clone().unwrap_or_else(|| default_label.to_string()))
-                }
+                MetricAccess::Scoped => MetricClass::Scoped(
+                    rule.label
+                        .clone()
+                        .unwrap_or_else(|| default_label.to_string()),
+                ),
             };
             compiled.push(Rule {
                 pattern: anchored(&rule.metric),

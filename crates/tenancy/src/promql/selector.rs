@@ -1,10 +1,10 @@
 //! Enforcement on one vector selector, and the scope matcher it receives.
 
+use super::cache::RegexCache;
 use super::policy::{MetricClass, MetricPolicy};
 use periscope_model::{Error, Result};
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
-use super::cache::RegexCache;
 use std::collections::BTreeSet;
 
 const METRIC_NAME: &str = "__name__";
@@ -62,7 +62,12 @@ pub(crate) fn enforce_selector(
     if namespaces.is_empty() {
         return Err(Error::forbidden("no namespaces are in your scope"));
     }
-    let user_matchers: Vec<&Matcher> = vs.matchers.matchers.iter().filter(|m| m.name == label).collect();
+    let user_matchers: Vec<&Matcher> = vs
+        .matchers
+        .matchers
+        .iter()
+        .filter(|m| m.name == label)
+        .collect();
     for m in &user_matchers {
         for named in named_values(m) {
             if !namespaces.contains(&named) {
@@ -81,7 +86,9 @@ pub(crate) fn enforce_selector(
             "the {label} matchers of this selector select no namespace in your scope"
         )));
     }
-    vs.matchers.matchers.push(scope_matcher(&label, allowed.into_iter(), regexes)?);
+    vs.matchers
+        .matchers
+        .push(scope_matcher(&label, allowed.into_iter(), regexes)?);
     Ok(())
 }
 
@@ -120,7 +127,11 @@ fn literal_alternatives(pattern: &str) -> Option<Vec<String>> {
 }
 
 /// `label=~"^(a|b)$"` with every namespace regex-escaped.
-fn scope_matcher<'a>(label: &str, namespaces: impl Iterator<Item = &'a String>, regexes: &RegexCache) -> Result<Matcher> {
+fn scope_matcher<'a>(
+    label: &str,
+    namespaces: impl Iterator<Item = &'a String>,
+    regexes: &RegexCache,
+) -> Result<Matcher> {
     let value = scope_regex(namespaces);
     let compiled = regexes
         .anchored(&value)
@@ -159,9 +170,18 @@ mod tests {
 
     #[test]
     fn literal_alternatives_are_recognised() {
-        assert_eq!(literal_alternatives("team-a|team-b"), Some(vec!["team-a".into(), "team-b".into()]));
-        assert_eq!(literal_alternatives("(team-a)"), Some(vec!["team-a".into()]));
-        assert_eq!(literal_alternatives("team\\.a"), Some(vec!["team.a".into()]));
+        assert_eq!(
+            literal_alternatives("team-a|team-b"),
+            Some(vec!["team-a".into(), "team-b".into()])
+        );
+        assert_eq!(
+            literal_alternatives("(team-a)"),
+            Some(vec!["team-a".into()])
+        );
+        assert_eq!(
+            literal_alternatives("team\\.a"),
+            Some(vec!["team.a".into()])
+        );
         assert_eq!(literal_alternatives("team-.*"), None);
         assert_eq!(literal_alternatives(".+"), None);
     }

@@ -21,7 +21,9 @@ fn scope() -> Scope {
 const SCOPE_RE: &str = r#"namespace=~"^(team\\-a|team\\-a\\-dev)$""#;
 
 fn rewrite(q: &str) -> Result<String> {
-    enforcer().enforce_query(q, &scope(), &Limits::default()).map(|c| c.into_owned())
+    enforcer()
+        .enforce_query(q, &scope(), &Limits::default())
+        .map(|c| c.into_owned())
 }
 
 fn refused(q: &str) -> ErrorKind {
@@ -36,7 +38,10 @@ fn every_selector_gets_the_scope_matcher() {
     let cases = [
         ("up", 1),
         ("rate(http_requests_total[5m])", 1),
-        ("sum by (pod) (rate(container_cpu_usage_seconds_total{container!=\"\"}[5m]))", 1),
+        (
+            "sum by (pod) (rate(container_cpu_usage_seconds_total{container!=\"\"}[5m]))",
+            1,
+        ),
         ("topk(scalar(count(kube_pod_info)), up)", 2),
         ("count_values(\"value\", up)", 1),
         ("quantile(scalar(up), up)", 2),
@@ -44,13 +49,22 @@ fn every_selector_gets_the_scope_matcher() {
         ("up @ 1700000000 offset 5m", 1),
         ("up @ start()", 1),
         ("a and on(namespace) b or c unless d", 4),
-        ("label_replace(up, \"namespace\", \"team-b\", \"\", \"\")", 1),
+        (
+            "label_replace(up, \"namespace\", \"team-b\", \"\", \"\")",
+            1,
+        ),
         ("absent(nonexistent)", 1),
         ("-up", 1),
         ("(up)", 1),
-        ("histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))", 1),
+        (
+            "histogram_quantile(0.9, sum by (le) (rate(h_bucket[5m])))",
+            1,
+        ),
         ("{__name__=~\"http_.*\"}", 1),
-        ("kube_pod_info * on(pod) group_left(node) kube_pod_status_ready", 2),
+        (
+            "kube_pod_info * on(pod) group_left(node) kube_pod_status_ready",
+            2,
+        ),
         ("1 + 2", 0),
     ];
     for (q, selectors) in cases {
@@ -63,8 +77,14 @@ fn every_selector_gets_the_scope_matcher() {
 fn aggregation_parameters_are_enforced() {
     let out = rewrite("topk(scalar(count(kube_pod_info{namespace=\"team-a\"})), up)").unwrap();
     assert_eq!(out.matches(SCOPE_RE).count(), 1, "{out}");
-    assert!(out.contains(r#"namespace="team-a",namespace=~"^(team\\-a)$""#), "{out}");
-    assert_eq!(refused("topk(scalar(count(kube_pod_info{namespace=\"team-b\"})), up)"), ErrorKind::Forbidden);
+    assert!(
+        out.contains(r#"namespace="team-a",namespace=~"^(team\\-a)$""#),
+        "{out}"
+    );
+    assert_eq!(
+        refused("topk(scalar(count(kube_pod_info{namespace=\"team-b\"})), up)"),
+        ErrorKind::Forbidden
+    );
 }
 
 #[test]
@@ -95,13 +115,19 @@ fn overlapping_namespace_matchers_are_intersected() {
 
 #[test]
 fn or_inside_braces_is_refused() {
-    assert_eq!(refused("up{namespace=\"team-b\" or job=\"x\"}"), ErrorKind::BadRequest);
+    assert_eq!(
+        refused("up{namespace=\"team-b\" or job=\"x\"}"),
+        ErrorKind::BadRequest
+    );
 }
 
 #[test]
 fn cluster_only_metrics_are_forbidden_and_public_ones_pass() {
     assert_eq!(refused("node_cpu_seconds_total"), ErrorKind::Forbidden);
-    assert_eq!(refused("sum(kube_node_status_capacity)"), ErrorKind::Forbidden);
+    assert_eq!(
+        refused("sum(kube_node_status_capacity)"),
+        ErrorKind::Forbidden
+    );
     assert_eq!(refused("{__name__=\"node_load1\"}"), ErrorKind::Forbidden);
     assert_eq!(rewrite("kube_node_labels").unwrap(), "kube_node_labels");
 }
@@ -122,7 +148,10 @@ fn escaping_cannot_smuggle_selectors() {
 
 #[test]
 fn limits_apply_to_subqueries_and_ranges() {
-    assert_eq!(refused("max_over_time(up[1d:1s])"), ErrorKind::LimitExceeded);
+    assert_eq!(
+        refused("max_over_time(up[1d:1s])"),
+        ErrorKind::LimitExceeded
+    );
     assert_eq!(refused("rate(up[400d])"), ErrorKind::LimitExceeded);
     assert_eq!(refused("up @ -100"), ErrorKind::BadRequest);
 }
@@ -130,7 +159,13 @@ fn limits_apply_to_subqueries_and_ranges() {
 #[test]
 fn empty_scope_sees_nothing() {
     let e = enforcer();
-    let err = e.enforce_query("up", &Scope::namespaces(Vec::<String>::new()), &Limits::default()).unwrap_err();
+    let err = e
+        .enforce_query(
+            "up",
+            &Scope::namespaces(Vec::<String>::new()),
+            &Limits::default(),
+        )
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden);
 }
 
@@ -138,7 +173,11 @@ fn empty_scope_sees_nothing() {
 fn cluster_admins_pass_through_unchanged() {
     let e = enforcer();
     let q = "sum(node_cpu_seconds_total{namespace=\"x\"})  by (mode)";
-    assert_eq!(e.enforce_query(q, &Scope::ClusterWide, &Limits::default()).unwrap(), q);
+    assert_eq!(
+        e.enforce_query(q, &Scope::ClusterWide, &Limits::default())
+            .unwrap(),
+        q
+    );
 }
 
 #[test]
@@ -169,10 +208,26 @@ fn match_selectors_are_scoped() {
     let e = enforcer();
     let out = e.enforce_match("{job=\"x\"}", &scope()).unwrap();
     assert!(out.contains(SCOPE_RE), "{out}");
-    assert_eq!(e.enforce_match("rate(up[5m])", &scope()).unwrap_err().kind(), ErrorKind::BadRequest);
-    assert_eq!(e.enforce_match("up{namespace=\"team-b\"}", &scope()).unwrap_err().kind(), ErrorKind::Forbidden);
+    assert_eq!(
+        e.enforce_match("rate(up[5m])", &scope())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::BadRequest
+    );
+    assert_eq!(
+        e.enforce_match("up{namespace=\"team-b\"}", &scope())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Forbidden
+    );
     let defaults = e.default_matches(&scope()).unwrap().unwrap();
-    assert_eq!(defaults, vec![r#"{__name__=~"kube_node_labels"}"#.to_string(), format!("{{{SCOPE_RE}}}")]);
+    assert_eq!(
+        defaults,
+        vec![
+            r#"{__name__=~"kube_node_labels"}"#.to_string(),
+            format!("{{{SCOPE_RE}}}")
+        ]
+    );
 }
 
 #[test]
@@ -186,9 +241,20 @@ fn alternate_scope_labels_are_used_and_nameless_selectors_refused() {
         ..PromqlConfig::default()
     };
     let e = Enforcer::from_config(&config);
-    let out = e.enforce_query("nginx_ingress_controller_requests", &scope(), &Limits::default()).unwrap();
-    assert_eq!(out, r#"nginx_ingress_controller_requests{exported_namespace=~"^(team\\-a|team\\-a\\-dev)$"}"#);
-    let err = e.enforce_query("{__name__=~\"nginx.*\"}", &scope(), &Limits::default()).unwrap_err();
+    let out = e
+        .enforce_query(
+            "nginx_ingress_controller_requests",
+            &scope(),
+            &Limits::default(),
+        )
+        .unwrap();
+    assert_eq!(
+        out,
+        r#"nginx_ingress_controller_requests{exported_namespace=~"^(team\\-a|team\\-a\\-dev)$"}"#
+    );
+    let err = e
+        .enforce_query("{__name__=~\"nginx.*\"}", &scope(), &Limits::default())
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Forbidden);
 }
 
@@ -196,18 +262,41 @@ fn alternate_scope_labels_are_used_and_nameless_selectors_refused() {
 fn cached_decisions_equal_fresh_ones_and_depend_on_scope_and_limits() {
     let cached = enforcer();
     let limits = Limits::default();
-    for q in ["up", "up{namespace=\"team-b\"}", "topk(scalar(count(kube_pod_info)), up)", "max_over_time(up[1d:1s])"] {
+    for q in [
+        "up",
+        "up{namespace=\"team-b\"}",
+        "topk(scalar(count(kube_pod_info)), up)",
+        "max_over_time(up[1d:1s])",
+    ] {
         let fresh = enforcer().without_decision_cache();
         for _ in 0..2 {
-            let a = cached.enforce_query(q, &scope(), &limits).map(|c| c.into_owned());
-            let b = fresh.enforce_query(q, &scope(), &limits).map(|c| c.into_owned());
+            let a = cached
+                .enforce_query(q, &scope(), &limits)
+                .map(|c| c.into_owned());
+            let b = fresh
+                .enforce_query(q, &scope(), &limits)
+                .map(|c| c.into_owned());
             assert_eq!(a, b, "{q}");
         }
     }
     let team_b = Scope::namespaces(["team-b"]);
-    assert!(cached.enforce_query("up{namespace=\"team-b\"}", &team_b, &limits).is_ok());
-    assert!(cached.enforce_query("up{namespace=\"team-b\"}", &scope(), &limits).is_err());
-    let generous = Limits { max_subquery_points: 1_000_000, ..Limits::default() };
-    assert!(cached.enforce_query("max_over_time(up[1d:1s])", &scope(), &generous).is_ok());
-    assert_eq!(cached.enforce_query("up", &Scope::ClusterWide, &limits).unwrap(), "up");
+    assert!(cached
+        .enforce_query("up{namespace=\"team-b\"}", &team_b, &limits)
+        .is_ok());
+    assert!(cached
+        .enforce_query("up{namespace=\"team-b\"}", &scope(), &limits)
+        .is_err());
+    let generous = Limits {
+        max_subquery_points: 1_000_000,
+        ..Limits::default()
+    };
+    assert!(cached
+        .enforce_query("max_over_time(up[1d:1s])", &scope(), &generous)
+        .is_ok());
+    assert_eq!(
+        cached
+            .enforce_query("up", &Scope::ClusterWide, &limits)
+            .unwrap(),
+        "up"
+    );
 }

@@ -11,7 +11,11 @@ use promql_parser::parser::{Expr, VectorSelector};
 use std::collections::BTreeSet;
 
 /// Checks every selector of `expr`.
-pub(crate) fn verify(expr: &Expr, namespaces: &BTreeSet<String>, policy: &MetricPolicy) -> Result<()> {
+pub(crate) fn verify(
+    expr: &Expr,
+    namespaces: &BTreeSet<String>,
+    policy: &MetricPolicy,
+) -> Result<()> {
     match expr {
         Expr::Aggregate(agg) => {
             verify(&agg.expr, namespaces, policy)?;
@@ -40,7 +44,11 @@ pub(crate) fn verify(expr: &Expr, namespaces: &BTreeSet<String>, policy: &Metric
 }
 
 /// Checks one selector.
-pub(crate) fn verify_selector(vs: &VectorSelector, namespaces: &BTreeSet<String>, policy: &MetricPolicy) -> Result<()> {
+pub(crate) fn verify_selector(
+    vs: &VectorSelector,
+    namespaces: &BTreeSet<String>,
+    policy: &MetricPolicy,
+) -> Result<()> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(failure("or-matchers after rewrite"));
     }
@@ -63,6 +71,11 @@ pub(crate) fn verify_selector(vs: &VectorSelector, namespaces: &BTreeSet<String>
 }
 
 fn failure(what: &str) -> Error {
-    tracing::error!(what, "tenant enforcement verification failed; query refused");
-    Error::internal(format!("query refused: enforcement verification failed ({what})"))
+    tracing::error!(
+        what,
+        "tenant enforcement verification failed; query refused"
+    );
+    Error::internal(format!(
+        "query refused: enforcement verification failed ({what})"
+    ))
 }

@@ -44,7 +44,9 @@ impl Walk<'_> {
                 self.check_range(sq.range, "subquery")?;
                 let step = sq.step.unwrap_or(DEFAULT_SUBQUERY_STEP);
                 if step.is_zero() {
-                    return Err(Error::bad_request("subquery step must be greater than zero"));
+                    return Err(Error::bad_request(
+                        "subquery step must be greater than zero",
+                    ));
                 }
                 let points = sq.range.as_millis() / step.as_millis().max(1);
                 if points > u128::from(self.limits.max_subquery_points) {
@@ -87,7 +89,9 @@ impl Walk<'_> {
         if self.scope.is_cluster_wide() || self.functions.allows(name) {
             Ok(())
         } else {
-            Err(Error::bad_request(format!("function {name:?} is not allowed")))
+            Err(Error::bad_request(format!(
+                "function {name:?} is not allowed"
+            )))
         }
     }
 
@@ -95,8 +99,8 @@ impl Walk<'_> {
         if range > self.limits.max_range {
             return Err(Error::limit(format!(
                 "{what} of {} exceeds the maximum range of {}",
-                humanize(range),
-                humanize(self.limits.max_range)
+                humantime::format_duration(range),
+                humantime::format_duration(self.limits.max_range)
             )));
         }
         Ok(())
@@ -107,20 +111,9 @@ impl Walk<'_> {
 /// query: such timestamps are refused rather than silently rewritten.
 fn check_at(at: Option<&AtModifier>) -> Result<()> {
     match at {
-        Some(AtModifier::At(t)) if *t < SystemTime::UNIX_EPOCH => {
-            Err(Error::bad_request("@ timestamps before 1970 are not supported"))
-        }
+        Some(AtModifier::At(t)) if *t < SystemTime::UNIX_EPOCH => Err(Error::bad_request(
+            "@ timestamps before 1970 are not supported",
+        )),
         _ => Ok(()),
-    }
-}
-
-fn humanize(d: Duration) -> String {
-    let secs = d.as_secs();
-    if secs % 86_400 == 0 {
-        format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
-        format!("{}h", secs / 3600)
-    } else {
-        format!("{secs}s")
     }
 }
