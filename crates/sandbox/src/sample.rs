@@ -83,36 +83,20 @@ impl SampleCluster {
             }
         };
 
-        for (ni, (ns, _)) in NAMESPACES.iter().enumerate() {
-            let mut k = 0usize;
-            for (pi, (pod, containers)) in PODS.iter().enumerate() {
-                let node = Self::node_of(ni, pi);
-                for c in containers.iter() {
-                    let labels = format!("container=\"{c}\",job=\"kubelet\",namespace=\"{ns}\",node=\"{node}\",pod=\"{pod}\"");
-                    counter(
-                        &mut out,
-                        &format!("container_cpu_usage_seconds_total{{{labels}}}"),
-                        Self::cpu_rate(k),
-                    );
-                    k += 1;
-                }
-            }
-        }
-        for (ni, (ns, _)) in NAMESPACES.iter().enumerate() {
-            let mut k = 0usize;
-            for (pi, (pod, containers)) in PODS.iter().enumerate() {
-                let node = Self::node_of(ni, pi);
-                for c in containers.iter() {
-                    let labels = format!("container=\"{c}\",job=\"kubelet\",namespace=\"{ns}\",node=\"{node}\",pod=\"{pod}\"");
-                    gauge(
-                        &mut out,
-                        &format!("container_memory_working_set_bytes{{{labels}}}"),
-                        ((64 + 16 * k) << 20) as f64,
-                    );
-                    k += 1;
-                }
-            }
-        }
+        for_each_container(|labels, k| {
+            counter(
+                &mut out,
+                &format!("container_cpu_usage_seconds_total{{{labels}}}"),
+                Self::cpu_rate(k),
+            );
+        });
+        for_each_container(|labels, k| {
+            gauge(
+                &mut out,
+                &format!("container_memory_working_set_bytes{{{labels}}}"),
+                ((64 + 16 * k) << 20) as f64,
+            );
+        });
         for (ni, (ns, _)) in NAMESPACES.iter().enumerate() {
             for (pi, (pod, _)) in PODS.iter().enumerate() {
                 let node = Self::node_of(ni, pi);
@@ -190,6 +174,21 @@ impl SampleCluster {
         }
         out.push_str("# EOF\n");
         out
+    }
+}
+
+/// Calls `f` with the cAdvisor labels of every container and its index `k`
+/// within its namespace.
+fn for_each_container(mut f: impl FnMut(&str, usize)) {
+    for (ni, (ns, _)) in NAMESPACES.iter().enumerate() {
+        let mut k = 0usize;
+        for (pi, (pod, containers)) in PODS.iter().enumerate() {
+            let node = SampleCluster::node_of(ni, pi);
+            for c in containers.iter() {
+                f(&format!("container=\"{c}\",job=\"kubelet\",namespace=\"{ns}\",node=\"{node}\",pod=\"{pod}\""), k);
+                k += 1;
+            }
+        }
     }
 }
 

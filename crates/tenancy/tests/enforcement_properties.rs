@@ -121,7 +121,7 @@ fn all_selectors_scoped(e: &Expr) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1000))]
+    #![proptest_config(ProptestConfig::with_cases(500))]
 
     #[test]
     fn accepted_queries_are_fully_scoped(query in expr()) {

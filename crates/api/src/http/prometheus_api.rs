@@ -6,7 +6,7 @@ use super::extract::{Authenticated, ClusterName};
 use super::params::Params;
 use crate::error::ApiError;
 use crate::query::{Forwarded, InstantQuery, RangeQuery};
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, Method as HttpMethod, StatusCode};
@@ -117,29 +117,21 @@ async fn query_exemplars(
     Ok(streamed(state.exemplars(&caller, cluster, q).await?))
 }
 
-const MATCHER_API_PARAMS: &[&str] = &["start", "end", "limit"];
-
 async fn series(
     State(state): State<Arc<AppState>>,
     Authenticated(caller): Authenticated,
     ClusterName(cluster): ClusterName,
     params: Params,
 ) -> Handled {
-    let cluster = state.cluster(cluster.as_deref())?;
-    let rest = params.pass_through(MATCHER_API_PARAMS)?;
-    let matches = params.repeated("match[]")?;
-    Ok(streamed(
-        state
-            .matcher_api(
-                &caller,
-                cluster,
-                Method::Post,
-                "/api/v1/series",
-                matches,
-                rest,
-            )
-            .await?,
-    ))
+    matcher_endpoint(
+        &state,
+        &caller,
+        cluster,
+        &params,
+        Method::Post,
+        "/api/v1/series",
+    )
+    .await
 }
 
 async fn labels(
@@ -148,21 +140,15 @@ async fn labels(
     ClusterName(cluster): ClusterName,
     params: Params,
 ) -> Handled {
-    let cluster = state.cluster(cluster.as_deref())?;
-    let rest = params.pass_through(MATCHER_API_PARAMS)?;
-    let matches = params.repeated("match[]")?;
-    Ok(streamed(
-        state
-            .matcher_api(
-                &caller,
-                cluster,
-                Method::Post,
-                "/api/v1/labels",
-                matches,
-                rest,
-            )
-            .await?,
-    ))
+    matcher_endpoint(
+        &state,
+        &caller,
+        cluster,
+        &params,
+        Method::Post,
+        "/api/v1/labels",
+    )
+    .await
 }
 
 async fn label_values(
@@ -172,19 +158,39 @@ async fn label_values(
     Path(path): Path<BTreeMap<String, String>>,
     params: Params,
 ) -> Handled {
-    let cluster = state.cluster(cluster.as_deref())?;
     let name = path.get("name").map(String::as_str).unwrap_or_default();
     if !is_label_name(name) {
         return Err(Error::bad_request(format!("invalid label name {name:?}")).into());
     }
-    let rest = params.pass_through(MATCHER_API_PARAMS)?;
-    let matches = params.repeated("match[]")?;
     let upstream_path = format!("/api/v1/label/{name}/values");
-    Ok(streamed(
-        state
-            .matcher_api(&caller, cluster, Method::Get, &upstream_path, matches, rest)
-            .await?,
-    ))
+    matcher_endpoint(
+        &state,
+        &caller,
+        cluster,
+        &params,
+        Method::Get,
+        &upstream_path,
+    )
+    .await
+}
+
+/// The series, labels and label-values APIs: `match[]` scoped, `start`, `end`
+/// and `limit` passed on.
+async fn matcher_endpoint(
+    state: &AppState,
+    caller: &Caller,
+    cluster: Option<String>,
+    params: &Params,
+    method: Method,
+    path: &str,
+) -> Handled {
+    let cluster = state.cluster(cluster.as_deref())?;
+    let rest = params.pass_through(&["start", "end", "limit"])?;
+    let matches = params.repeated("match[]")?;
+    let forwarded = state
+        .matcher_api(caller, cluster, method, path, matches, rest)
+        .await?;
+    Ok(streamed(forwarded))
 }
 
 /// Metric metadata, limited for scoped callers to public metrics and scoped
@@ -258,7 +264,7 @@ async fn metadata(
 /// Metric names with at least one series in the caller's scope.
 async fn visible_metric_names(
     state: &AppState,
-    caller: &crate::state::Caller,
+    caller: &Caller,
     cluster: &crate::state::Cluster,
 ) -> Result<HashSet<String>, ApiError> {
     let Scope::Namespaces(_) = &caller.scope else {
