@@ -42,6 +42,21 @@ fn check_config_accepts_a_valid_file() {
 }
 
 #[test]
+fn the_example_configuration_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/periscope.example.toml");
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(example)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn check_config_explains_every_problem_with_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let text = periscope_sandbox::demo_config("ftp://nowhere", "127.0.0.1:9480", "not-an-address")

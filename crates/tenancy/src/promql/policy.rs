@@ -27,7 +27,6 @@ const BUILTIN_CLUSTER_ONLY: &[&str] = &[
     "apiserver_.*",
     "etcd_.*",
     "scheduler_.*",
-    "kubelet_.*",
     "kubeproxy_.*",
     "coredns_.*",
     "workqueue_.*",

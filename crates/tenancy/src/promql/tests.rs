@@ -130,6 +130,9 @@ fn cluster_only_metrics_are_forbidden_and_public_ones_pass() {
     );
     assert_eq!(refused("{__name__=\"node_load1\"}"), ErrorKind::Forbidden);
     assert_eq!(rewrite("kube_node_labels").unwrap(), "kube_node_labels");
+    // Namespaced series of node-level components stay visible, scoped.
+    let pvc = rewrite("kubelet_volume_stats_available_bytes").unwrap();
+    assert!(pvc.contains(SCOPE_RE), "{pvc}");
 }
 
 #[test]
