@@ -627,3 +627,83 @@ async fn operations_endpoints_report_health_readiness_and_metrics() {
         "{metrics}"
     );
 }
+
+/// The calls Grafana's Prometheus datasource makes when a datasource is saved
+/// or a dashboard opens, as a tenant (reference: pkg/promlib/healthcheck.go and
+/// the frontend's language provider).
+#[tokio::test]
+async fn grafana_datasource_calls_work_for_a_tenant() {
+    let p = periscope().await;
+    let health = p
+        .post(
+            Some("alice"),
+            "/prometheus/api/v1/query",
+            &[("query", "1+1"), ("time", "4")],
+        )
+        .await;
+    assert_eq!(health.status, 200, "{}", health.raw);
+    assert_eq!(health.body["data"]["result"], serde_json::json!([4, "2"]));
+
+    let t = prometheus().sample().eval_time();
+    let (start, end) = ((t - 3600).to_string(), t.to_string());
+    let exemplars = p
+        .post(
+            Some("alice"),
+            "/prometheus/api/v1/query_exemplars",
+            &[("query", "test"), ("start", &start), ("end", &end)],
+        )
+        .await;
+    assert_eq!(exemplars.status, 200, "{}", exemplars.raw);
+    let names = p
+        .get(
+            Some("alice"),
+            "/prometheus/api/v1/label/__name__/values",
+            &[("start", &start), ("end", &end)],
+        )
+        .await;
+    assert_eq!(names.status, 200, "{}", names.raw);
+    let names: Vec<&str> = names.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"container_cpu_usage_seconds_total") && names.contains(&"kube_node_labels"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"node_cpu_seconds_total"),
+        "cluster-only metric names are not listed: {names:?}"
+    );
+    let series = p
+        .post(
+            Some("alice"),
+            "/prometheus/api/v1/series",
+            &[
+                ("match[]", "{__name__!=\"\"}"),
+                ("start", &start),
+                ("end", &end),
+                ("limit", "40000"),
+            ],
+        )
+        .await;
+    assert_eq!(series.status, 200, "{}", series.raw);
+    assert!(namespaces_in(&series.body, false).is_subset(&scope_of("alice")));
+    let labels = p
+        .post(
+            Some("alice"),
+            "/prometheus/api/v1/labels",
+            &[("match[]", "up"), ("start", &start), ("end", &end)],
+        )
+        .await;
+    assert_eq!(labels.status, 200, "{}", labels.raw);
+    assert!(
+        labels.body["data"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("pod")),
+        "{}",
+        labels.raw
+    );
+}

@@ -3,9 +3,9 @@
 //! operations endpoints, all behind the same authentication and tenant enforcement.
 
 mod discovery;
-pub mod error;
-pub mod grpc;
-pub mod http;
+mod error;
+mod grpc;
+mod http;
 mod limiter;
 mod query;
 mod server;
@@ -14,4 +14,3 @@ mod telemetry;
 mod time;
 
 pub use server::{BoundServer, Server};
-pub use state::AppState;

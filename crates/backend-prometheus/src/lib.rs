@@ -69,11 +69,6 @@ impl PrometheusClient {
         })
     }
 
-    /// The configured base URL.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
     /// Sends `params` to `path` (e.g. `/api/v1/query`) and returns the response
     /// unread. `timeout` shortens the client's own bound for this request.
     pub async fn send(

@@ -23,12 +23,4 @@ impl Scope {
     pub fn is_cluster_wide(&self) -> bool {
         matches!(self, Scope::ClusterWide)
     }
-
-    /// Whether `namespace` is visible in this scope.
-    pub fn allows(&self, namespace: &str) -> bool {
-        match self {
-            Scope::ClusterWide => true,
-            Scope::Namespaces(set) => set.contains(namespace),
-        }
-    }
 }

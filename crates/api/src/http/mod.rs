@@ -3,7 +3,7 @@
 
 mod extract;
 mod ops;
-pub mod params;
+mod params;
 mod prometheus_api;
 
 use crate::error::ApiError;

@@ -26,8 +26,8 @@ pub struct Params {
 }
 
 impl Params {
-    /// From already-split pairs (for tests and internal use).
-    pub fn new(url: Vec<(String, String)>, body: Vec<(String, String)>) -> Self {
+    #[cfg(test)]
+    fn new(url: Vec<(String, String)>, body: Vec<(String, String)>) -> Self {
         Self { url, body }
     }
 
