@@ -138,20 +138,28 @@ async fn compare(
 fn main() {
     let prometheus = PrometheusProcess::start().expect("start prometheus (is it installed?)");
     let eval = prometheus.sample().eval_time();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Periscope gets its own multi-threaded runtime, as in production; the load
+    // generator runs on a separate single-threaded runtime (a separate client,
+    // like Grafana), shared by the direct and the proxied path.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let text = demo_config(prometheus.url(), "127.0.0.1:0", "127.0.0.1:0");
-        let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
-        let enforcer = Enforcer::from_config(&config.promql);
-        let server = Server::bind(config).await.unwrap();
-        let periscope = format!("http://{}", server.http_addr());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
+    let text = demo_config(prometheus.url(), "127.0.0.1:0", "127.0.0.1:0");
+    let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
+    let enforcer = Enforcer::from_config(&config.promql);
+    let server = server_runtime.block_on(Server::bind(config)).unwrap();
+    let periscope = format!("http://{}", server.http_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = server_runtime.spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    client_runtime.block_on(async {
         let alice = Scope::namespaces(["team-a", "team-a-dev"]);
         compare("admin", "admin", prometheus.url(), &periscope, eval, |q| {
             q.to_string()
@@ -164,6 +172,7 @@ fn main() {
                 .into_owned()
         })
         .await;
-        let _ = stop.send(());
     });
+    let _ = stop.send(());
+    let _ = server_runtime.block_on(serving);
 }

@@ -380,3 +380,83 @@ async fn credentials_are_required() {
     );
     assert_eq!(namespaces_in(&a.body, false), scope_of(ALICE));
 }
+
+#[tokio::test]
+async fn a_workspace_of_five_thousand_namespaces_works() {
+    let mut namespaces: Vec<String> = (0..5000).map(|i| format!("bulk-{i:04}")).collect();
+    namespaces.push("team-a-dev".into());
+    let list = namespaces
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let extra = format!(
+        "\n[[workspaces]]\nname = \"ws-bulk\"\nnamespaces = [{list}]\n\n[[principals]]\nname = \"bulk\"\ntoken_sha256 = \"{}\"\nrole = \"workspace-viewer\"\nworkspaces = [\"ws-bulk\"]\n",
+        periscope_tenancy::auth::token_sha256("bulk-token")
+    );
+    let p = periscope_with(&extra).await;
+    let time = eval_time();
+    // Twice: the second answer comes through the enforcement decision cache.
+    for _ in 0..2 {
+        let r = p
+            .http
+            .post(format!("{}/prometheus/api/v1/query", p.base))
+            .bearer_auth("bulk-token")
+            .form(&[
+                (
+                    "query",
+                    "sum by (namespace) (up) or sum by (namespace) (kube_pod_info)",
+                ),
+                ("time", &time),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let a = answer(r).await;
+        assert_eq!(a.status, 200, "{:.300}", a.raw);
+        assert_eq!(
+            namespaces_in(&a.body, false),
+            std::collections::BTreeSet::from(["team-a-dev".to_string()])
+        );
+    }
+    let r = p
+        .http
+        .get(format!(
+            "{}/prometheus/api/v1/label/namespace/values",
+            p.base
+        ))
+        .bearer_auth("bulk-token")
+        .send()
+        .await
+        .unwrap();
+    let a = answer(r).await;
+    assert_eq!(a.status, 200, "{:.300}", a.raw);
+    assert_eq!(a.body["data"], serde_json::json!(["team-a-dev"]));
+
+    // Split requests still honour the caller's own selectors and refusals.
+    let values = |m: &'static str| {
+        let request = p
+            .http
+            .get(format!("{}/prometheus/api/v1/label/pod/values", p.base))
+            .bearer_auth("bulk-token")
+            .query(&[("match[]", m)]);
+        async move { answer(request.send().await.unwrap()).await }
+    };
+    let pods = values("up{namespace=\"team-a-dev\"}").await;
+    assert_eq!(pods.status, 200, "{:.300}", pods.raw);
+    assert_eq!(
+        pods.body["data"].as_array().unwrap().len(),
+        3,
+        "{}",
+        pods.raw
+    );
+    assert_eq!(values("up{namespace=\"team-b\"}").await.status, 403);
+    let metadata = p
+        .http
+        .get(format!("{}/prometheus/api/v1/metadata", p.base))
+        .bearer_auth("bulk-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata.status(), 200);
+}

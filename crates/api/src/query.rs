@@ -3,8 +3,9 @@
 
 use crate::state::{AppState, Caller, Cluster};
 use crate::time::{parse_duration, parse_time};
-use periscope_backend_prometheus::{Method, UpstreamResponse};
-use periscope_model::{Error, Result};
+use periscope_backend_prometheus::{ApiResponse, Method, UpstreamResponse};
+use periscope_model::{Error, ErrorKind, Result, Scope};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -12,10 +13,23 @@ use tokio::sync::OwnedSemaphorePermit;
 /// report its own timeout error before the connection is cut.
 const UPSTREAM_GRACE: Duration = Duration::from_secs(2);
 
+/// Most bytes of `match[]` sent in one GET request (URLs have practical limits).
+const MAX_GET_MATCH_BYTES: usize = 16 * 1024;
+
+/// Namespaces per request when a label-values request has to be split.
+const NAMESPACES_PER_REQUEST: usize = 500;
+
 /// An upstream response and the concurrency permit to hold while it streams.
 pub(crate) struct Forwarded {
     pub response: UpstreamResponse,
     pub permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Label values: Prometheus' body streamed through, or merged from several
+/// requests when the scope had to be split.
+pub(crate) enum LabelValues {
+    Streamed(Forwarded),
+    Merged(Vec<String>),
 }
 
 /// Parameters of an instant query.
@@ -141,9 +155,108 @@ impl AppState {
         .await
     }
 
-    /// `/api/v1/series`, `/api/v1/labels`, `/api/v1/label/<name>/values`: every
-    /// `match[]` is scoped; none given means "all the caller may see".
+    /// `/api/v1/series` and `/api/v1/labels`: every `match[]` is scoped; none
+    /// given means "all the caller may see".
     pub(crate) async fn matcher_api(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        method: Method,
+        path: &str,
+        matches: Vec<String>,
+        rest: Vec<(String, String)>,
+    ) -> Result<Forwarded> {
+        check_times(&rest)?;
+        let scoped = self.scoped_matches(&caller.scope, &matches)?;
+        self.send_matches(caller, cluster, method, path, scoped, rest)
+            .await
+    }
+
+    /// `/api/v1/label/<name>/values`. Prometheus takes this one only as GET, so
+    /// when the scoped `match[]` would make the URL too long (thousands of
+    /// namespaces), the request is validated against the whole scope, then sent
+    /// once per chunk of namespaces and the value sets are merged.
+    pub(crate) async fn label_values(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        name: &str,
+        matches: Vec<String>,
+        rest: Vec<(String, String)>,
+    ) -> Result<LabelValues> {
+        check_times(&rest)?;
+        let path = format!("/api/v1/label/{name}/values");
+        let scoped = self.scoped_matches(&caller.scope, &matches)?;
+        let namespaces = match &caller.scope {
+            Scope::Namespaces(namespaces)
+                if scoped.iter().map(String::len).sum::<usize>() > MAX_GET_MATCH_BYTES =>
+            {
+                namespaces
+            }
+            _ => {
+                let forwarded = self
+                    .send_matches(caller, cluster, Method::Get, &path, scoped, rest)
+                    .await?;
+                return Ok(LabelValues::Streamed(forwarded));
+            }
+        };
+        let namespaces: Vec<&String> = namespaces.iter().collect();
+        let mut values = BTreeSet::new();
+        for chunk in namespaces.chunks(NAMESPACES_PER_REQUEST) {
+            let chunk_scope = Scope::namespaces(chunk.iter().map(|n| n.to_string()));
+            let chunk_matches = match self.scoped_matches(&chunk_scope, &matches) {
+                Ok(m) => m,
+                // The whole scope was accepted above: a refusal for one chunk
+                // only means the selectors select nothing in it.
+                Err(e) if e.kind() == ErrorKind::Forbidden => continue,
+                Err(e) => return Err(e),
+            };
+            let forwarded = self
+                .send_matches(
+                    caller,
+                    cluster,
+                    Method::Get,
+                    &path,
+                    chunk_matches,
+                    rest.clone(),
+                )
+                .await?;
+            let status = forwarded.response.status;
+            let body = forwarded.response.bytes().await?;
+            let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body).map_err(|e| {
+                Error::new(
+                    ErrorKind::BackendUnavailable,
+                    format!("undecodable label values from prometheus (HTTP {status}): {e}"),
+                )
+            })?;
+            if decoded.status != "success" {
+                let reason = decoded.error.unwrap_or_else(|| format!("HTTP {status}"));
+                return Err(Error::new(
+                    ErrorKind::BackendUnavailable,
+                    format!("prometheus label values failed: {reason}"),
+                ));
+            }
+            values.extend(decoded.data.unwrap_or_default());
+        }
+        Ok(LabelValues::Merged(values.into_iter().collect()))
+    }
+
+    /// The `match[]` values to forward for `matches` under `scope`.
+    fn scoped_matches(&self, scope: &Scope, matches: &[String]) -> Result<Vec<String>> {
+        if matches.is_empty() {
+            return Ok(self.enforcer.default_matches(scope)?.unwrap_or_default());
+        }
+        matches
+            .iter()
+            .map(|m| {
+                self.enforcer
+                    .enforce_match(m, scope)
+                    .map(|c| c.into_owned())
+            })
+            .collect()
+    }
+
+    async fn send_matches(
         &self,
         caller: &Caller,
         cluster: &Cluster,
@@ -152,26 +265,7 @@ impl AppState {
         matches: Vec<String>,
         mut rest: Vec<(String, String)>,
     ) -> Result<Forwarded> {
-        for (name, value) in &rest {
-            if name == "start" || name == "end" {
-                parse_time(name, value)?;
-            }
-        }
-        let scoped: Vec<String> = if matches.is_empty() {
-            self.enforcer
-                .default_matches(&caller.scope)?
-                .unwrap_or_default()
-        } else {
-            matches
-                .iter()
-                .map(|m| {
-                    self.enforcer
-                        .enforce_match(m, &caller.scope)
-                        .map(|c| c.into_owned())
-                })
-                .collect::<Result<_>>()?
-        };
-        let mut params: Vec<(String, String)> = scoped
+        let mut params: Vec<(String, String)> = matches
             .into_iter()
             .map(|m| ("match[]".to_string(), m))
             .collect();
@@ -222,6 +316,16 @@ impl AppState {
             None => max,
         })
     }
+}
+
+/// `start` and `end`, when given, must be timestamps.
+fn check_times(params: &[(String, String)]) -> Result<()> {
+    for (name, value) in params {
+        if name == "start" || name == "end" {
+            parse_time(name, value)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_range(start: f64, end: f64, max: Duration) -> Result<()> {

@@ -5,7 +5,7 @@
 use super::extract::{Authenticated, ClusterName};
 use super::params::Params;
 use crate::error::ApiError;
-use crate::query::{Forwarded, InstantQuery, RangeQuery};
+use crate::query::{Forwarded, InstantQuery, LabelValues, RangeQuery};
 use crate::state::{AppState, Caller};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -123,15 +123,7 @@ async fn series(
     ClusterName(cluster): ClusterName,
     params: Params,
 ) -> Handled {
-    matcher_endpoint(
-        &state,
-        &caller,
-        cluster,
-        &params,
-        Method::Post,
-        "/api/v1/series",
-    )
-    .await
+    matcher_endpoint(&state, &caller, cluster, &params, "/api/v1/series").await
 }
 
 async fn labels(
@@ -140,15 +132,7 @@ async fn labels(
     ClusterName(cluster): ClusterName,
     params: Params,
 ) -> Handled {
-    matcher_endpoint(
-        &state,
-        &caller,
-        cluster,
-        &params,
-        Method::Post,
-        "/api/v1/labels",
-    )
-    .await
+    matcher_endpoint(&state, &caller, cluster, &params, "/api/v1/labels").await
 }
 
 async fn label_values(
@@ -162,33 +146,36 @@ async fn label_values(
     if !is_label_name(name) {
         return Err(Error::bad_request(format!("invalid label name {name:?}")).into());
     }
-    let upstream_path = format!("/api/v1/label/{name}/values");
-    matcher_endpoint(
-        &state,
-        &caller,
-        cluster,
-        &params,
-        Method::Get,
-        &upstream_path,
+    let cluster = state.cluster(cluster.as_deref())?;
+    let rest = params.pass_through(&["start", "end", "limit"])?;
+    let matches = params.repeated("match[]")?;
+    Ok(
+        match state
+            .label_values(&caller, cluster, name, matches, rest)
+            .await?
+        {
+            LabelValues::Streamed(forwarded) => streamed(forwarded),
+            LabelValues::Merged(values) => {
+                axum::Json(serde_json::json!({"status": "success", "data": values})).into_response()
+            }
+        },
     )
-    .await
 }
 
-/// The series, labels and label-values APIs: `match[]` scoped, `start`, `end`
-/// and `limit` passed on.
+/// The series and labels APIs: `match[]` scoped, `start`, `end` and `limit`
+/// passed on.
 async fn matcher_endpoint(
     state: &AppState,
     caller: &Caller,
     cluster: Option<String>,
     params: &Params,
-    method: Method,
     path: &str,
 ) -> Handled {
     let cluster = state.cluster(cluster.as_deref())?;
     let rest = params.pass_through(&["start", "end", "limit"])?;
     let matches = params.repeated("match[]")?;
     let forwarded = state
-        .matcher_api(caller, cluster, method, path, matches, rest)
+        .matcher_api(caller, cluster, Method::Post, path, matches, rest)
         .await?;
     Ok(streamed(forwarded))
 }
@@ -270,25 +257,23 @@ async fn visible_metric_names(
     let Scope::Namespaces(_) = &caller.scope else {
         return Ok(HashSet::new());
     };
-    let names = state
-        .matcher_api(
-            caller,
-            cluster,
-            Method::Get,
-            "/api/v1/label/__name__/values",
-            Vec::new(),
-            Vec::new(),
-        )
-        .await?;
-    let status = names.response.status;
-    let body = names.response.bytes().await?;
-    let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body).map_err(|e| {
-        Error::new(
-            ErrorKind::BackendUnavailable,
-            format!("undecodable label values from prometheus (HTTP {status}): {e}"),
-        )
-    })?;
-    Ok(decoded.data.unwrap_or_default().into_iter().collect())
+    match state
+        .label_values(caller, cluster, "__name__", Vec::new(), Vec::new())
+        .await?
+    {
+        LabelValues::Merged(values) => Ok(values.into_iter().collect()),
+        LabelValues::Streamed(names) => {
+            let status = names.response.status;
+            let body = names.response.bytes().await?;
+            let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body).map_err(|e| {
+                Error::new(
+                    ErrorKind::BackendUnavailable,
+                    format!("undecodable label values from prometheus (HTTP {status}): {e}"),
+                )
+            })?;
+            Ok(decoded.data.unwrap_or_default().into_iter().collect())
+        }
+    }
 }
 
 async fn buildinfo(
