@@ -1,12 +1,14 @@
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The data a principal may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Everything in the cluster, including series with no namespace label.
     ClusterWide,
-    /// Exactly these namespaces. An empty set means nothing is visible.
-    Namespaces(BTreeSet<String>),
+    /// Exactly these namespaces. An empty set means nothing is visible. Shared,
+    /// so that a scope of thousands of namespaces is not copied per request.
+    Namespaces(Arc<BTreeSet<String>>),
 }
 
 impl Scope {
@@ -16,7 +18,7 @@ impl Scope {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Scope::Namespaces(names.into_iter().map(Into::into).collect())
+        Scope::Namespaces(Arc::new(names.into_iter().map(Into::into).collect()))
     }
 
     /// Whether this scope sees everything.

@@ -15,7 +15,11 @@ pub type Membership = BTreeMap<String, BTreeSet<String>>;
 pub struct ScopeResolver {
     static_membership: Membership,
     statically_assigned: HashMap<String, String>,
-    merged: RwLock<Arc<Membership>>,
+    /// The current membership and its generation (bumped on every change).
+    merged: RwLock<(u64, Arc<Membership>)>,
+    /// Resolved scopes by principal name, tagged with the generation they were
+    /// computed from; an entry of another generation is stale.
+    resolved: RwLock<HashMap<String, (u64, Scope)>>,
 }
 
 impl ScopeResolver {
@@ -32,11 +36,12 @@ impl ScopeResolver {
                     .or_insert_with(|| w.name.clone());
             }
         }
-        let merged = RwLock::new(Arc::new(static_membership.clone()));
+        let merged = RwLock::new((0, Arc::new(static_membership.clone())));
         Self {
             static_membership,
             statically_assigned,
             merged,
+            resolved: RwLock::default(),
         }
     }
 
@@ -58,21 +63,52 @@ impl ScopeResolver {
                 }
             }
         }
-        *self.merged.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(merged);
+        let mut current = self.merged.write().unwrap_or_else(|e| e.into_inner());
+        if *current.1 != merged {
+            *current = (current.0 + 1, Arc::new(merged));
+        }
     }
 
     /// The current membership (static and discovered).
     pub fn membership(&self) -> Arc<Membership> {
-        Arc::clone(&self.merged.read().unwrap_or_else(|e| e.into_inner()))
+        self.snapshot().1
     }
 
-    /// What `principal` may see right now.
+    fn snapshot(&self) -> (u64, Arc<Membership>) {
+        let current = self.merged.read().unwrap_or_else(|e| e.into_inner());
+        (current.0, Arc::clone(&current.1))
+    }
+
+    /// What `principal` may see right now. The same shared set is returned for
+    /// a principal until the membership changes.
     pub fn resolve(&self, principal: &Principal) -> Scope {
+        if principal.role == Role::ClusterAdmin {
+            return Scope::ClusterWide;
+        }
+        let (generation, membership) = self.snapshot();
+        if let Some((cached_generation, scope)) = self
+            .resolved
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&principal.name)
+        {
+            if *cached_generation == generation {
+                return scope.clone();
+            }
+        }
+        let scope = Self::compute(principal, &membership);
+        self.resolved
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(principal.name.clone(), (generation, scope.clone()));
+        scope
+    }
+
+    fn compute(principal: &Principal, membership: &Membership) -> Scope {
         match principal.role {
             Role::ClusterAdmin => Scope::ClusterWide,
             Role::NamespaceViewer => Scope::namespaces(principal.namespaces.iter().cloned()),
             Role::WorkspaceViewer => {
-                let membership = self.membership();
                 let namespaces = principal
                     .workspaces
                     .iter()
@@ -104,7 +140,8 @@ namespaces = ["team-a"]
 
     fn viewer(workspaces: &[&str]) -> Principal {
         Principal {
-            name: "p".into(),
+            // Names are unique in a validated configuration; resolution is cached by name.
+            name: format!("viewer-of-{}", workspaces.join("+")),
             role: Role::WorkspaceViewer,
             workspaces: workspaces.iter().map(|s| s.to_string()).collect(),
             namespaces: vec![],
@@ -131,6 +168,34 @@ namespaces = ["team-a"]
         assert_eq!(
             r.resolve(&viewer(&["ws-unknown"])),
             Scope::namespaces(Vec::<String>::new())
+        );
+    }
+
+    #[test]
+    fn resolved_scopes_are_shared_until_membership_changes() {
+        let r = resolver();
+        let alice = viewer(&["ws-a"]);
+        let (Scope::Namespaces(first), Scope::Namespaces(again)) =
+            (r.resolve(&alice), r.resolve(&alice))
+        else {
+            panic!("scoped")
+        };
+        assert!(Arc::ptr_eq(&first, &again));
+        let discovered =
+            Membership::from([("ws-a".into(), BTreeSet::from(["team-a2".to_string()]))]);
+        r.set_discovered(&discovered);
+        let Scope::Namespaces(updated) = r.resolve(&alice) else {
+            panic!("scoped")
+        };
+        assert!(!Arc::ptr_eq(&first, &updated));
+        assert_eq!(updated.len(), 2);
+        r.set_discovered(&discovered);
+        let Scope::Namespaces(unchanged) = r.resolve(&alice) else {
+            panic!("scoped")
+        };
+        assert!(
+            Arc::ptr_eq(&updated, &unchanged),
+            "an identical refresh keeps the shared set"
         );
     }
 }

@@ -7,7 +7,8 @@
 use periscope_config::Limits;
 use periscope_model::{Result, Scope};
 use regex::Regex;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 /// Most bytes of query text (keys and values) kept before the cache is cleared.
@@ -19,9 +20,31 @@ const MAX_SCOPE_REGEXES: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct DecisionKey {
     query: String,
-    scope: Option<Vec<String>>,
+    scope: Option<SharedScope>,
     max_range_ms: u128,
     max_subquery_points: u64,
+}
+
+/// A namespace set compared by identity, so a lookup costs O(1) however many
+/// namespaces it holds. Sound because the set is immutable and the key keeps it
+/// alive: while an entry exists, no other set can have its address. The scope
+/// resolver hands out the same shared set for a principal until membership
+/// changes, so identity is stable exactly as long as the content is.
+#[derive(Debug, Clone)]
+struct SharedScope(Arc<BTreeSet<String>>);
+
+impl PartialEq for SharedScope {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedScope {}
+
+impl Hash for SharedScope {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state)
+    }
 }
 
 impl DecisionKey {
@@ -30,19 +53,22 @@ impl DecisionKey {
             query: query.to_string(),
             scope: match scope {
                 Scope::ClusterWide => None,
-                Scope::Namespaces(set) => Some(set.iter().cloned().collect()),
+                Scope::Namespaces(set) => Some(SharedScope(Arc::clone(set))),
             },
             max_range_ms: limits.max_range.as_millis(),
             max_subquery_points: limits.max_subquery_points,
         }
     }
 
+    /// Bytes this entry may keep alive: its query and, counted in full for every
+    /// entry, its scope (an over-estimate when entries share a set, which keeps
+    /// the bound on memory true even when every entry holds a different set).
     fn bytes(&self) -> usize {
-        self.query.len()
-            + self
-                .scope
-                .as_ref()
-                .map_or(0, |s| s.iter().map(String::len).sum())
+        let scope = self
+            .scope
+            .as_ref()
+            .map_or(0, |s| s.0.iter().map(|n| n.len() + 32).sum());
+        self.query.len() + scope + 64
     }
 }
 

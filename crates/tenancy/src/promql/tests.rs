@@ -265,6 +265,8 @@ fn alternate_scope_labels_are_used_and_nameless_selectors_refused() {
 fn cached_decisions_equal_fresh_ones_and_depend_on_scope_and_limits() {
     let cached = enforcer();
     let limits = Limits::default();
+    // One shared set, as the scope resolver hands out: repeated calls hit the cache.
+    let alice = scope();
     for q in [
         "up",
         "up{namespace=\"team-b\"}",
@@ -274,7 +276,7 @@ fn cached_decisions_equal_fresh_ones_and_depend_on_scope_and_limits() {
         let fresh = enforcer().without_decision_cache();
         for _ in 0..2 {
             let a = cached
-                .enforce_query(q, &scope(), &limits)
+                .enforce_query(q, &alice, &limits)
                 .map(|c| c.into_owned());
             let b = fresh
                 .enforce_query(q, &scope(), &limits)
@@ -287,14 +289,14 @@ fn cached_decisions_equal_fresh_ones_and_depend_on_scope_and_limits() {
         .enforce_query("up{namespace=\"team-b\"}", &team_b, &limits)
         .is_ok());
     assert!(cached
-        .enforce_query("up{namespace=\"team-b\"}", &scope(), &limits)
+        .enforce_query("up{namespace=\"team-b\"}", &alice, &limits)
         .is_err());
     let generous = Limits {
         max_subquery_points: 1_000_000,
         ..Limits::default()
     };
     assert!(cached
-        .enforce_query("max_over_time(up[1d:1s])", &scope(), &generous)
+        .enforce_query("max_over_time(up[1d:1s])", &alice, &generous)
         .is_ok());
     assert_eq!(
         cached
