@@ -85,10 +85,10 @@ impl BoundServer {
         let grpc_routes = grpc::routes(Arc::clone(&self.state))
             .await
             .map_err(|e| Error::internal(format!("building gRPC reflection: {e}")))?;
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(self.grpc);
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(self.grpc).with_nodelay(Some(true));
         let grpc_server = tonic::transport::Server::builder()
             .timeout(std::time::Duration::from_secs(300))
-            .tcp_nodelay(true)
             .add_routes(grpc_routes)
             .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
         tokio::spawn(async move {
