@@ -8,6 +8,9 @@
 //! - `tenant`: a workspace viewer's query through Periscope vs the *enforced*
 //!   query sent direct, so Prometheus does the same work on both paths.
 //!
+//! Each comparison runs at concurrency 1 (one request at a time) and 4 (four
+//! streams at once, as Grafana loads panels in parallel).
+//!
 //! Run: `cargo bench --bench proxy_overhead` (needs `prometheus` and `promtool`).
 
 use periscope_api::Server;
@@ -89,44 +92,58 @@ async fn compare(
     prometheus: &str,
     periscope: &str,
     eval: i64,
-    direct_text: impl Fn(&str) -> String,
+    concurrency: usize,
+    direct_text: &(dyn Fn(&str) -> String + Sync),
 ) {
     let client = reqwest::Client::new();
     let token = DemoTenant::named(tenant).token;
-    let mut direct = Vec::with_capacity(REQUESTS);
-    let mut proxied = Vec::with_capacity(REQUESTS);
-    for (i, req) in requests(eval).iter().enumerate() {
-        let mut direct_form = req.form.clone();
-        direct_form[0].1 = direct_text(&req.form[0].1);
-        let d = || {
-            timed(
-                &client,
-                format!("{prometheus}{}", req.path),
-                None,
-                &direct_form,
-            )
-        };
-        let p = || {
-            timed(
-                &client,
-                format!("{periscope}/prometheus{}", req.path),
-                Some(token),
-                &req.form,
-            )
-        };
-        // Alternate which goes first so neither path always gets the warmer cache.
-        if i % 2 == 0 {
-            direct.push(d().await);
-            proxied.push(p().await);
-        } else {
-            proxied.push(p().await);
-            direct.push(d().await);
+    let all = requests(eval);
+    // `concurrency` streams, each taking every n-th request, run at once.
+    let streams = (0..concurrency).map(|s| {
+        let (client, all) = (&client, &all);
+        async move {
+            let mut direct = Vec::new();
+            let mut proxied = Vec::new();
+            for (i, req) in all.iter().enumerate().skip(s).step_by(concurrency) {
+                let mut direct_form = req.form.clone();
+                direct_form[0].1 = direct_text(&req.form[0].1);
+                let d = || {
+                    timed(
+                        client,
+                        format!("{prometheus}{}", req.path),
+                        None,
+                        &direct_form,
+                    )
+                };
+                let p = || {
+                    timed(
+                        client,
+                        format!("{periscope}/prometheus{}", req.path),
+                        Some(token),
+                        &req.form,
+                    )
+                };
+                // Alternate which goes first so neither path always gets the warmer cache.
+                if i % 2 == 0 {
+                    direct.push(d().await);
+                    proxied.push(p().await);
+                } else {
+                    proxied.push(p().await);
+                    direct.push(d().await);
+                }
+            }
+            (direct, proxied)
         }
+    });
+    let (mut direct, mut proxied) = (Vec::with_capacity(REQUESTS), Vec::with_capacity(REQUESTS));
+    for (d, p) in futures::future::join_all(streams).await {
+        direct.extend(d);
+        proxied.extend(p);
     }
     let (d50, p50) = (percentile(&mut direct, 0.5), percentile(&mut proxied, 0.5));
     let (d90, p90) = (percentile(&mut direct, 0.9), percentile(&mut proxied, 0.9));
     println!(
-        "{label:<7} requests={REQUESTS}  direct p50={:>8.1}µs p90={:>8.1}µs  periscope p50={:>8.1}µs p90={:>8.1}µs  ratio of medians={:.3}",
+        "{label:<7} concurrency={concurrency} requests={REQUESTS}  direct p50={:>8.1}µs p90={:>8.1}µs  periscope p50={:>8.1}µs p90={:>8.1}µs  ratio of medians={:.3}",
         d50.as_secs_f64() * 1e6,
         d90.as_secs_f64() * 1e6,
         p50.as_secs_f64() * 1e6,
@@ -161,17 +178,35 @@ fn main() {
         .unwrap();
     client_runtime.block_on(async {
         let alice = Scope::namespaces(["team-a", "team-a-dev"]);
-        compare("admin", "admin", prometheus.url(), &periscope, eval, |q| {
-            q.to_string()
-        })
-        .await;
-        compare("tenant", "alice", prometheus.url(), &periscope, eval, |q| {
+        let unchanged = |q: &str| q.to_string();
+        let enforced = |q: &str| {
             enforcer
                 .enforce_query(q, &alice, &Limits::default())
                 .unwrap()
                 .into_owned()
-        })
-        .await;
+        };
+        for concurrency in [1, 4] {
+            compare(
+                "admin",
+                "admin",
+                prometheus.url(),
+                &periscope,
+                eval,
+                concurrency,
+                &unchanged,
+            )
+            .await;
+            compare(
+                "tenant",
+                "alice",
+                prometheus.url(),
+                &periscope,
+                eval,
+                concurrency,
+                &enforced,
+            )
+            .await;
+        }
     });
     let _ = stop.send(());
     let _ = server_runtime.block_on(serving);
