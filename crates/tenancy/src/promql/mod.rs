@@ -11,9 +11,9 @@
 //!
 //! Cluster-wide principals get limits checked and their query forwarded unchanged.
 
-pub mod admission;
+mod admission;
 mod cache;
-pub mod functions;
+mod functions;
 pub mod policy;
 mod selector;
 mod verify;
