@@ -25,6 +25,29 @@ pub(crate) struct Forwarded {
     pub permit: Option<OwnedSemaphorePermit>,
 }
 
+impl Forwarded {
+    /// Reads a label-values answer (a list of strings); a Prometheus error
+    /// becomes [`ErrorKind::BackendUnavailable`].
+    pub(crate) async fn label_values(self) -> Result<Vec<String>> {
+        let status = self.response.status;
+        let body = self.response.bytes().await?;
+        let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body).map_err(|e| {
+            Error::new(
+                ErrorKind::BackendUnavailable,
+                format!("undecodable label values from prometheus (HTTP {status}): {e}"),
+            )
+        })?;
+        if decoded.status != "success" {
+            let reason = decoded.error.unwrap_or_else(|| format!("HTTP {status}"));
+            return Err(Error::new(
+                ErrorKind::BackendUnavailable,
+                format!("prometheus label values failed: {reason}"),
+            ));
+        }
+        Ok(decoded.data.unwrap_or_default())
+    }
+}
+
 /// Label values: Prometheus' body streamed through, or merged from several
 /// requests when the scope had to be split.
 pub(crate) enum LabelValues {
@@ -221,22 +244,7 @@ impl AppState {
                     rest.clone(),
                 )
                 .await?;
-            let status = forwarded.response.status;
-            let body = forwarded.response.bytes().await?;
-            let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body).map_err(|e| {
-                Error::new(
-                    ErrorKind::BackendUnavailable,
-                    format!("undecodable label values from prometheus (HTTP {status}): {e}"),
-                )
-            })?;
-            if decoded.status != "success" {
-                let reason = decoded.error.unwrap_or_else(|| format!("HTTP {status}"));
-                return Err(Error::new(
-                    ErrorKind::BackendUnavailable,
-                    format!("prometheus label values failed: {reason}"),
-                ));
-            }
-            values.extend(decoded.data.unwrap_or_default());
+            values.extend(forwarded.label_values().await?);
         }
         Ok(LabelValues::Merged(values.into_iter().collect()))
     }

@@ -262,17 +262,7 @@ async fn visible_metric_names(
         .await?
     {
         LabelValues::Merged(values) => Ok(values.into_iter().collect()),
-        LabelValues::Streamed(names) => {
-            let status = names.response.status;
-            let body = names.response.bytes().await?;
-            let decoded: ApiResponse<Vec<String>> = serde_json::from_slice(&body).map_err(|e| {
-                Error::new(
-                    ErrorKind::BackendUnavailable,
-                    format!("undecodable label values from prometheus (HTTP {status}): {e}"),
-                )
-            })?;
-            Ok(decoded.data.unwrap_or_default().into_iter().collect())
-        }
+        LabelValues::Streamed(names) => Ok(names.label_values().await?.into_iter().collect()),
     }
 }
 
