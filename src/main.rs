@@ -36,6 +36,19 @@ enum Command {
         /// Configuration file (TOML).
         file: PathBuf,
     },
+    /// Serve simulated node-exporter, cAdvisor and kube-state-metrics `/metrics`
+    /// of a cluster, deterministic from a seed.
+    Simulate {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:9500")]
+        listen: String,
+        /// Seed of the cluster's topology.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of nodes.
+        #[arg(long, default_value_t = 4)]
+        nodes: usize,
+    },
     /// Start a local Prometheus with sample data and Periscope in front of it.
     Demo {
         /// HTTP listen address for Periscope.
@@ -64,6 +77,11 @@ fn main() -> ExitCode {
         Command::Serve { config, target } => {
             runtime().and_then(|rt| rt.block_on(serve(config, target)))
         }
+        Command::Simulate {
+            listen,
+            seed,
+            nodes,
+        } => runtime().and_then(|rt| rt.block_on(simulate(listen, seed, nodes))),
         Command::Demo {
             http_listen,
             grpc_listen,
@@ -150,6 +168,35 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+async fn simulate(listen: String, seed: u64, nodes: usize) -> anyhow::Result<()> {
+    use periscope_simulator::{Cluster, ClusterSpec, Exporter};
+    let spec = ClusterSpec {
+        seed,
+        nodes,
+        ..ClusterSpec::default()
+    };
+    let cluster = Cluster::generate(&spec);
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "Simulating {} nodes, {} namespaces, {} workloads, {} pods (seed {seed}).\nScrape with honor_labels, e.g.:\n\nscrape_configs:",
+        cluster.nodes.len(),
+        cluster.namespaces.len(),
+        cluster.workloads.len(),
+        cluster.pods.len()
+    );
+    for e in Exporter::ALL {
+        println!(
+            "  - job_name: {job}\n    honor_labels: true\n    metrics_path: /metrics/{job}\n    static_configs: [{{ targets: [\"{addr}\"] }}]",
+            job = e.name()
+        );
+    }
+    periscope_simulator::serve(listener, cluster, shutdown_signal()).await?;
+    Ok(())
 }
 
 async fn demo(http_listen: String, grpc_listen: String) -> anyhow::Result<()> {

@@ -69,6 +69,12 @@ impl PrometheusProcess {
     /// Prometheus also scrapes itself every second, relabelling
     /// `go_goroutines` into namespace `team-a` (so tenants have metadata to see).
     pub fn start() -> Result<Self, SandboxError> {
+        Self::start_with_scrape_jobs("")
+    }
+
+    /// Like [`PrometheusProcess::start`], with `jobs` (YAML list items, each
+    /// starting `  - job_name: ...`) added to its `scrape_configs`.
+    pub fn start_with_scrape_jobs(jobs: &str) -> Result<Self, SandboxError> {
         let prometheus = find_binary("prometheus", "PERISCOPE_PROMETHEUS_BIN")?;
         let promtool = find_binary("promtool", "PERISCOPE_PROMTOOL_BIN")?;
         let dir = tempfile::Builder::new()
@@ -86,7 +92,7 @@ impl PrometheusProcess {
         let port = free_port()?;
         let address = format!("127.0.0.1:{port}");
         let config_file = dir.path().join("prometheus.yml");
-        std::fs::write(&config_file, scrape_config(&address))
+        std::fs::write(&config_file, scrape_config(&address) + jobs)
             .map_err(io("writing prometheus.yml"))?;
         let mut child = Command::new("sh")
             .arg("-c")

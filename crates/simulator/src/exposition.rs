@@ -1,0 +1,604 @@
+//! Prometheus text exposition of the simulated exporters at a given time.
+//!
+//! Load swings sinusoidally with a ten-minute period; counters are the exact
+//! integrals of their rates since `start`, so `rate()` over them is known in
+//! closed form.
+
+use crate::topology::{Cluster, Pod, WorkloadKind};
+use std::f64::consts::TAU;
+use std::fmt::Write;
+
+/// Period of the load swing, in seconds.
+pub const PERIOD_SECONDS: f64 = 600.0;
+/// Relative amplitude of a container's CPU swing.
+const CONTAINER_CPU_SWING: f64 = 0.3;
+/// Seconds between restarts of the crash-looping container.
+pub const CRASH_LOOP_SECONDS: f64 = 300.0;
+
+/// One of the simulated exporters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exporter {
+    /// node-exporter, one `instance` per node.
+    NodeExporter,
+    /// The kubelet's cAdvisor endpoint, series labelled with `node`.
+    Cadvisor,
+    /// kube-state-metrics.
+    KubeStateMetrics,
+}
+
+impl Exporter {
+    /// Every exporter.
+    pub const ALL: [Exporter; 3] = [
+        Exporter::NodeExporter,
+        Exporter::Cadvisor,
+        Exporter::KubeStateMetrics,
+    ];
+
+    /// Its path on the simulator's HTTP server and its usual Prometheus job name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Exporter::NodeExporter => "node-exporter",
+            Exporter::Cadvisor => "cadvisor",
+            Exporter::KubeStateMetrics => "kube-state-metrics",
+        }
+    }
+}
+
+/// `exporter`'s exposition for `cluster` at Unix time `now`, with counters
+/// started at `start`.
+pub fn render(cluster: &Cluster, exporter: Exporter, start: f64, now: f64) -> String {
+    let mut w = Writer::default();
+    let t = Time { start, now };
+    match exporter {
+        Exporter::NodeExporter => node_exporter(&mut w, cluster, t),
+        Exporter::Cadvisor => cadvisor(&mut w, cluster, t),
+        Exporter::KubeStateMetrics => kube_state_metrics(&mut w, cluster, t),
+    }
+    w.out
+}
+
+#[derive(Clone, Copy)]
+struct Time {
+    start: f64,
+    now: f64,
+}
+
+impl Time {
+    fn elapsed(self) -> f64 {
+        (self.now - self.start).max(0.0)
+    }
+
+    /// `1 + a·sin(ωt + φ)` now.
+    fn swing(self, amplitude: f64, phase: f64) -> f64 {
+        1.0 + amplitude * (TAU * self.now / PERIOD_SECONDS + phase).sin()
+    }
+
+    /// ∫ base·(1 + a·sin(ωt + φ)) dt from start to now.
+    fn integral(self, base: f64, amplitude: f64, phase: f64) -> f64 {
+        let omega = TAU / PERIOD_SECONDS;
+        let cos = |t: f64| (omega * t + phase).cos();
+        base * self.elapsed() - base * amplitude / omega * (cos(self.now) - cos(self.start))
+    }
+}
+
+#[derive(Default)]
+struct Writer {
+    out: String,
+}
+
+impl Writer {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let escaped = v
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = write!(self.out, "{k}=\"{escaped}\"");
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+}
+
+fn node_phase(index: usize) -> f64 {
+    index as f64 * 1.3
+}
+
+fn node_swing_amplitude(saturated: bool) -> f64 {
+    if saturated {
+        0.03
+    } else {
+        0.2
+    }
+}
+
+fn node_exporter(w: &mut Writer, cluster: &Cluster, t: Time) {
+    w.family(
+        "node_cpu_seconds_total",
+        "counter",
+        "Seconds the CPUs spent in each mode.",
+    );
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let busy = t.integral(
+            node.busy,
+            node_swing_amplitude(node.saturated),
+            node_phase(i),
+        );
+        for cpu in 0..node.cpu_cores {
+            let cpu = cpu.to_string();
+            for (mode, seconds) in [
+                ("idle", t.elapsed() - busy),
+                ("system", 0.3 * busy),
+                ("user", 0.7 * busy),
+            ] {
+                w.sample(
+                    "node_cpu_seconds_total",
+                    &[("cpu", &cpu), ("instance", &node.name), ("mode", mode)],
+                    seconds,
+                );
+            }
+        }
+    }
+    w.family("node_load1", "gauge", "1m load average.");
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let load = node.cpu_cores as f64
+            * node.busy
+            * t.swing(node_swing_amplitude(node.saturated), node_phase(i));
+        w.sample("node_load1", &[("instance", &node.name)], load);
+    }
+    w.family(
+        "node_memory_MemTotal_bytes",
+        "gauge",
+        "Memory information field MemTotal_bytes.",
+    );
+    for node in &cluster.nodes {
+        w.sample(
+            "node_memory_MemTotal_bytes",
+            &[("instance", &node.name)],
+            node.memory_bytes as f64,
+        );
+    }
+    w.family(
+        "node_memory_MemAvailable_bytes",
+        "gauge",
+        "Memory information field MemAvailable_bytes.",
+    );
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let used = if node.saturated {
+            0.9 * node.memory_bytes as f64
+        } else {
+            let containers: f64 = pods_on(cluster, i)
+                .flat_map(|p| &p.containers)
+                .map(|c| c.memory_bytes as f64 * t.swing(0.1, c.phase))
+                .sum();
+            (containers + (1u64 << 30) as f64).min(0.97 * node.memory_bytes as f64)
+        };
+        w.sample(
+            "node_memory_MemAvailable_bytes",
+            &[("instance", &node.name)],
+            (node.memory_bytes as f64 - used).floor(),
+        );
+    }
+    let fs = [
+        ("device", "/dev/sda1"),
+        ("fstype", "ext4"),
+        ("mountpoint", "/"),
+    ];
+    let size = 100.0 * (1u64 << 30) as f64;
+    w.family(
+        "node_filesystem_size_bytes",
+        "gauge",
+        "Filesystem size in bytes.",
+    );
+    for node in &cluster.nodes {
+        w.sample(
+            "node_filesystem_size_bytes",
+            &[fs[0], fs[1], ("instance", &node.name), fs[2]],
+            size,
+        );
+    }
+    w.family(
+        "node_filesystem_avail_bytes",
+        "gauge",
+        "Filesystem space available to non-root users in bytes.",
+    );
+    for node in &cluster.nodes {
+        // The saturated node's disk fills at 1 MiB/s; the others stay at 55 % free.
+        let avail = if node.saturated {
+            (0.3 * size - (1u64 << 20) as f64 * t.elapsed()).max(0.02 * size)
+        } else {
+            0.55 * size
+        };
+        w.sample(
+            "node_filesystem_avail_bytes",
+            &[fs[0], fs[1], ("instance", &node.name), fs[2]],
+            avail.floor(),
+        );
+    }
+    w.family(
+        "node_network_receive_bytes_total",
+        "counter",
+        "Network device statistic receive_bytes.",
+    );
+    for node in &cluster.nodes {
+        w.sample(
+            "node_network_receive_bytes_total",
+            &[("device", "eth0"), ("instance", &node.name)],
+            (1u64 << 20) as f64 * t.elapsed(),
+        );
+    }
+}
+
+fn pods_on(cluster: &Cluster, node: usize) -> impl Iterator<Item = &Pod> {
+    cluster.pods.iter().filter(move |p| p.node == node)
+}
+
+fn cadvisor(w: &mut Writer, cluster: &Cluster, t: Time) {
+    let each_container =
+        |w: &mut Writer, name: &str, value: &dyn Fn(&Pod, &crate::Container) -> f64| {
+            for pod in &cluster.pods {
+                let node = &cluster.nodes[pod.node].name;
+                for c in &pod.containers {
+                    let labels = [
+                        ("container", c.name.as_str()),
+                        ("namespace", &pod.namespace),
+                        ("node", node),
+                        ("pod", &pod.name),
+                    ];
+                    w.sample(name, &labels, value(pod, c));
+                }
+            }
+        };
+    w.family(
+        "container_cpu_usage_seconds_total",
+        "counter",
+        "Cumulative cpu time consumed in seconds.",
+    );
+    each_container(w, "container_cpu_usage_seconds_total", &|_, c| {
+        t.integral(c.cpu_cores, CONTAINER_CPU_SWING, c.phase)
+    });
+    w.family(
+        "container_memory_working_set_bytes",
+        "gauge",
+        "Current working set in bytes.",
+    );
+    each_container(w, "container_memory_working_set_bytes", &|_, c| {
+        (c.memory_bytes as f64 * t.swing(0.1, c.phase)).floor()
+    });
+    w.family(
+        "container_cpu_cfs_periods_total",
+        "counter",
+        "Number of elapsed enforcement period intervals.",
+    );
+    each_container(w, "container_cpu_cfs_periods_total", &|_, _| {
+        (10.0 * t.elapsed()).floor()
+    });
+    w.family(
+        "container_cpu_cfs_throttled_periods_total",
+        "counter",
+        "Number of throttled period intervals.",
+    );
+    each_container(w, "container_cpu_cfs_throttled_periods_total", &|p, _| {
+        // Containers on the saturated node are throttled a quarter of the time.
+        let share = if cluster.nodes[p.node].saturated {
+            0.25
+        } else {
+            0.0
+        };
+        (share * 10.0 * t.elapsed()).floor()
+    });
+}
+
+fn restarts(pod: &Pod, container: usize, t: Time) -> f64 {
+    if pod.crash_looping && container == 0 {
+        3.0 + (t.elapsed() / CRASH_LOOP_SECONDS).floor()
+    } else {
+        0.0
+    }
+}
+
+fn kube_state_metrics(w: &mut Writer, cluster: &Cluster, t: Time) {
+    w.family(
+        "kube_node_info",
+        "gauge",
+        "Information about a cluster node.",
+    );
+    for node in &cluster.nodes {
+        w.sample("kube_node_info", &[("node", &node.name)], 1.0);
+    }
+    w.family(
+        "kube_node_status_capacity",
+        "gauge",
+        "The capacity for different resources of a node.",
+    );
+    for node in &cluster.nodes {
+        w.sample(
+            "kube_node_status_capacity",
+            &[("node", &node.name), ("resource", "cpu"), ("unit", "core")],
+            node.cpu_cores as f64,
+        );
+        w.sample(
+            "kube_node_status_capacity",
+            &[
+                ("node", &node.name),
+                ("resource", "memory"),
+                ("unit", "byte"),
+            ],
+            node.memory_bytes as f64,
+        );
+    }
+    w.family(
+        "kube_node_status_condition",
+        "gauge",
+        "The condition of a cluster node.",
+    );
+    for node in &cluster.nodes {
+        w.sample(
+            "kube_node_status_condition",
+            &[
+                ("condition", "Ready"),
+                ("node", &node.name),
+                ("status", "true"),
+            ],
+            1.0,
+        );
+    }
+    w.family(
+        "kube_namespace_labels",
+        "gauge",
+        "Kubernetes labels converted to Prometheus labels.",
+    );
+    for (ns, workspace) in &cluster.namespaces {
+        match workspace {
+            Some(ws) => w.sample(
+                "kube_namespace_labels",
+                &[("label_kubesphere_io_workspace", ws), ("namespace", ns)],
+                1.0,
+            ),
+            None => w.sample("kube_namespace_labels", &[("namespace", ns)], 1.0),
+        }
+    }
+    w.family("kube_pod_info", "gauge", "Information about pod.");
+    for pod in &cluster.pods {
+        let wl = &cluster.workloads[pod.workload];
+        let (kind, owner) = match wl.kind {
+            WorkloadKind::Deployment => {
+                ("ReplicaSet", wl.replicaset.as_deref().unwrap_or(&wl.name))
+            }
+            other => (other.as_str(), wl.name.as_str()),
+        };
+        let labels = [
+            ("created_by_kind", kind),
+            ("created_by_name", owner),
+            ("namespace", &pod.namespace),
+            ("node", &cluster.nodes[pod.node].name),
+            ("pod", &pod.name),
+        ];
+        w.sample("kube_pod_info", &labels, 1.0);
+    }
+    w.family(
+        "kube_pod_owner",
+        "gauge",
+        "Information about the Pod's owner.",
+    );
+    for pod in &cluster.pods {
+        let wl = &cluster.workloads[pod.workload];
+        let (kind, owner) = match wl.kind {
+            WorkloadKind::Deployment => {
+                ("ReplicaSet", wl.replicaset.as_deref().unwrap_or(&wl.name))
+            }
+            other => (other.as_str(), wl.name.as_str()),
+        };
+        let labels = [
+            ("namespace", pod.namespace.as_str()),
+            ("owner_is_controller", "true"),
+            ("owner_kind", kind),
+            ("owner_name", owner),
+            ("pod", &pod.name),
+        ];
+        w.sample("kube_pod_owner", &labels, 1.0);
+    }
+    w.family(
+        "kube_replicaset_owner",
+        "gauge",
+        "Information about the ReplicaSet's owner.",
+    );
+    for wl in cluster
+        .workloads
+        .iter()
+        .filter(|w| w.kind == WorkloadKind::Deployment)
+    {
+        let rs = wl.replicaset.as_deref().unwrap_or(&wl.name);
+        let labels = [
+            ("namespace", wl.namespace.as_str()),
+            ("owner_is_controller", "true"),
+            ("owner_kind", "Deployment"),
+            ("owner_name", &wl.name),
+            ("replicaset", rs),
+        ];
+        w.sample("kube_replicaset_owner", &labels, 1.0);
+    }
+    let ready_pods = |index: usize| {
+        cluster
+            .pods
+            .iter()
+            .filter(|p| p.workload == index && !p.crash_looping)
+            .count() as f64
+    };
+    for (kind, spec, ready, label) in [
+        (
+            WorkloadKind::Deployment,
+            "kube_deployment_spec_replicas",
+            "kube_deployment_status_replicas_available",
+            "deployment",
+        ),
+        (
+            WorkloadKind::StatefulSet,
+            "kube_statefulset_replicas",
+            "kube_statefulset_status_replicas_ready",
+            "statefulset",
+        ),
+        (
+            WorkloadKind::DaemonSet,
+            "kube_daemonset_status_desired_number_scheduled",
+            "kube_daemonset_status_number_ready",
+            "daemonset",
+        ),
+    ] {
+        w.family(
+            spec,
+            "gauge",
+            &format!("Desired number of pods of a {label}."),
+        );
+        for wl in cluster.workloads.iter().filter(|w| w.kind == kind) {
+            w.sample(
+                spec,
+                &[(label, &wl.name), ("namespace", &wl.namespace)],
+                wl.replicas as f64,
+            );
+        }
+        w.family(ready, "gauge", &format!("Ready pods of a {label}."));
+        for (i, wl) in cluster
+            .workloads
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.kind == kind)
+        {
+            w.sample(
+                ready,
+                &[(label, &wl.name), ("namespace", &wl.namespace)],
+                ready_pods(i),
+            );
+        }
+    }
+    w.family("kube_pod_status_phase", "gauge", "The pods current phase.");
+    for pod in &cluster.pods {
+        for phase in ["Failed", "Pending", "Running", "Succeeded", "Unknown"] {
+            let value = if phase == "Running" { 1.0 } else { 0.0 };
+            w.sample(
+                "kube_pod_status_phase",
+                &[
+                    ("namespace", &pod.namespace),
+                    ("phase", phase),
+                    ("pod", &pod.name),
+                ],
+                value,
+            );
+        }
+    }
+    w.family(
+        "kube_pod_status_ready",
+        "gauge",
+        "Describes whether the pod is ready to serve requests.",
+    );
+    for pod in &cluster.pods {
+        for (condition, ready) in [("false", pod.crash_looping), ("true", !pod.crash_looping)] {
+            w.sample(
+                "kube_pod_status_ready",
+                &[
+                    ("condition", condition),
+                    ("namespace", &pod.namespace),
+                    ("pod", &pod.name),
+                ],
+                f64::from(u8::from(ready)),
+            );
+        }
+    }
+    w.family(
+        "kube_pod_container_status_restarts_total",
+        "counter",
+        "The number of container restarts per container.",
+    );
+    for pod in &cluster.pods {
+        for (i, c) in pod.containers.iter().enumerate() {
+            w.sample(
+                "kube_pod_container_status_restarts_total",
+                &[
+                    ("container", &c.name),
+                    ("namespace", &pod.namespace),
+                    ("pod", &pod.name),
+                ],
+                restarts(pod, i, t),
+            );
+        }
+    }
+    w.family(
+        "kube_pod_container_status_waiting_reason",
+        "gauge",
+        "Describes the reason the container is currently in waiting state.",
+    );
+    for pod in cluster.pods.iter().filter(|p| p.crash_looping) {
+        let labels = [
+            ("container", pod.containers[0].name.as_str()),
+            ("namespace", &pod.namespace),
+            ("pod", &pod.name),
+            ("reason", "CrashLoopBackOff"),
+        ];
+        w.sample("kube_pod_container_status_waiting_reason", &labels, 1.0);
+    }
+    for (family, help, pick) in [
+        (
+            "kube_pod_container_resource_requests",
+            "The number of requested resource by a container.",
+            0,
+        ),
+        (
+            "kube_pod_container_resource_limits",
+            "The number of limited resource by a container.",
+            1,
+        ),
+    ] {
+        w.family(family, "gauge", help);
+        for pod in &cluster.pods {
+            let node = &cluster.nodes[pod.node].name;
+            for c in &pod.containers {
+                let (cpu, memory) = if pick == 0 {
+                    (c.cpu_request, c.memory_request)
+                } else {
+                    (c.cpu_limit, c.memory_limit)
+                };
+                let base = [
+                    ("container", c.name.as_str()),
+                    ("namespace", &pod.namespace),
+                    ("node", node),
+                    ("pod", &pod.name),
+                ];
+                w.sample(
+                    family,
+                    &[
+                        base[0],
+                        base[1],
+                        base[2],
+                        base[3],
+                        ("resource", "cpu"),
+                        ("unit", "core"),
+                    ],
+                    cpu,
+                );
+                w.sample(
+                    family,
+                    &[
+                        base[0],
+                        base[1],
+                        base[2],
+                        base[3],
+                        ("resource", "memory"),
+                        ("unit", "byte"),
+                    ],
+                    memory as f64,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! A simulated Kubernetes cluster for demos and tests: the `/metrics` that
+//! node-exporter, cAdvisor (the kubelet) and kube-state-metrics would expose for
+//! a cluster of nodes, workspaces, namespaces, Deployments, StatefulSets,
+//! DaemonSets, pods and containers, with load that changes over time, a
+//! crash-looping pod and a saturated node.
+//!
+//! Everything is a pure function of the seed and the time: the same seed gives
+//! the same cluster, and the same time gives the same sample values, so tests
+//! can compute expected values by hand.
+
+mod exposition;
+mod random;
+mod server;
+mod topology;
+
+pub use exposition::{render, Exporter};
+pub use server::serve;
+pub use topology::{Cluster, ClusterSpec, Container, Node, Pod, Workload, WorkloadKind};
