@@ -104,18 +104,20 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
         &dir,
         &periscope_sandbox::demo_config(&prometheus_url, "127.0.0.1:1", "127.0.0.1:2"),
     );
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("PERISCOPE_SERVER__HTTP_LISTEN", "127.0.0.1:0")
-        .env("PERISCOPE_SERVER__GRPC_LISTEN", "127.0.0.1:0")
-        .env("PERISCOPE_LOG", "debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("PERISCOPE_SERVER__HTTP_LISTEN", "127.0.0.1:0")
+            .env("PERISCOPE_SERVER__GRPC_LISTEN", "127.0.0.1:0")
+            .env("PERISCOPE_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send(line);
@@ -151,13 +153,13 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
 
     assert!(Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(child.0.id().to_string())
         .status()
         .unwrap()
         .success());
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.0.try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -176,6 +178,19 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
             "token of {} in the logs:\n{log}",
             t.name
         );
+    }
+}
+
+/// Kills the child process if the test ends early (a failed assertion), so no
+/// server outlives its test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
 
