@@ -10,6 +10,14 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_periscope");
 
+fn check_config(path: impl AsRef<std::ffi::OsStr>) -> std::process::Output {
+    Command::new(BIN)
+        .arg("check-config")
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
 fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
     let path = dir.path().join("periscope.toml");
     std::fs::write(&path, text).unwrap();
@@ -27,11 +35,7 @@ fn check_config_accepts_a_valid_file() {
             "127.0.0.1:9481",
         ),
     );
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = check_config(&path);
     assert!(
         out.status.success(),
         "{}",
@@ -44,11 +48,7 @@ fn check_config_accepts_a_valid_file() {
 #[test]
 fn the_example_configuration_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/periscope.example.toml");
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(example)
-        .output()
-        .unwrap();
+    let out = check_config(example);
     assert!(
         out.status.success(),
         "{}",
@@ -65,11 +65,7 @@ fn check_config_explains_every_problem_with_file_and_key() {
             "workspaces = [\"ws-b\"]\nnamespaces = [\"team-z\"]",
         );
     let path = write_config(&dir, &text);
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = check_config(&path);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&path.display().to_string()), "{err}");
@@ -82,11 +78,7 @@ fn check_config_explains_every_problem_with_file_and_key() {
         assert!(err.contains(needle), "missing {needle}: {err}");
     }
     let syntax = write_config(&dir, "[server\nhttp_listen = 1");
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&syntax)
-        .output()
-        .unwrap();
+    let out = check_config(&syntax);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("line 1"),

@@ -1,6 +1,7 @@
 //! Whole-configuration checks, each reported with the key path it concerns.
 
 use crate::{Config, ConfigError, Issue, Role};
+use periscope_model::is_label_name;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
@@ -292,11 +293,4 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
-}
-
-/// Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
-fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

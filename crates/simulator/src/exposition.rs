@@ -300,6 +300,15 @@ fn cadvisor(w: &mut Writer, cluster: &Cluster, t: Time) {
     });
 }
 
+/// The kind and name of a pod's owner: a Deployment's pods belong to its ReplicaSet.
+fn owner<'a>(cluster: &'a Cluster, pod: &Pod) -> (&'static str, &'a str) {
+    let wl = &cluster.workloads[pod.workload];
+    match wl.kind {
+        WorkloadKind::Deployment => ("ReplicaSet", wl.replicaset.as_deref().unwrap_or(&wl.name)),
+        other => (other.as_str(), wl.name.as_str()),
+    }
+}
+
 fn restarts(pod: &Pod, container: usize, t: Time) -> f64 {
     if pod.crash_looping && container == 0 {
         3.0 + (t.elapsed() / CRASH_LOOP_SECONDS).floor()
@@ -371,13 +380,7 @@ fn kube_state_metrics(w: &mut Writer, cluster: &Cluster, t: Time) {
     }
     w.family("kube_pod_info", "gauge", "Information about pod.");
     for pod in &cluster.pods {
-        let wl = &cluster.workloads[pod.workload];
-        let (kind, owner) = match wl.kind {
-            WorkloadKind::Deployment => {
-                ("ReplicaSet", wl.replicaset.as_deref().unwrap_or(&wl.name))
-            }
-            other => (other.as_str(), wl.name.as_str()),
-        };
+        let (kind, owner) = owner(cluster, pod);
         let labels = [
             ("created_by_kind", kind),
             ("created_by_name", owner),
@@ -393,13 +396,7 @@ fn kube_state_metrics(w: &mut Writer, cluster: &Cluster, t: Time) {
         "Information about the Pod's owner.",
     );
     for pod in &cluster.pods {
-        let wl = &cluster.workloads[pod.workload];
-        let (kind, owner) = match wl.kind {
-            WorkloadKind::Deployment => {
-                ("ReplicaSet", wl.replicaset.as_deref().unwrap_or(&wl.name))
-            }
-            other => (other.as_str(), wl.name.as_str()),
-        };
+        let (kind, owner) = owner(cluster, pod);
         let labels = [
             ("namespace", pod.namespace.as_str()),
             ("owner_is_controller", "true"),

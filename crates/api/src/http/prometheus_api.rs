@@ -15,7 +15,7 @@ use axum::routing::{any, get, MethodRouter};
 use axum::Router;
 use futures::StreamExt;
 use periscope_backend_prometheus::{ApiResponse, Method};
-use periscope_model::{Error, ErrorKind, Scope};
+use periscope_model::{is_label_name, Error, ErrorKind, Scope};
 use periscope_tenancy::promql::policy::MetricClass;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -345,10 +345,4 @@ fn streamed(forwarded: Forwarded) -> Response {
 fn raw(status: u16, body: bytes::Bytes) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
