@@ -171,7 +171,7 @@ async fn shutdown_signal() {
 }
 
 async fn simulate(listen: String, seed: u64, nodes: usize) -> anyhow::Result<()> {
-    use periscope_simulator::{Cluster, ClusterSpec, Exporter};
+    use periscope_simulator::{Cluster, ClusterSpec};
     let spec = ClusterSpec {
         seed,
         nodes,
@@ -189,13 +189,8 @@ async fn simulate(listen: String, seed: u64, nodes: usize) -> anyhow::Result<()>
         cluster.workloads.len(),
         cluster.pods.len()
     );
-    for e in Exporter::ALL {
-        println!(
-            "  - job_name: {job}\n    honor_labels: true\n    metrics_path: /metrics/{job}\n    static_configs: [{{ targets: [\"{addr}\"] }}]",
-            job = e.name()
-        );
-    }
-    periscope_simulator::serve(listener, cluster, shutdown_signal()).await?;
+    print!("{}", periscope_simulator::scrape_jobs(&addr.to_string()));
+    periscope_simulator::serve(listener, cluster, None, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! the generated cluster: its pods, its crash-looping pod, its saturated node.
 
 use periscope_sandbox::PrometheusProcess;
-use periscope_simulator::{Cluster, ClusterSpec, Exporter};
+use periscope_simulator::{Cluster, ClusterSpec};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -35,19 +35,12 @@ async fn prometheus_sees_the_simulated_cluster() {
     let simulator = tokio::spawn(periscope_simulator::serve(
         listener,
         cluster.clone(),
+        None,
         async {
             let _ = stopped.await;
         },
     ));
-    let jobs: String = Exporter::ALL
-        .iter()
-        .map(|e| {
-            format!(
-                "  - job_name: {job}\n    honor_labels: true\n    metrics_path: /metrics/{job}\n    static_configs: [{{ targets: [\"{addr}\"] }}]\n",
-                job = e.name()
-            )
-        })
-        .collect();
+    let jobs = periscope_simulator::scrape_jobs(&addr.to_string());
     let prometheus =
         tokio::task::spawn_blocking(move || PrometheusProcess::start_with_scrape_jobs(&jobs))
             .await
@@ -61,7 +54,7 @@ async fn prometheus_sees_the_simulated_cluster() {
     // Wait (bounded) until all three exporters have been scraped once.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let up = query(&url, &format!("count(up{{job=~\"node-exporter|cadvisor|kube-state-metrics\"}} == 1) == 3 and count(kube_pod_info{{{sim}}}) > 0")).await;
+        let up = query(&url, &format!("count(up{{job=~\"node-exporter|kubelet|kube-state-metrics\"}} == 1) == 3 and count(kube_pod_info{{{sim}}}) > 0")).await;
         if !up.is_empty() {
             break;
         }

@@ -1,7 +1,7 @@
 //! Starting a real Prometheus on a free loopback port.
 
 use crate::SampleCluster;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -57,7 +57,7 @@ pub fn find_binary(binary: &'static str, env_var: &'static str) -> Result<PathBu
 /// watchdog kills it once our end of its stdin pipe closes).
 pub struct PrometheusProcess {
     url: String,
-    sample: SampleCluster,
+    sample: Option<SampleCluster>,
     child: Child,
     stdin: Option<ChildStdin>,
     _dir: tempfile::TempDir,
@@ -75,19 +75,28 @@ impl PrometheusProcess {
     /// Like [`PrometheusProcess::start`], with `jobs` (YAML list items, each
     /// starting `  - job_name: ...`) added to its `scrape_configs`.
     pub fn start_with_scrape_jobs(jobs: &str) -> Result<Self, SandboxError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let sample = SampleCluster::ending_before(now);
+        let mut process = Self::start_with(&sample.openmetrics(), jobs)?;
+        process.sample = Some(sample);
+        Ok(process)
+    }
+
+    /// Backfills `history` (OpenMetrics text, e.g. from the simulator), then
+    /// starts Prometheus with `jobs` added to its `scrape_configs` (it always
+    /// scrapes itself) and waits until it is ready.
+    pub fn start_with(history: &str, jobs: &str) -> Result<Self, SandboxError> {
         let prometheus = find_binary("prometheus", "PERISCOPE_PROMETHEUS_BIN")?;
         let promtool = find_binary("promtool", "PERISCOPE_PROMTOOL_BIN")?;
         let dir = tempfile::Builder::new()
             .prefix("periscope-prometheus-")
             .tempdir()
             .map_err(io("creating a temporary directory"))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or_default();
-        let sample = SampleCluster::ending_before(now);
         let data_dir = dir.path().join("data");
-        backfill(&promtool, &sample, dir.path(), &data_dir)?;
+        backfill(&promtool, history, dir.path(), &data_dir)?;
 
         let port = free_port()?;
         let address = format!("127.0.0.1:{port}");
@@ -122,7 +131,7 @@ impl PrometheusProcess {
         });
         let mut process = Self {
             url: format!("http://{address}"),
-            sample,
+            sample: None,
             child,
             stdin,
             _dir: dir,
@@ -155,8 +164,13 @@ impl PrometheusProcess {
     }
 
     /// The sample data it holds.
+    ///
+    /// # Panics
+    /// When it was started with other data ([`PrometheusProcess::start_with`]).
     pub fn sample(&self) -> &SampleCluster {
-        &self.sample
+        self.sample
+            .as_ref()
+            .expect("this Prometheus was started with the sample cluster")
     }
 }
 
@@ -170,15 +184,12 @@ impl Drop for PrometheusProcess {
 
 fn backfill(
     promtool: &Path,
-    sample: &SampleCluster,
+    history: &str,
     dir: &Path,
     data_dir: &Path,
 ) -> Result<(), SandboxError> {
-    let input = dir.join("sample.om");
-    let mut file = std::fs::File::create(&input).map_err(io("writing sample data"))?;
-    file.write_all(sample.openmetrics().as_bytes())
-        .map_err(io("writing sample data"))?;
-    drop(file);
+    let input = dir.join("history.om");
+    std::fs::write(&input, history).map_err(io("writing history"))?;
     std::fs::create_dir_all(data_dir).map_err(io("creating the data directory"))?;
     let output = Command::new(promtool)
         .args(["tsdb", "create-blocks-from", "openmetrics"])

@@ -12,6 +12,10 @@ use std::fmt::Write;
 pub const PERIOD_SECONDS: f64 = 600.0;
 /// Relative amplitude of a container's CPU swing.
 const CONTAINER_CPU_SWING: f64 = 0.3;
+/// Bytes in a mebibyte.
+const MIB: f64 = 1_048_576.0;
+/// Pods the kubelet admits per node.
+pub const MAX_PODS_PER_NODE: f64 = 110.0;
 /// Seconds between restarts of the crash-looping container.
 pub const CRASH_LOOP_SECONDS: f64 = 300.0;
 
@@ -34,7 +38,7 @@ impl Exporter {
         Exporter::KubeStateMetrics,
     ];
 
-    /// Its path on the simulator's HTTP server and its usual Prometheus job name.
+    /// Its path on the simulator's HTTP server: `/metrics/<name>`.
     pub fn name(self) -> &'static str {
         match self {
             Exporter::NodeExporter => "node-exporter",
@@ -42,6 +46,31 @@ impl Exporter {
             Exporter::KubeStateMetrics => "kube-state-metrics",
         }
     }
+
+    /// The `job` label a vanilla kube-prometheus stack gives its series
+    /// (cAdvisor is scraped from the kubelet).
+    pub fn job(self) -> &'static str {
+        match self {
+            Exporter::NodeExporter => "node-exporter",
+            Exporter::Cadvisor => "kubelet",
+            Exporter::KubeStateMetrics => "kube-state-metrics",
+        }
+    }
+}
+
+/// Prometheus `scrape_configs` items (YAML, each starting `  - job_name:`)
+/// that scrape every exporter of a simulator listening on `address`.
+pub fn scrape_jobs(address: &str) -> String {
+    Exporter::ALL
+        .iter()
+        .map(|e| {
+            format!(
+                "  - job_name: {job}\n    honor_labels: true\n    metrics_path: /metrics/{path}\n    static_configs: [{{ targets: [\"{address}\"] }}]\n",
+                job = e.job(),
+                path = e.name()
+            )
+        })
+        .collect()
 }
 
 /// `exporter`'s exposition for `cluster` at Unix time `now`, with counters
@@ -157,6 +186,14 @@ fn node_exporter(w: &mut Writer, cluster: &Cluster, t: Time) {
             * t.swing(node_swing_amplitude(node.saturated), node_phase(i));
         w.sample("node_load1", &[("instance", &node.name)], load);
     }
+    // The longer averages lag behind: they follow the base load.
+    for family in ["node_load5", "node_load15"] {
+        w.family(family, "gauge", "Load average.");
+        for node in &cluster.nodes {
+            let load = node.cpu_cores as f64 * node.busy;
+            w.sample(family, &[("instance", &node.name)], load);
+        }
+    }
     w.family(
         "node_memory_MemTotal_bytes",
         "gauge",
@@ -227,16 +264,89 @@ fn node_exporter(w: &mut Writer, cluster: &Cluster, t: Time) {
         );
     }
     w.family(
-        "node_network_receive_bytes_total",
-        "counter",
-        "Network device statistic receive_bytes.",
+        "node_filesystem_files",
+        "gauge",
+        "Filesystem total file nodes.",
     );
     for node in &cluster.nodes {
         w.sample(
-            "node_network_receive_bytes_total",
-            &[("device", "eth0"), ("instance", &node.name)],
-            (1u64 << 20) as f64 * t.elapsed(),
+            "node_filesystem_files",
+            &[fs[0], fs[1], ("instance", &node.name), fs[2]],
+            6_553_600.0,
         );
+    }
+    w.family(
+        "node_filesystem_files_free",
+        "gauge",
+        "Filesystem total free file nodes.",
+    );
+    for node in &cluster.nodes {
+        w.sample(
+            "node_filesystem_files_free",
+            &[fs[0], fs[1], ("instance", &node.name), fs[2]],
+            if node.saturated {
+                655_360.0
+            } else {
+                5_242_880.0
+            },
+        );
+    }
+    // Every node receives 1 MiB/s and sends 512 KiB/s; a virtual interface
+    // (which node metrics exclude) carries the same again.
+    for (family, help, per_second) in [
+        (
+            "node_network_receive_bytes_total",
+            "Network device statistic receive_bytes.",
+            MIB,
+        ),
+        (
+            "node_network_transmit_bytes_total",
+            "Network device statistic transmit_bytes.",
+            MIB / 2.0,
+        ),
+    ] {
+        w.family(family, "counter", help);
+        for node in &cluster.nodes {
+            for device in ["eth0", "veth1a2b3c"] {
+                w.sample(
+                    family,
+                    &[("device", device), ("instance", &node.name)],
+                    per_second * t.elapsed(),
+                );
+            }
+        }
+    }
+    // Disk traffic: 40 reads/s of 16 KiB and 20 writes/s of 64 KiB per node.
+    for (family, help, per_second) in [
+        (
+            "node_disk_reads_completed_total",
+            "The total number of reads completed successfully.",
+            40.0,
+        ),
+        (
+            "node_disk_writes_completed_total",
+            "The total number of writes completed successfully.",
+            20.0,
+        ),
+        (
+            "node_disk_read_bytes_total",
+            "The total number of bytes read successfully.",
+            40.0 * 16.0 * 1024.0,
+        ),
+        (
+            "node_disk_written_bytes_total",
+            "The total number of bytes written successfully.",
+            20.0 * 64.0 * 1024.0,
+        ),
+    ] {
+        w.family(family, "counter", help);
+        for node in &cluster.nodes {
+            w.sample(
+                family,
+                &[("device", "sda"), ("instance", &node.name)],
+                per_second * t.elapsed(),
+            );
+        }
     }
 }
 
@@ -274,8 +384,75 @@ fn cadvisor(w: &mut Writer, cluster: &Cluster, t: Time) {
         "Current working set in bytes.",
     );
     each_container(w, "container_memory_working_set_bytes", &|_, c| {
-        (c.memory_bytes as f64 * t.swing(0.1, c.phase)).floor()
+        working_set(c, t)
     });
+    w.family(
+        "container_memory_cache",
+        "gauge",
+        "Number of bytes of page cache memory.",
+    );
+    each_container(w, "container_memory_cache", &|_, c| page_cache(c));
+    w.family(
+        "container_memory_usage_bytes",
+        "gauge",
+        "Current memory usage in bytes, including all memory regardless of when it was accessed.",
+    );
+    each_container(w, "container_memory_usage_bytes", &|_, c| {
+        working_set(c, t) + page_cache(c)
+    });
+    w.family(
+        "container_processes",
+        "gauge",
+        "Number of processes running inside the container.",
+    );
+    each_container(w, "container_processes", &|_, c| {
+        if c.name == "app" {
+            4.0
+        } else {
+            1.0
+        }
+    });
+    w.family(
+        "container_threads",
+        "gauge",
+        "Number of threads running inside the container.",
+    );
+    each_container(w, "container_threads", &|_, c| {
+        if c.name == "app" {
+            32.0
+        } else {
+            8.0
+        }
+    });
+    kubelet_volume_stats(w, cluster);
+    // Pod-level network counters (no container label), like the kubelet's.
+    for (family, help, direction) in [
+        (
+            "container_network_receive_bytes_total",
+            "Cumulative count of bytes received.",
+            0u8,
+        ),
+        (
+            "container_network_transmit_bytes_total",
+            "Cumulative count of bytes transmitted.",
+            1u8,
+        ),
+    ] {
+        w.family(family, "counter", help);
+        for (i, pod) in cluster.pods.iter().enumerate() {
+            let labels = [
+                ("interface", "eth0"),
+                ("namespace", pod.namespace.as_str()),
+                ("node", &cluster.nodes[pod.node].name),
+                ("pod", &pod.name),
+            ];
+            w.sample(
+                family,
+                &labels,
+                pod_network_rate(i, direction) * t.elapsed(),
+            );
+        }
+    }
     w.family(
         "container_cpu_cfs_periods_total",
         "counter",
@@ -298,6 +475,123 @@ fn cadvisor(w: &mut Writer, cluster: &Cluster, t: Time) {
         };
         (share * 10.0 * t.elapsed()).floor()
     });
+}
+
+fn working_set(c: &crate::Container, t: Time) -> f64 {
+    (c.memory_bytes as f64 * t.swing(0.1, c.phase)).floor()
+}
+
+/// Page cache: a fixed fifth of the container's base memory.
+fn page_cache(c: &crate::Container) -> f64 {
+    (c.memory_bytes / 5) as f64
+}
+
+/// Bytes per second a pod receives (`direction` 0) or sends (1): 1 KiB/s per
+/// unit of the pod's index modulo 7, plus 1 KiB/s, halved for sending.
+pub fn pod_network_rate(pod_index: usize, direction: u8) -> f64 {
+    let receive = 1024.0 * (1 + pod_index % 7) as f64;
+    if direction == 0 {
+        receive
+    } else {
+        receive / 2.0
+    }
+}
+
+/// Services (one per Deployment and StatefulSet), ConfigMaps (the root CA
+/// bundle plus one per workload), Secrets (one per namespace) and a
+/// PersistentVolumeClaim per StatefulSet pod.
+fn namespaced_objects(w: &mut Writer, cluster: &Cluster) {
+    w.family("kube_service_info", "gauge", "Information about service.");
+    for wl in cluster
+        .workloads
+        .iter()
+        .filter(|w| w.kind != WorkloadKind::DaemonSet)
+    {
+        let labels = [("namespace", wl.namespace.as_str()), ("service", &wl.name)];
+        w.sample("kube_service_info", &labels, 1.0);
+    }
+    w.family(
+        "kube_configmap_info",
+        "gauge",
+        "Information about configmap.",
+    );
+    for (ns, _) in &cluster.namespaces {
+        let labels = [
+            ("configmap", "kube-root-ca.crt"),
+            ("namespace", ns.as_str()),
+        ];
+        w.sample("kube_configmap_info", &labels, 1.0);
+    }
+    for wl in &cluster.workloads {
+        let name = format!("{}-config", wl.name);
+        let labels = [("configmap", name.as_str()), ("namespace", &wl.namespace)];
+        w.sample("kube_configmap_info", &labels, 1.0);
+    }
+    w.family("kube_secret_info", "gauge", "Information about secret.");
+    for (ns, _) in &cluster.namespaces {
+        let labels = [("namespace", ns.as_str()), ("secret", "default-token")];
+        w.sample("kube_secret_info", &labels, 1.0);
+    }
+    w.family(
+        "kube_persistentvolumeclaim_info",
+        "gauge",
+        "Information about persistent volume claim.",
+    );
+    for pod in statefulset_pods(cluster) {
+        let claim = format!("data-{}", pod.name);
+        let labels = [
+            ("namespace", pod.namespace.as_str()),
+            ("persistentvolumeclaim", &claim),
+            ("storageclass", "standard"),
+        ];
+        w.sample("kube_persistentvolumeclaim_info", &labels, 1.0);
+    }
+}
+
+fn statefulset_pods(cluster: &Cluster) -> impl Iterator<Item = &Pod> {
+    cluster
+        .pods
+        .iter()
+        .filter(|p| cluster.workloads[p.workload].kind == WorkloadKind::StatefulSet)
+}
+
+/// Size of every simulated volume: 10 GiB.
+pub const VOLUME_BYTES: f64 = 10.0 * 1024.0 * MIB;
+
+/// The kubelet's volume statistics of the StatefulSets' claims (same `kubelet`
+/// job as cAdvisor). Volume `i` is `(30 + 7·(i mod 10))` % full.
+fn kubelet_volume_stats(w: &mut Writer, cluster: &Cluster) {
+    for (family, help) in [
+        (
+            "kubelet_volume_stats_capacity_bytes",
+            "Capacity in bytes of the volume.",
+        ),
+        (
+            "kubelet_volume_stats_used_bytes",
+            "Number of used bytes in the volume.",
+        ),
+        (
+            "kubelet_volume_stats_available_bytes",
+            "Number of available bytes in the volume.",
+        ),
+    ] {
+        w.family(family, "gauge", help);
+        for (i, pod) in statefulset_pods(cluster).enumerate() {
+            let claim = format!("data-{}", pod.name);
+            let used = (VOLUME_BYTES * (30 + 7 * (i % 10)) as f64 / 100.0).floor();
+            let value = match family {
+                "kubelet_volume_stats_capacity_bytes" => VOLUME_BYTES,
+                "kubelet_volume_stats_used_bytes" => used,
+                _ => VOLUME_BYTES - used,
+            };
+            let labels = [
+                ("namespace", pod.namespace.as_str()),
+                ("node", &cluster.nodes[pod.node].name),
+                ("persistentvolumeclaim", &claim),
+            ];
+            w.sample(family, &labels, value);
+        }
+    }
 }
 
 /// The kind and name of a pod's owner: a Deployment's pods belong to its ReplicaSet.
@@ -346,6 +640,25 @@ fn kube_state_metrics(w: &mut Writer, cluster: &Cluster, t: Time) {
             ],
             node.memory_bytes as f64,
         );
+    }
+    w.family(
+        "kube_node_status_allocatable",
+        "gauge",
+        "The allocatable for different resources of a node that are available for scheduling.",
+    );
+    for node in &cluster.nodes {
+        // The kubelet reserves a tenth of a core and 512 MiB.
+        for (resource, unit, value) in [
+            ("cpu", "core", node.cpu_cores as f64 - 0.1),
+            ("memory", "byte", node.memory_bytes as f64 - 512.0 * MIB),
+            ("pods", "integer", MAX_PODS_PER_NODE),
+        ] {
+            w.sample(
+                "kube_node_status_allocatable",
+                &[("node", &node.name), ("resource", resource), ("unit", unit)],
+                value,
+            );
+        }
     }
     w.family(
         "kube_node_status_condition",
@@ -544,6 +857,24 @@ fn kube_state_metrics(w: &mut Writer, cluster: &Cluster, t: Time) {
         ];
         w.sample("kube_pod_container_status_waiting_reason", &labels, 1.0);
     }
+    w.family(
+        "kube_pod_container_info",
+        "gauge",
+        "Information about a container in a pod.",
+    );
+    for pod in &cluster.pods {
+        for c in &pod.containers {
+            let image = format!("registry.example.com/{}/{}:1.0", pod.namespace, c.name);
+            let labels = [
+                ("container", c.name.as_str()),
+                ("image", &image),
+                ("namespace", &pod.namespace),
+                ("pod", &pod.name),
+            ];
+            w.sample("kube_pod_container_info", &labels, 1.0);
+        }
+    }
+    namespaced_objects(w, cluster);
     for (family, help, pick) in [
         (
             "kube_pod_container_resource_requests",

@@ -9,10 +9,14 @@
 //! can compute expected values by hand.
 
 mod exposition;
+mod history;
 mod random;
 mod server;
 mod topology;
 
-pub use exposition::{render, Exporter};
+pub use exposition::{
+    pod_network_rate, render, scrape_jobs, Exporter, MAX_PODS_PER_NODE, VOLUME_BYTES,
+};
+pub use history::openmetrics_history;
 pub use server::serve;
 pub use topology::{Cluster, ClusterSpec, Container, Node, Pod, Workload, WorkloadKind};

@@ -24,15 +24,17 @@ fn unix_now() -> f64 {
 
 /// Serves `/metrics/node-exporter`, `/metrics/cadvisor` and
 /// `/metrics/kube-state-metrics` for `cluster` on `listener` until `shutdown`
-/// resolves. Counters start at the moment this is called.
+/// resolves. Counters started at Unix time `origin` (pass the start of any
+/// backfilled history so the counters continue it), or now when `None`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     cluster: Cluster,
+    origin: Option<f64>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let simulation = Arc::new(Simulation {
         cluster,
-        start: unix_now(),
+        start: origin.unwrap_or_else(unix_now),
     });
     let mut router = Router::new();
     for exporter in Exporter::ALL {

@@ -194,6 +194,7 @@ async fn the_server_exposes_every_exporter() {
     let server = tokio::spawn(periscope_simulator::serve(
         listener,
         Cluster::generate(&ClusterSpec::default()),
+        None,
         async {
             let _ = stopped.await;
         },
