@@ -15,6 +15,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|p| p.extension().is_some_and(|e| e == "proto"))
         .collect();
     files.sort();
+    // The directory too, so an added file is noticed.
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("periscope/v1").display()
+    );
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
     }

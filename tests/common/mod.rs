@@ -6,6 +6,7 @@
 use periscope_api::Server;
 use periscope_config::Config;
 use periscope_sandbox::{demo_config, DemoTenant, PrometheusProcess};
+use periscope_simulator::{openmetrics_history, Cluster, ClusterSpec};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -43,7 +44,13 @@ pub async fn periscope_with(extra: &str) -> Periscope {
     let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url().to_string())
         .await
         .unwrap();
-    let text = demo_config(&prometheus_url, "127.0.0.1:0", "127.0.0.1:0") + extra;
+    periscope_at(&prometheus_url, extra).await
+}
+
+/// Periscope with the demo configuration in front of the Prometheus at
+/// `prometheus_url`, plus `extra` TOML appended.
+pub async fn periscope_at(prometheus_url: &str, extra: &str) -> Periscope {
+    let text = demo_config(prometheus_url, "127.0.0.1:0", "127.0.0.1:0") + extra;
     let config = Config::from_toml(&text, "test configuration", &HashMap::new())
         .expect("valid test configuration");
     let server = Server::bind(config).await.expect("periscope binds");
@@ -59,6 +66,52 @@ pub async fn periscope_with(extra: &str) -> Periscope {
         http: reqwest::Client::new(),
         _stop: stop,
     }
+}
+
+/// A real Prometheus holding one hour of the simulated cluster's history
+/// (backfilled, so values at [`Simulated::end`] are exactly known).
+pub struct Simulated {
+    pub process: PrometheusProcess,
+    pub cluster: Cluster,
+    /// Counters' origin and the first sample, Unix seconds.
+    pub origin: i64,
+    /// The last sample: evaluate here.
+    pub end: i64,
+}
+
+/// Seconds between samples of the simulated history.
+pub const SIMULATED_STEP: i64 = 15;
+
+static SIMULATED: OnceLock<Simulated> = OnceLock::new();
+
+/// The binary-wide simulated-cluster Prometheus (started on first use).
+pub fn simulated() -> &'static Simulated {
+    SIMULATED.get_or_init(|| {
+        let cluster = Cluster::generate(&ClusterSpec::default());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let end = now / 60 * 60 - 60;
+        let origin = end - 3600;
+        let history = openmetrics_history(&cluster, origin, origin, end, SIMULATED_STEP);
+        let process = PrometheusProcess::start_with(&history, "")
+            .unwrap_or_else(|e| panic!("cannot start Prometheus: {e}"));
+        Simulated {
+            process,
+            cluster,
+            origin,
+            end,
+        }
+    })
+}
+
+/// Periscope (demo configuration) in front of the simulated cluster.
+pub async fn periscope_on_simulated() -> Periscope {
+    let url = tokio::task::spawn_blocking(|| simulated().process.url().to_string())
+        .await
+        .unwrap();
+    periscope_at(&url, "").await
 }
 
 /// Bearer token of a demo tenant.

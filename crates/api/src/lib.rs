@@ -3,6 +3,7 @@
 //! operations endpoints, all behind the same authentication and tenant enforcement.
 
 mod discovery;
+mod drilldown;
 mod error;
 mod grpc;
 mod http;

@@ -3,7 +3,7 @@
 
 use crate::state::{AppState, Caller, Cluster};
 use crate::time::{parse_duration, parse_time};
-use periscope_backend_prometheus::{ApiResponse, Method, UpstreamResponse};
+use periscope_backend_prometheus::{ApiResponse, Method, QueryData, UpstreamResponse};
 use periscope_model::{Error, ErrorKind, Result, Scope};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -297,6 +297,25 @@ impl AppState {
         let permit = self
             .limiter
             .try_acquire(&caller.principal.name, limits.max_concurrent_queries)?;
+        let response = self
+            .upstream(cluster, method, path, params, timeout)
+            .await?;
+        Ok(Forwarded {
+            response,
+            permit: Some(permit),
+        })
+    }
+
+    /// Sends a request upstream (the caller holds the concurrency permit),
+    /// timed and counted.
+    pub(crate) async fn upstream(
+        &self,
+        cluster: &Cluster,
+        method: Method,
+        path: &str,
+        params: Vec<(String, String)>,
+        timeout: Duration,
+    ) -> Result<UpstreamResponse> {
         let started = Instant::now();
         let result = cluster
             .prometheus
@@ -311,19 +330,43 @@ impl AppState {
         if let Err(e) = &result {
             tracing::warn!(cluster = %cluster.name, path, error = %e, "backend request failed");
         }
-        Ok(Forwarded {
-            response: result?,
-            permit: Some(permit),
-        })
+        result
     }
 
-    fn effective_timeout(&self, caller: &Caller, requested: Option<&str>) -> Result<Duration> {
+    pub(crate) fn effective_timeout(
+        &self,
+        caller: &Caller,
+        requested: Option<&str>,
+    ) -> Result<Duration> {
         let max = caller.principal.limits.query_timeout;
         Ok(match requested {
             Some(t) => parse_duration("timeout", t)?.min(max),
             None => max,
         })
     }
+}
+
+/// Decodes Prometheus' JSON answer to a query, mapping its errors to error
+/// kinds by HTTP status and `errorType`.
+pub(crate) fn decode_query(status: u16, body: &[u8]) -> Result<ApiResponse<QueryData>> {
+    let decoded: ApiResponse<QueryData> = serde_json::from_slice(body).map_err(|e| {
+        Error::new(
+            ErrorKind::BackendUnavailable,
+            format!("undecodable answer from prometheus (HTTP {status}): {e}"),
+        )
+    })?;
+    if decoded.status != "success" {
+        let message = decoded
+            .error
+            .unwrap_or_else(|| format!("prometheus answered HTTP {status}"));
+        let kind = match (status, decoded.error_type.as_deref()) {
+            (_, Some("timeout")) => ErrorKind::Timeout,
+            (400 | 422, _) => ErrorKind::BadRequest,
+            _ => ErrorKind::BackendUnavailable,
+        };
+        return Err(Error::new(kind, message));
+    }
+    Ok(decoded)
 }
 
 /// `start` and `end`, when given, must be timestamps.
@@ -336,7 +379,7 @@ fn check_times(params: &[(String, String)]) -> Result<()> {
     Ok(())
 }
 
-fn check_range(start: f64, end: f64, max: Duration) -> Result<()> {
+pub(crate) fn check_range(start: f64, end: f64, max: Duration) -> Result<()> {
     if end < start {
         return Err(Error::bad_request(
             "invalid parameter \"end\": end timestamp must not be before start time",

@@ -5,6 +5,7 @@ use crate::telemetry::Telemetry;
 use periscope_backend_prometheus::PrometheusClient;
 use periscope_config::Config;
 use periscope_model::{Error, ErrorKind, Result, Scope};
+use periscope_monitoring::Catalog;
 use periscope_tenancy::{Authenticator, Enforcer, Principal, ScopeResolver};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub struct AppState {
     pub(crate) enforcer: Enforcer,
     pub(crate) limiter: ConcurrencyLimiter,
     pub(crate) telemetry: Telemetry,
+    pub(crate) catalog: Catalog,
     pub(crate) config: Config,
 }
 
@@ -47,8 +49,23 @@ impl AppState {
                 },
             );
         }
+        let catalog = match &config.monitoring.catalog {
+            None => Catalog::builtin(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::bad_request(format!(
+                        "monitoring.catalog: cannot read {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Catalog::from_toml(&text).map_err(|e| {
+                    Error::bad_request(format!("monitoring.catalog {}: {e}", path.display()))
+                })?
+            }
+        };
         Ok(Self {
             clusters,
+            catalog,
             default_cluster: config.default_cluster().name.clone(),
             auth: Authenticator::from_config(&config),
             scopes: ScopeResolver::from_config(&config),

@@ -24,6 +24,40 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub promql: PromqlConfig,
+    #[serde(default)]
+    pub monitoring: MonitoringConfig,
+}
+
+/// The drill-down monitoring API.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringConfig {
+    /// A named-metric catalog file replacing the built-in one.
+    #[serde(default)]
+    pub catalog: Option<std::path::PathBuf>,
+    /// Most named metrics evaluated by one Prometheus query.
+    #[serde(default = "default_metrics_per_query")]
+    pub metrics_per_query: usize,
+    /// Most Prometheus queries one drill-down request runs at the same time.
+    #[serde(default = "default_parallel_queries")]
+    pub parallel_queries: usize,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            catalog: None,
+            metrics_per_query: default_metrics_per_query(),
+            parallel_queries: default_parallel_queries(),
+        }
+    }
+}
+
+fn default_metrics_per_query() -> usize {
+    8
+}
+fn default_parallel_queries() -> usize {
+    4
 }
 
 /// Listen addresses and request-size bounds.

@@ -46,6 +46,23 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         &config.server.grpc_listen,
     );
 
+    for (key, value, max) in [
+        (
+            "monitoring.metrics_per_query",
+            config.monitoring.metrics_per_query,
+            100,
+        ),
+        (
+            "monitoring.parallel_queries",
+            config.monitoring.parallel_queries,
+            64,
+        ),
+    ] {
+        if !(1..=max).contains(&value) {
+            issues.push(Issue::new(key, format!("must be from 1 to {max}")));
+        }
+    }
+
     if config.clusters.is_empty() {
         issues.push(Issue::new(
             "clusters",

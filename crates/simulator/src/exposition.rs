@@ -11,7 +11,7 @@ use std::fmt::Write;
 /// Period of the load swing, in seconds.
 pub const PERIOD_SECONDS: f64 = 600.0;
 /// Relative amplitude of a container's CPU swing.
-const CONTAINER_CPU_SWING: f64 = 0.3;
+pub const CONTAINER_CPU_SWING: f64 = 0.3;
 /// Bytes in a mebibyte.
 const MIB: f64 = 1_048_576.0;
 /// Pods the kubelet admits per node.

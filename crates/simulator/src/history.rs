@@ -6,6 +6,10 @@ use crate::{render, Cluster, Exporter};
 use std::collections::HashMap;
 use std::fmt::Write;
 
+/// A metric family's name and its series (in first-seen order), each with its
+/// samples `(time, value)`.
+type Family = (String, Vec<(String, Vec<(i64, String)>)>);
+
 /// Every exporter's exposition at `start`, `start + step`, ... up to `end`
 /// (Unix seconds), with counters started at `origin` and each series labelled
 /// with its exporter's `job`, as Prometheus would have scraped them.
@@ -17,8 +21,7 @@ pub fn openmetrics_history(
     step: i64,
 ) -> String {
     let step = step.max(1);
-    // family → series (in first-seen order) → samples
-    let mut families: Vec<(String, Vec<(String, Vec<(i64, String)>)>)> = Vec::new();
+    let mut families: Vec<Family> = Vec::new();
     let mut family_index: HashMap<String, usize> = HashMap::new();
     let mut series_index: HashMap<String, (usize, usize)> = HashMap::new();
     for exporter in Exporter::ALL {

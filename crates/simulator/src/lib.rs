@@ -15,7 +15,8 @@ mod server;
 mod topology;
 
 pub use exposition::{
-    pod_network_rate, render, scrape_jobs, Exporter, MAX_PODS_PER_NODE, VOLUME_BYTES,
+    pod_network_rate, render, scrape_jobs, Exporter, CONTAINER_CPU_SWING, CRASH_LOOP_SECONDS,
+    MAX_PODS_PER_NODE, PERIOD_SECONDS, VOLUME_BYTES,
 };
 pub use history::openmetrics_history;
 pub use server::serve;

@@ -1,9 +1,9 @@
 //! `periscope.v1.Metrics`: the same queries as the HTTP API, with typed results.
 
 use crate::error::to_status;
-use crate::query::{Forwarded, InstantQuery, RangeQuery};
+use crate::query::{decode_query, Forwarded, InstantQuery, RangeQuery};
 use crate::state::{AppState, Caller};
-use periscope_backend_prometheus::{ApiResponse, QueryData, SamplePair};
+use periscope_backend_prometheus::{QueryData, SamplePair};
 use periscope_model::{Error, ErrorKind, Result};
 use periscope_proto::v1::{
     metrics_server::Metrics, QueryRangeRequest, QueryRequest, QueryResponse, ResultType, Sample,
@@ -25,7 +25,7 @@ impl Metrics for MetricsService {
     ) -> Result<Response<QueryResponse>, Status> {
         let started = Instant::now();
         let result = async {
-            let caller = self.caller(&request)?;
+            let caller = caller_of(&self.state, &request)?;
             let r = request.get_ref();
             let cluster = self.state.cluster(Some(&r.cluster))?;
             let q = InstantQuery {
@@ -45,7 +45,7 @@ impl Metrics for MetricsService {
     ) -> Result<Response<QueryResponse>, Status> {
         let started = Instant::now();
         let result = async {
-            let caller = self.caller(&request)?;
+            let caller = caller_of(&self.state, &request)?;
             let r = request.get_ref();
             let cluster = self.state.cluster(Some(&r.cluster))?;
             let q = RangeQuery {
@@ -62,15 +62,16 @@ impl Metrics for MetricsService {
     }
 }
 
-impl MetricsService {
-    fn caller<T>(&self, request: &Request<T>) -> Result<Caller> {
-        let header = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        self.state.caller(header)
-    }
+/// The caller, authenticated from the `authorization` metadata entry.
+pub(crate) fn caller_of<T>(state: &AppState, request: &Request<T>) -> Result<Caller> {
+    let header = request
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    state.caller(header)
+}
 
+impl MetricsService {
     fn finish(
         &self,
         endpoint: &str,
@@ -94,23 +95,7 @@ async fn decode(forwarded: Forwarded) -> Result<QueryResponse> {
     let status = forwarded.response.status;
     let body = forwarded.response.bytes().await?;
     drop(forwarded.permit);
-    let decoded: ApiResponse<QueryData> = serde_json::from_slice(&body).map_err(|e| {
-        Error::new(
-            ErrorKind::BackendUnavailable,
-            format!("undecodable answer from prometheus (HTTP {status}): {e}"),
-        )
-    })?;
-    if decoded.status != "success" {
-        let message = decoded
-            .error
-            .unwrap_or_else(|| format!("prometheus answered HTTP {status}"));
-        let kind = match (status, decoded.error_type.as_deref()) {
-            (_, Some("timeout")) => ErrorKind::Timeout,
-            (400 | 422, _) => ErrorKind::BadRequest,
-            _ => ErrorKind::BackendUnavailable,
-        };
-        return Err(Error::new(kind, message));
-    }
+    let decoded = decode_query(status, &body)?;
     let mut out = QueryResponse {
         warnings: decoded.warnings,
         ..Default::default()

@@ -1,9 +1,12 @@
-//! gRPC services: `periscope.v1.Metrics`, plus standard health and reflection.
+//! gRPC services: `periscope.v1.Metrics` and `periscope.v1.Monitoring`, plus
+//! standard health and reflection.
 
 mod metrics;
+mod monitoring;
 
 use crate::state::AppState;
 use periscope_proto::v1::metrics_server::MetricsServer;
+use periscope_proto::v1::monitoring_server::MonitoringServer;
 use std::sync::Arc;
 use tonic::service::Routes;
 
@@ -13,6 +16,9 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
     health_reporter
         .set_serving::<MetricsServer<metrics::MetricsService>>()
         .await;
+    health_reporter
+        .set_serving::<MonitoringServer<monitoring::MonitoringService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -21,6 +27,11 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
     builder
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(MetricsServer::new(metrics::MetricsService { state }));
+        .add_service(MetricsServer::new(metrics::MetricsService {
+            state: Arc::clone(&state),
+        }))
+        .add_service(MonitoringServer::new(monitoring::MonitoringService {
+            state,
+        }));
     Ok(builder.routes())
 }

@@ -1,10 +1,13 @@
-//! The HTTP surface: the Prometheus-compatible API (per cluster), and the
-//! operations endpoints.
+//! The HTTP surface: the Prometheus-compatible API (per cluster), the
+//! drill-down monitoring API, and the operations endpoints.
 
 mod extract;
+mod monitoring_api;
 mod ops;
 mod params;
 mod prometheus_api;
+
+pub(crate) use monitoring_api::parse_window;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,12 +23,15 @@ use std::time::Instant;
 /// The full HTTP router.
 pub fn router(state: Arc<AppState>) -> Router {
     let prometheus = prometheus_api::routes();
+    let monitoring = monitoring_api::routes();
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .nest("/prometheus/api/v1", prometheus.clone())
         .nest("/clusters/{cluster}/prometheus/api/v1", prometheus)
+        .nest("/api/v1", monitoring.clone())
+        .nest("/api/v1/clusters/{cluster}", monitoring)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .with_state(state)

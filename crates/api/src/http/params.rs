@@ -69,6 +69,23 @@ impl Params {
         Ok(self.all(name).cloned().collect())
     }
 
+    /// Refuses any parameter not among `known` (a typo would otherwise be
+    /// silently ignored).
+    pub fn only(&self, known: &[&str]) -> Result<()> {
+        match self
+            .url
+            .iter()
+            .chain(&self.body)
+            .find(|(k, _)| !known.contains(&k.as_str()))
+        {
+            Some((k, _)) => Err(Error::bad_request(format!(
+                "unknown parameter {k:?}; expected one of {}",
+                known.join(", ")
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The given single-valued parameters among `names`, as pairs to forward.
     pub fn pass_through(&self, names: &[&str]) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();

@@ -62,6 +62,12 @@ impl Enforcer {
         self
     }
 
+    /// Whether `query` is within the size, nesting and operator bounds that are
+    /// checked before parsing (for callers that combine queries).
+    pub fn admits(&self, query: &str) -> bool {
+        self.admission.check(query).is_ok()
+    }
+
     /// The query text to forward for `query` run with `scope` under `limits`.
     pub fn enforce_query<'q>(
         &self,
