@@ -4,10 +4,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use periscope_api::Server;
 use periscope_config::Config;
-use periscope_sandbox::{demo_config, PrometheusProcess, DEMO_TENANTS};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod demo;
 
 #[derive(Parser)]
 #[command(
@@ -49,7 +50,8 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         nodes: usize,
     },
-    /// Start a local Prometheus with sample data and Periscope in front of it.
+    /// Start the cluster simulator, a local Prometheus scraping it (with an hour
+    /// of history) and Periscope in front of it, and print what to try.
     Demo {
         /// HTTP listen address for Periscope.
         #[arg(long, default_value = "127.0.0.1:9480")]
@@ -85,7 +87,7 @@ fn main() -> ExitCode {
         Command::Demo {
             http_listen,
             grpc_listen,
-        } => runtime().and_then(|rt| rt.block_on(demo(http_listen, grpc_listen))),
+        } => runtime().and_then(|rt| rt.block_on(demo::run(http_listen, grpc_listen))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -155,7 +157,7 @@ async fn serve(path: PathBuf, target: Target) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -191,39 +193,5 @@ async fn simulate(listen: String, seed: u64, nodes: usize) -> anyhow::Result<()>
     );
     print!("{}", periscope_simulator::scrape_jobs(&addr.to_string()));
     periscope_simulator::serve(listener, cluster, None, shutdown_signal()).await?;
-    Ok(())
-}
-
-async fn demo(http_listen: String, grpc_listen: String) -> anyhow::Result<()> {
-    println!("Starting Prometheus with one hour of sample data of a small cluster...");
-    let prometheus = tokio::task::spawn_blocking(PrometheusProcess::start).await??;
-    let text = demo_config(prometheus.url(), &http_listen, &grpc_listen);
-    let config = Config::from_toml(&text, "demo configuration", &HashMap::new())?;
-    let server = Server::bind(config).await?;
-    let base = format!("http://{}", server.http_addr());
-    let at = prometheus.sample().eval_time();
-    println!("\nPeriscope is up.\n  Prometheus (direct):   {}\n  Periscope HTTP:        {base}/prometheus  (Grafana Prometheus datasource URL)\n  Periscope gRPC:        {}\n", prometheus.url(), server.grpc_addr());
-    println!("Tokens (demo only):");
-    for t in DEMO_TENANTS {
-        println!("  {:<7} {:<20} sees {}", t.name, t.token, t.sees);
-    }
-    println!(
-        r#"
-Try:
-  # alice sees only ws-a's namespaces, however the query is written
-  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))' --data-urlencode 'time={at}'
-  # ...and asking for bob's namespace is refused with 403
-  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/prometheus/api/v1/query' --data-urlencode 'query=up{{namespace="team-b"}}' --data-urlencode 'time={at}'
-  # the admin sees everything
-  curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (namespace) (kube_pod_info)' --data-urlencode 'time={at}'
-  # promtool as a tenant (token in the URL's userinfo)
-  promtool query instant 'http://alice:alice-demo-token@{addr}/prometheus' 'count by (namespace) (kube_pod_info)' --time={at}
-
-Press Ctrl-C to stop."#,
-        addr = server.http_addr()
-    );
-    server.run(shutdown_signal()).await?;
-    println!("Stopping Prometheus...");
-    tokio::task::spawn_blocking(move || drop(prometheus)).await?;
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! The `periscope` binary: `check-config` and `serve` (environment overrides,
-//! graceful shutdown on SIGTERM, no secrets in logs).
+//! The `periscope` binary: `check-config`, `serve` (environment overrides,
+//! graceful shutdown on SIGTERM, no secrets in logs) and `demo`.
 
 mod common;
 
@@ -143,23 +143,7 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
     );
     assert_eq!(status, 200);
 
-    assert!(Command::new("kill")
-        .arg("-TERM")
-        .arg(child.0.id().to_string())
-        .status()
-        .unwrap()
-        .success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "periscope did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = terminate(&mut child.0);
     assert!(status.success(), "exit status {status}");
     log.extend(rx.try_iter());
     let log = log.join("\n");
@@ -171,6 +155,114 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
             t.name
         );
     }
+}
+
+/// Sends SIGTERM and waits (bounded) for the exit status.
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    assert!(Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "periscope did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "demo",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--grpc-listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut printed = Vec::new();
+    while !printed.iter().any(|l: &String| l.contains("Press Ctrl-C")) {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("the demo did not come up:\n{}", printed.join("\n")));
+        printed.push(line);
+    }
+    let url_after = |label: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.split(label).nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {label} in the output"))
+            .to_string()
+    };
+    let api = url_after("Drill-down API:");
+    let prometheus = url_after("Prometheus (direct):");
+    assert!(printed.iter().any(|l| l.contains("alice-demo-token")));
+
+    let (status, body) = blocking::get_as(
+        &format!("{api}namespaces/team-a/pods?metrics=pod_cpu_usage&sort_metric=pod_cpu_usage"),
+        token("alice"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(page["total_items"].as_u64().unwrap() > 0, "{body}");
+    let (status, body) = blocking::get_as(&format!("{api}namespaces/team-b/pods"), token("alice"));
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = blocking::get_as(
+        &format!("{api}nodes?metrics=node_pod_count"),
+        token("admin"),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let status = terminate(&mut child.0);
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        blocking::unavailable(&format!("{prometheus}/-/ready")),
+        "the demo's Prometheus still answers after the demo stopped"
+    );
+}
+
+#[test]
+fn demo_without_prometheus_says_how_to_install_it() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "demo",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+        ])
+        .env("PATH", empty.path())
+        .env_remove("PERISCOPE_PROMETHEUS_BIN")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("apt-get install prometheus"), "{stderr}");
+    assert!(stderr.contains("PERISCOPE_PROMETHEUS_BIN"), "{stderr}");
 }
 
 /// Kills the child process if the test ends early (a failed assertion), so no
@@ -197,6 +289,32 @@ mod blocking {
             let r = reqwest::get(url).await.unwrap();
             (r.status().as_u16(), r.text().await.unwrap())
         })
+    }
+
+    /// GET with a bearer token.
+    pub fn get_as(url: &str, token: &str) -> (u16, String) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    }
+
+    /// Whether nothing answers at `url` (connection refused).
+    pub fn unavailable(url: &str) -> bool {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async { reqwest::get(url).await.is_err() })
     }
 
     pub fn post(url: &str, token: &str, form: &[(&str, &str)]) -> (u16, String) {

@@ -94,7 +94,14 @@ pub fn simulated() -> &'static Simulated {
             .as_secs() as i64;
         let end = now / 60 * 60 - 60;
         let origin = end - 3600;
-        let history = openmetrics_history(&cluster, origin, origin, end, SIMULATED_STEP);
+        let history = openmetrics_history(
+            &cluster,
+            "simulator:9500",
+            origin,
+            origin,
+            end,
+            SIMULATED_STEP,
+        );
         let process = PrometheusProcess::start_with(&history, "")
             .unwrap_or_else(|e| panic!("cannot start Prometheus: {e}"));
         Simulated {

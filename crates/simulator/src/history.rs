@@ -11,10 +11,14 @@ use std::fmt::Write;
 type Family = (String, Vec<(String, Vec<(i64, String)>)>);
 
 /// Every exporter's exposition at `start`, `start + step`, ... up to `end`
-/// (Unix seconds), with counters started at `origin` and each series labelled
-/// with its exporter's `job`, as Prometheus would have scraped them.
+/// (Unix seconds), with counters started at `origin`, labelled as Prometheus
+/// labels what it scrapes with `honor_labels`: each series gets its
+/// exporter's `job`, and `instance` (the scrape target's address, e.g. the
+/// simulator's) unless it has its own. Live scrapes of the same simulator then
+/// continue exactly these series.
 pub fn openmetrics_history(
     cluster: &Cluster,
+    instance: &str,
     origin: i64,
     start: i64,
     end: i64,
@@ -45,7 +49,7 @@ pub fn openmetrics_history(
                 let Some((series, value)) = line.rsplit_once(' ') else {
                     continue;
                 };
-                let labelled = with_job(series, job);
+                let labelled = with_target_labels(series, job, instance);
                 let (f, s) = *series_index.entry(labelled.clone()).or_insert_with(|| {
                     families[family].1.push((labelled, Vec::new()));
                     (family, families[family].1.len() - 1)
@@ -68,12 +72,24 @@ pub fn openmetrics_history(
     out
 }
 
-/// `name{a="b"}` → `name{job="j",a="b"}`; `name` → `name{job="j"}`.
-fn with_job(series: &str, job: &str) -> String {
-    match series.split_once('{') {
-        Some((name, rest)) => format!("{name}{{job=\"{job}\",{rest}"),
-        None => format!("{series}{{job=\"{job}\"}}"),
+/// `name{a="b"}` → `name{job="j",instance="i",a="b"}` (`instance` only when
+/// the series has none).
+fn with_target_labels(series: &str, job: &str, instance: &str) -> String {
+    let (name, labels) = match series.split_once('{') {
+        Some((name, rest)) => (name, rest.trim_end_matches('}')),
+        None => (series, ""),
+    };
+    let has_instance = labels.starts_with("instance=") || labels.contains(",instance=");
+    let mut out = format!("{name}{{job=\"{job}\"");
+    if !has_instance {
+        out.push_str(&format!(",instance=\"{instance}\""));
     }
+    if !labels.is_empty() {
+        out.push(',');
+        out.push_str(labels);
+    }
+    out.push('}');
+    out
 }
 
 #[cfg(test)]
@@ -84,7 +100,7 @@ mod tests {
     #[test]
     fn history_groups_series_by_family_and_labels_the_job() {
         let cluster = Cluster::generate(&ClusterSpec::default());
-        let text = openmetrics_history(&cluster, 1_000, 1_000, 1_060, 30);
+        let text = openmetrics_history(&cluster, "sim:9500", 1_000, 1_000, 1_060, 30);
         assert!(text.ends_with("# EOF\n"));
         let types = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
         let distinct: std::collections::HashSet<&str> =
@@ -96,7 +112,10 @@ mod tests {
             .collect();
         assert_eq!(node_1_load.len(), 3, "{node_1_load:?}");
         assert!(node_1_load[2].ends_with(" 1060"));
-        assert!(text.contains("container_cpu_usage_seconds_total{job=\"kubelet\","));
-        assert!(text.contains("kube_pod_info{job=\"kube-state-metrics\","));
+        assert!(text.contains(
+            "container_cpu_usage_seconds_total{job=\"kubelet\",instance=\"sim:9500\",container="
+        ));
+        assert!(text.contains("kube_pod_info{job=\"kube-state-metrics\",instance=\"sim:9500\","));
+        assert!(!text.contains("instance=\"sim:9500\",instance="));
     }
 }

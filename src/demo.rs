@@ -1,0 +1,116 @@
+//! `periscope demo`: the simulated cluster, a real Prometheus scraping it
+//! (preloaded with the last hour of the same simulation), and Periscope in
+//! front of it with the demo tenants.
+
+use crate::shutdown_signal;
+use anyhow::Context;
+use periscope_api::Server;
+use periscope_config::Config;
+use periscope_sandbox::{demo_config, PrometheusProcess, DEMO_TENANTS};
+use periscope_simulator::{openmetrics_history, scrape_jobs, Cluster, ClusterSpec};
+use std::collections::HashMap;
+
+/// Seconds between samples of the backfilled hour.
+const HISTORY_STEP: i64 = 15;
+
+/// The demo's cluster: the simulator's default plus workspace `ws-c`, which
+/// Periscope only learns from `kube_namespace_labels` (carol's workspace).
+fn demo_cluster() -> Cluster {
+    let mut spec = ClusterSpec::default();
+    spec.workspaces.push(("ws-c".into(), vec!["team-c".into()]));
+    Cluster::generate(&spec)
+}
+
+pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Result<()> {
+    let cluster = demo_cluster();
+    let simulator = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the simulator")?;
+    let simulator_addr = simulator.local_addr()?.to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let origin = now - 3600;
+    println!(
+        "Simulating {} nodes, {} namespaces, {} workloads and {} pods on {simulator_addr}.",
+        cluster.nodes.len(),
+        cluster.namespaces.len(),
+        cluster.workloads.len(),
+        cluster.pods.len()
+    );
+    println!("Starting Prometheus with the last hour of the simulation, scraping it live...");
+    let history = openmetrics_history(
+        &cluster,
+        &simulator_addr,
+        origin,
+        origin,
+        now - HISTORY_STEP,
+        HISTORY_STEP,
+    );
+    let jobs = scrape_jobs(&simulator_addr);
+    let prometheus =
+        tokio::task::spawn_blocking(move || PrometheusProcess::start_with(&history, &jobs))
+            .await??;
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let wait_stop = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let simulation = tokio::spawn(periscope_simulator::serve(
+        simulator,
+        cluster,
+        Some(origin as f64),
+        wait_stop(),
+    ));
+
+    let text = demo_config(prometheus.url(), &http_listen, &grpc_listen);
+    let config = Config::from_toml(&text, "demo configuration", &HashMap::new())?;
+    let server = Server::bind(config).await?;
+    let base = format!("http://{}", server.http_addr());
+    println!(
+        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  gRPC:                  {}\n  Prometheus (direct):   {}\n",
+        server.grpc_addr(),
+        prometheus.url()
+    );
+    println!("Tokens (demo only):");
+    for t in DEMO_TENANTS {
+        println!("  {:<7} {:<20} sees {}", t.name, t.token, t.sees);
+    }
+    println!(
+        r#"
+Try:
+  # alice's workspace, then its namespaces, then the busiest pods of team-a (follow the "links")
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/workspaces?metrics=workspace_cpu_usage,workspace_pod_count'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/workspaces/ws-a/namespaces?metrics=~namespace_(cpu|memory)_usage'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/namespaces/team-a/pods?metrics=pod_cpu_usage,pod_memory_usage_wo_cache&sort_metric=pod_cpu_usage&limit=3'
+  # ...bob's namespace and the node view are refused with 403
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/namespaces/team-b/pods'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/nodes'
+  # the admin ranks nodes by CPU (one node is saturated) and finds the crash-looping pod
+  curl -s -u admin:admin-demo-token '{base}/api/v1/nodes?metrics=node_cpu_utilisation,node_pod_count&sort_metric=node_cpu_utilisation'
+  curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total[15m])) > 0'
+  # any PromQL, rewritten into the tenant's scope
+  promtool query instant 'http://alice:alice-demo-token@{addr}/prometheus' 'sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))'
+  # every named metric
+  curl -s -u admin:admin-demo-token '{base}/api/v1/catalog'
+
+Press Ctrl-C to stop."#,
+        addr = server.http_addr()
+    );
+    // Ctrl-C or SIGTERM stops the server; the simulator stops with it (also
+    // when the server fails, as the sender is then dropped).
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let served = server.run(wait_stop()).await;
+    signal.abort();
+    println!("Stopping the simulator and Prometheus...");
+    let _ = simulation.await;
+    tokio::task::spawn_blocking(move || drop(prometheus)).await?;
+    served?;
+    Ok(())
+}
