@@ -136,6 +136,7 @@ fn the_five_dashboards_are_there_with_their_variables() {
         ])
     );
     let mut names = BTreeSet::new();
+    let dashboard_link = Regex::new(r"/d/([\w-]+)").unwrap();
     for d in &all {
         let vars = variables(d);
         assert_eq!(vars[0]["name"], "cluster", "{}", d.file);
@@ -143,7 +144,7 @@ fn the_five_dashboards_are_there_with_their_variables() {
         names.extend(vars.iter().map(|v| v["name"].as_str().unwrap().to_string()));
         // Drill-down links go to dashboards of this set.
         let text = d.json.to_string();
-        for c in Regex::new(r"/d/([\w-]+)").unwrap().captures_iter(&text) {
+        for c in dashboard_link.captures_iter(&text) {
             assert!(
                 uids.contains(&c[1]),
                 "{}: link to unknown dashboard {}",
