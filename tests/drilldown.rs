@@ -218,6 +218,23 @@ async fn metric_values_match_the_simulators_formulas() {
         3.0 + (elapsed / CRASH_LOOP_SECONDS).floor()
     );
 
+    // Only the crash-looping pod is abnormal; namespaces without one say 0.
+    let abnormal = get(
+        &p,
+        "admin",
+        "/api/v1/namespaces",
+        &[("metrics", "namespace_pod_abnormal_count")],
+    )
+    .await;
+    for (ns, _) in &cluster.namespaces {
+        let expected = if *ns == crashing.namespace { 1.0 } else { 0.0 };
+        assert_eq!(
+            value(item(&abnormal, ns), "namespace_pod_abnormal_count"),
+            expected,
+            "{ns}"
+        );
+    }
+
     // Workloads: Kind:name from kube_pod_owner, a ReplicaSet's pods counted
     // for its Deployment.
     let wl = get(

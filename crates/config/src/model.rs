@@ -53,11 +53,14 @@ impl Default for MonitoringConfig {
     }
 }
 
+// Measured (docs/benchmarks.md): Prometheus evaluates one query on one core,
+// so merging many metrics into one query serialises them; a few per query and
+// several queries at once is fastest.
 fn default_metrics_per_query() -> usize {
-    8
+    2
 }
 fn default_parallel_queries() -> usize {
-    4
+    8
 }
 
 /// Listen addresses and request-size bounds.
