@@ -754,3 +754,79 @@ async fn grpc_serves_the_same_pages() {
         .unwrap_err();
     assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_catalog_replaces_the_builtin_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("catalog.toml");
+    let custom = r#"
+[levels.node]
+inventory = 'max by (node) (kube_node_info{node=~"$node"})'
+[levels.namespace]
+inventory = 'max by (namespace) (kube_namespace_labels{namespace=~"$namespace"})'
+[levels.workload]
+inventory = 'max by (namespace, workload) (label_join(kube_pod_owner{namespace=~"$namespace"}, "workload", ":", "owner_kind", "owner_name"))'
+[levels.pod]
+inventory = 'max by (namespace, pod, node) (kube_pod_info{namespace=~"$namespace", pod=~"$pod", node=~"$node"})'
+[levels.container]
+inventory = 'max by (namespace, pod, container) (kube_pod_container_info{namespace=~"$namespace", pod=~"$pod", container=~"$container"})'
+
+[[metrics]]
+name = "namespace_sidecar_count"
+level = "namespace"
+workspace = "workspace_sidecar_count"
+unit = "count"
+help = "Sidecar containers."
+query = 'count by (namespace) (kube_pod_container_info{container="sidecar", namespace=~"$namespace"})'
+"#;
+    std::fs::write(&path, custom).unwrap();
+    let url = tokio::task::spawn_blocking(|| simulated().process.url().to_string())
+        .await
+        .unwrap();
+    let extra = format!(
+        "\n[monitoring]\ncatalog = {:?}\n",
+        path.display().to_string()
+    );
+    let p = common::periscope_at(&url, &extra).await;
+    let catalog = get(&p, "alice", "/api/v1/catalog", &[]).await;
+    let names: Vec<&str> = catalog.body["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["workspace_sidecar_count", "namespace_sidecar_count"]
+    );
+    let cluster = &simulated().cluster;
+    let sidecars = pods_in(cluster, &["team-a"])
+        .flat_map(|p| &p.containers)
+        .filter(|c| c.name == "sidecar")
+        .count();
+    let a = get(&p, "alice", "/api/v1/namespaces/team-a", &[]).await;
+    if sidecars > 0 {
+        assert_eq!(
+            value(&a.body["items"][0], "namespace_sidecar_count"),
+            sidecars as f64
+        );
+    }
+    let gone = get(
+        &p,
+        "alice",
+        "/api/v1/namespaces/team-a",
+        &[("metrics", "namespace_pod_count")],
+    )
+    .await;
+    assert_eq!(gone.status, 400, "{}", gone.raw);
+
+    // A broken catalog file stops the server from starting, naming the file.
+    std::fs::write(&path, "[levels.node]\ninventory = 'sum('\n").unwrap();
+    let text = periscope_sandbox::demo_config(&url, "127.0.0.1:0", "127.0.0.1:0") + &extra;
+    let config = periscope_config::Config::from_toml(&text, "test", &Default::default()).unwrap();
+    let error = periscope_api::Server::bind(config)
+        .await
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("catalog.toml"), "{error}");
+}
