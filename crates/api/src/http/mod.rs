@@ -37,6 +37,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// 405 for a method the route does not take (Grafana then retries with GET).
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    Error::new(
+        ErrorKind::MethodNotAllowed,
+        format!("method {method} is not allowed on this endpoint"),
+    )
+    .into()
+}
+
 async fn not_found() -> ApiError {
     Error::new(ErrorKind::NotFound, "no such endpoint").into()
 }

@@ -3,17 +3,17 @@
 //! resource with its named metrics and links to its children.
 
 use super::extract::Authenticated;
+use super::method_not_allowed;
 use super::params::Params;
 use crate::drilldown::unix_now;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::time::{parse_duration, parse_time};
 use axum::extract::{Path, State};
-use axum::http::Method as HttpMethod;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::{Json, Router};
-use periscope_model::{Error, ErrorKind, Result};
+use periscope_model::{Error, Result};
 use periscope_monitoring::{
     DrillDown, Level, NameFilter, Paging, Selection, SortBy, Window, WorkloadKind,
 };
@@ -239,12 +239,4 @@ async fn catalog(
         })
         .collect();
     Json(serde_json::json!({ "metrics": metrics }))
-}
-
-async fn method_not_allowed(method: HttpMethod) -> ApiError {
-    Error::new(
-        ErrorKind::MethodNotAllowed,
-        format!("method {method} is not allowed on this endpoint"),
-    )
-    .into()
 }

@@ -3,13 +3,14 @@
 //! unchanged; only metadata is filtered and therefore re-encoded.
 
 use super::extract::{Authenticated, ClusterName};
+use super::method_not_allowed;
 use super::params::Params;
 use crate::error::ApiError;
 use crate::query::{Forwarded, InstantQuery, LabelValues, RangeQuery};
 use crate::state::{AppState, Caller};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, Method as HttpMethod, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, MethodRouter};
 use axum::Router;
@@ -58,14 +59,6 @@ where
     T: 'static,
 {
     get(handler).fallback(method_not_allowed)
-}
-
-async fn method_not_allowed(method: HttpMethod) -> ApiError {
-    Error::new(
-        ErrorKind::MethodNotAllowed,
-        format!("method {method} is not allowed on this endpoint"),
-    )
-    .into()
 }
 
 async fn query(
