@@ -7,6 +7,6 @@ mod prometheus;
 mod sample;
 mod tenants;
 
-pub use prometheus::{PrometheusProcess, SandboxError};
+pub use prometheus::{find_binary, PrometheusProcess, SandboxError};
 pub use sample::SampleCluster;
 pub use tenants::{demo_config, DemoTenant, DEMO_TENANTS};

@@ -1,0 +1,14 @@
+//! Alerting: Prometheus rule groups (parsed and validated as Prometheus does),
+//! the alert templates they carry, and the built-in rules shipped in the
+//! binary.
+
+mod builtin;
+mod format;
+mod rules;
+mod template;
+
+pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
+pub use rules::{
+    parse_rule_file, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup, DEFAULT_INTERVAL,
+};
+pub use template::{Template, TemplateData};
