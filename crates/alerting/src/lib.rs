@@ -5,10 +5,15 @@
 mod builtin;
 mod format;
 mod rules;
+mod state;
 mod template;
 
 pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
 pub use rules::{
     parse_rule_file, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup, DEFAULT_INTERVAL,
+};
+pub use state::{
+    key_of, Alert, AlertState, Candidate, EvalError, Labels, Notification, RuleState,
+    RESOLVED_RETENTION_MS,
 };
 pub use template::{Template, TemplateData};
