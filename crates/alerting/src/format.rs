@@ -161,6 +161,37 @@ pub fn humanize_percentage(v: f64) -> String {
     format!("{}%", go_g(v * 100.0, 4))
 }
 
+/// Unix milliseconds as RFC 3339 in UTC with millisecond precision
+/// (`2026-01-01T00:00:00.000Z`); 0 is Go's zero time.
+pub fn rfc3339_ms(ms: i64) -> String {
+    if ms == 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let rem = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +225,11 @@ mod tests {
         assert_eq!(humanize_duration(-61.0), "-1m 1s");
         assert_eq!(humanize_percentage(0.1), "10%");
         assert_eq!(humanize_percentage(0.02), "2%");
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339_ms(0), "0001-01-01T00:00:00Z");
     }
 }

@@ -1,14 +1,18 @@
 //! Alerting: Prometheus rule groups (parsed and validated as Prometheus does),
-//! the alert templates they carry, and the built-in rules shipped in the
-//! binary.
+//! the alert templates they carry, the built-in rules shipped in the binary,
+//! and the engine that evaluates them with Prometheus' semantics and sends
+//! their alerts to Alertmanager.
 
 mod builtin;
+mod engine;
 mod format;
 mod rules;
 mod state;
 mod template;
 
 pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
+pub use engine::{Engine, EngineConfig, GroupStatus, Health, QueryFn, RuleStatus};
+pub use format::rfc3339_ms;
 pub use rules::{
     parse_rule_file, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup, DEFAULT_INTERVAL,
 };

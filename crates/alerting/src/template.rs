@@ -7,7 +7,8 @@
 //! Prometheus, and evaluation goes on.
 
 use crate::format::{
-    go_f, go_g, go_v, humanize, humanize1024, humanize_duration, humanize_percentage,
+    civil_from_days, go_f, go_g, go_v, humanize, humanize1024, humanize_duration,
+    humanize_percentage,
 };
 use std::collections::BTreeMap;
 use std::fmt;
@@ -709,7 +710,7 @@ fn title(s: &str) -> String {
     out
 }
 
-fn query_escape(s: &str) -> String {
+pub(crate) fn query_escape(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
@@ -772,19 +773,6 @@ fn timestamp(v: f64) -> String {
     }
     out.push_str(" +0000 UTC");
     out
-}
-
-/// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
