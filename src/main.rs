@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use periscope_api::Server;
+use periscope_api::{Server, Services};
 use periscope_config::Config;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -67,8 +67,11 @@ enum Command {
 enum Target {
     /// Every service.
     All,
-    /// The query service (Prometheus-compatible API, gRPC Metrics).
+    /// The query service (Prometheus-compatible API, drill-down API, gRPC).
     Query,
+    /// The alerting service (rule evaluation, alerts to Alertmanager, the
+    /// rules and alerts APIs), with the APIs it serves.
+    Alerting,
 }
 
 fn main() -> ExitCode {
@@ -147,10 +150,13 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<()> {
 
 async fn serve(path: PathBuf, target: Target) -> anyhow::Result<()> {
     let config = Config::load(&path, &process_env())?;
-    match target {
-        Target::All | Target::Query => {}
+    let services = Services {
+        alerting: matches!(target, Target::All | Target::Alerting),
+    };
+    if services.alerting && config.alerting.is_none() {
+        tracing::info!("no [alerting] section: rules are not evaluated");
     }
-    let server = Server::bind(config).await?;
+    let server = Server::bind_services(config, services).await?;
     tracing::info!(http = %server.http_addr(), grpc = %server.grpc_addr(), "periscope listening");
     server.run(shutdown_signal()).await?;
     Ok(())

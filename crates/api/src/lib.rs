@@ -2,6 +2,7 @@
 //! Prometheus datasource and `promtool` speak), the gRPC services, and the
 //! operations endpoints, all behind the same authentication and tenant enforcement.
 
+mod alerting;
 mod discovery;
 mod drilldown;
 mod error;
@@ -14,4 +15,4 @@ mod state;
 mod telemetry;
 mod time;
 
-pub use server::{BoundServer, Server};
+pub use server::{BoundServer, Server, Services};

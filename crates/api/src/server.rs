@@ -13,6 +13,18 @@ use tokio::sync::watch;
 /// Entry point for running Periscope's API.
 pub struct Server;
 
+/// Which services a process runs besides the query API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Services {
+    /// Evaluate rules and send alerts (when `[alerting]` is configured).
+    pub alerting: bool,
+}
+
+impl Services {
+    /// Every service.
+    pub const ALL: Services = Services { alerting: true };
+}
+
 /// Listeners bound and state built; call [`BoundServer::run`] to serve.
 pub struct BoundServer {
     state: Arc<AppState>,
@@ -25,10 +37,22 @@ impl Server {
     /// When workspace discovery is configured, the first refresh is attempted
     /// here so scopes are complete before the first request.
     pub async fn bind(config: Config) -> Result<BoundServer> {
+        Self::bind_services(config, Services::ALL).await
+    }
+
+    /// Like [`Server::bind`], running only the given services.
+    pub async fn bind_services(config: Config, services: Services) -> Result<BoundServer> {
         let http_addr = config.server.http_listen.clone();
         let grpc_addr = config.server.grpc_listen.clone();
         let discovery = config.workspace_discovery.clone();
-        let state = Arc::new(AppState::from_config(config)?);
+        let engine = if services.alerting {
+            crate::alerting::build_engine(&config)?
+        } else {
+            None
+        };
+        let mut state = AppState::from_config(config)?;
+        state.alerting = engine;
+        let state = Arc::new(state);
         let http = TcpListener::bind(&http_addr)
             .await
             .map_err(|e| Error::internal(format!("cannot listen on {http_addr}: {e}")))?;
@@ -70,6 +94,9 @@ impl BoundServer {
         };
         if let Some(d) = self.state.config.workspace_discovery.clone() {
             tokio::spawn(discovery::run(Arc::clone(&self.state), d, stop_rx.clone()));
+        }
+        if let Some(engine) = &self.state.alerting {
+            tokio::spawn(Arc::clone(engine).run(stopped(stop_rx.clone())));
         }
         let http_router = http::router(Arc::clone(&self.state));
         // Responses stream in several writes; without TCP_NODELAY the last small

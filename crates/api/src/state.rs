@@ -32,6 +32,8 @@ pub struct AppState {
     pub(crate) limiter: ConcurrencyLimiter,
     pub(crate) telemetry: Telemetry,
     pub(crate) catalog: Catalog,
+    /// The rule engine, when this process runs the alerting service.
+    pub(crate) alerting: Option<Arc<periscope_alerting::Engine>>,
     pub(crate) config: Config,
 }
 
@@ -66,6 +68,7 @@ impl AppState {
         Ok(Self {
             clusters,
             catalog,
+            alerting: None,
             default_cluster: config.default_cluster().name.clone(),
             auth: Authenticator::from_config(&config),
             scopes: ScopeResolver::from_config(&config),

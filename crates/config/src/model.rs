@@ -26,6 +26,46 @@ pub struct Config {
     pub promql: PromqlConfig,
     #[serde(default)]
     pub monitoring: MonitoringConfig,
+    /// The alerting service; absent means no rule evaluation.
+    #[serde(default)]
+    pub alerting: Option<AlertingConfig>,
+}
+
+/// Rule evaluation and sending alerts.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// Evaluate the rules shipped in the binary (`alert-rules/`).
+    #[serde(default = "default_true")]
+    pub builtin_rules: bool,
+    /// Operator rule files (Prometheus format).
+    #[serde(default)]
+    pub rule_files: Vec<std::path::PathBuf>,
+    /// Alertmanagers to send alerts to (`POST <url>/api/v2/alerts`).
+    #[serde(default)]
+    pub alertmanagers: Vec<String>,
+    /// The URL Periscope is reached at (`$externalURL`, `generatorURL`).
+    #[serde(default)]
+    pub external_url: Option<String>,
+    /// Labels added to every alert that lacks them.
+    #[serde(default)]
+    pub external_labels: std::collections::BTreeMap<String, String>,
+    /// How often a firing or resolved alert is re-sent.
+    #[serde(default = "default_resend_delay", with = "crate::duration")]
+    pub resend_delay: Duration,
+    /// Where alert state is kept across restarts.
+    #[serde(default)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// The cluster whose Prometheus evaluates the rules (default: the first).
+    #[serde(default)]
+    pub cluster: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_resend_delay() -> Duration {
+    Duration::from_secs(60)
 }
 
 /// The drill-down monitoring API.

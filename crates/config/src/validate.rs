@@ -63,6 +63,39 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         }
     }
 
+    if let Some(a) = &config.alerting {
+        for (i, url) in a.alertmanagers.iter().enumerate() {
+            if !is_http_url(url) {
+                issues.push(Issue::new(
+                    format!("alerting.alertmanagers[{i}]"),
+                    format!("{url:?} is not an http:// or https:// URL with a host"),
+                ));
+            }
+        }
+        if let Some(url) = &a.external_url {
+            if !is_http_url(url) {
+                issues.push(Issue::new(
+                    "alerting.external_url",
+                    format!("{url:?} is not an http:// or https:// URL with a host"),
+                ));
+            }
+        }
+        if a.resend_delay.is_zero() {
+            issues.push(Issue::new(
+                "alerting.resend_delay",
+                "must be greater than zero",
+            ));
+        }
+        if let Some(c) = &a.cluster {
+            if !config.clusters.iter().any(|k| &k.name == c) {
+                issues.push(Issue::new(
+                    "alerting.cluster",
+                    format!("no cluster is named {c:?}"),
+                ));
+            }
+        }
+    }
+
     if config.clusters.is_empty() {
         issues.push(Issue::new(
             "clusters",
@@ -87,10 +120,7 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
             ));
         }
         let url = c.prometheus.url.as_str();
-        let host = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("https://"));
-        if host.is_none_or(|h| h.is_empty() || h.starts_with('/')) {
+        if !is_http_url(url) {
             issues.push(Issue::new(
                 format!("clusters[{i}].prometheus.url"),
                 format!("{url:?} is not an http:// or https:// URL with a host"),
@@ -310,4 +340,11 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
+}
+
+/// An `http://` or `https://` URL with a host.
+fn is_http_url(url: &str) -> bool {
+    url.strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .is_some_and(|h| !h.is_empty() && !h.starts_with('/'))
 }

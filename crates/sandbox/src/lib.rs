@@ -3,10 +3,12 @@
 //! loopback port, preloaded with deterministic sample data of a small cluster,
 //! and the demo tenants that see parts of it.
 
+mod alertmanager;
 mod prometheus;
 mod sample;
 mod tenants;
 
+pub use alertmanager::AlertmanagerProcess;
 pub use prometheus::{find_binary, PrometheusProcess, SandboxError};
 pub use sample::SampleCluster;
 pub use tenants::{demo_config, DemoTenant, DEMO_TENANTS};

@@ -14,10 +14,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// Why the sandbox could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
-    #[error("{binary} not found (looked at ${env_var} and PATH). Install Prometheus, e.g. `sudo apt-get install prometheus` on Debian/Ubuntu, or set {env_var} to the binary")]
+    #[error("{binary} not found (looked at ${env_var} and PATH). Install it, e.g. `sudo apt-get install {package}` on Debian/Ubuntu, or set {env_var} to the binary")]
     BinaryNotFound {
         binary: &'static str,
         env_var: &'static str,
+        package: &'static str,
     },
     #[error("{what}: {source}")]
     Io {
@@ -26,11 +27,11 @@ pub enum SandboxError {
     },
     #[error("{what} failed: {output}")]
     CommandFailed { what: String, output: String },
-    #[error("prometheus did not become ready within {0:?}; its log ends with:\n{1}")]
+    #[error("the process did not become ready within {0:?}; its log ends with:\n{1}")]
     NotReady(Duration, String),
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
     let what = what.into();
     move |source| SandboxError::Io { what, source }
 }
@@ -49,7 +50,15 @@ pub fn find_binary(binary: &'static str, env_var: &'static str) -> Result<PathBu
                 .map(|d| d.join(binary))
                 .find(|p| p.is_file())
         })
-        .ok_or(SandboxError::BinaryNotFound { binary, env_var })
+        .ok_or(SandboxError::BinaryNotFound {
+            binary,
+            env_var,
+            package: if binary.contains("alertmanager") {
+                "prometheus-alertmanager"
+            } else {
+                "prometheus"
+            },
+        })
 }
 
 /// A running Prometheus. It is stopped when this value is dropped, and also
@@ -58,9 +67,73 @@ pub fn find_binary(binary: &'static str, env_var: &'static str) -> Result<PathBu
 pub struct PrometheusProcess {
     url: String,
     sample: Option<SampleCluster>,
+    _process: Watched,
+    _dir: tempfile::TempDir,
+}
+
+/// A child process under a small shell watchdog that kills it when our end
+/// of its stdin pipe closes (on drop, or when this process dies), with its
+/// stderr drained line by line into a channel.
+pub(crate) struct Watched {
     child: Child,
     stdin: Option<ChildStdin>,
-    _dir: tempfile::TempDir,
+}
+
+impl Watched {
+    /// Starts `binary` with `args` under the watchdog and waits until a line
+    /// of its log contains `ready_line`.
+    pub(crate) fn spawn(
+        binary: &Path,
+        args: &[String],
+        ready_line: &str,
+    ) -> Result<Self, SandboxError> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$@" & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child"#)
+            .arg("periscope-watchdog")
+            .arg(binary)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(io(format!("starting {}", binary.display())))?;
+        let stdin = child.stdin.take();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, log) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            // Keeps draining the log for the whole life of the process, so a
+            // full pipe never blocks it.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        // Dropped (and so stopped) if it does not become ready.
+        let process = Self { child, stdin };
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut tail: Vec<String> = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match log.recv_timeout(left) {
+                Ok(line) if line.contains(ready_line) => return Ok(process),
+                Ok(line) => {
+                    tail.push(line);
+                    if tail.len() > 20 {
+                        tail.remove(0);
+                    }
+                }
+                Err(_) => return Err(SandboxError::NotReady(START_TIMEOUT, tail.join("\n"))),
+            }
+        }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        // Closing stdin makes the watchdog stop the process and wait for it.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 impl PrometheusProcess {
@@ -103,59 +176,24 @@ impl PrometheusProcess {
         let config_file = dir.path().join("prometheus.yml");
         std::fs::write(&config_file, scrape_config(&address) + jobs)
             .map_err(io("writing prometheus.yml"))?;
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(r#""$@" & child=$!; cat >/dev/null; kill $child 2>/dev/null; wait $child"#)
-            .arg("prometheus-watchdog")
-            .arg(&prometheus)
-            .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!("--storage.tsdb.path={}", data_dir.display()))
-            .arg("--storage.tsdb.retention.time=30d")
-            .arg(format!("--web.listen-address={address}"))
-            .arg("--web.enable-remote-write-receiver")
-            .arg("--log.level=info")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(io(format!("starting {}", prometheus.display())))?;
-        let stdin = child.stdin.take();
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (tx, rx) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            // Keeps draining the log for the whole life of the process, so a full
-            // pipe never blocks Prometheus.
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut process = Self {
+        let process = Watched::spawn(
+            &prometheus,
+            &[
+                format!("--config.file={}", config_file.display()),
+                format!("--storage.tsdb.path={}", data_dir.display()),
+                "--storage.tsdb.retention.time=30d".into(),
+                format!("--web.listen-address={address}"),
+                "--web.enable-remote-write-receiver".into(),
+                "--log.level=info".into(),
+            ],
+            READY_LINE,
+        )?;
+        Ok(Self {
             url: format!("http://{address}"),
             sample: None,
-            child,
-            stdin,
+            _process: process,
             _dir: dir,
-        };
-        process.wait_ready(&rx)?;
-        Ok(process)
-    }
-
-    fn wait_ready(&mut self, log: &mpsc::Receiver<String>) -> Result<(), SandboxError> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut tail: Vec<String> = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match log.recv_timeout(left) {
-                Ok(line) if line.contains(READY_LINE) => return Ok(()),
-                Ok(line) => {
-                    tail.push(line);
-                    if tail.len() > 20 {
-                        tail.remove(0);
-                    }
-                }
-                Err(_) => return Err(SandboxError::NotReady(START_TIMEOUT, tail.join("\n"))),
-            }
-        }
+        })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`.
@@ -171,14 +209,6 @@ impl PrometheusProcess {
         self.sample
             .as_ref()
             .expect("this Prometheus was started with the sample cluster")
-    }
-}
-
-impl Drop for PrometheusProcess {
-    fn drop(&mut self) {
-        // Closing stdin makes the watchdog stop Prometheus and wait for it.
-        drop(self.stdin.take());
-        let _ = self.child.wait();
     }
 }
 
@@ -226,7 +256,7 @@ scrape_configs:
 }
 
 /// A port that was free a moment ago on the loopback interface.
-fn free_port() -> Result<u16, SandboxError> {
+pub(crate) fn free_port() -> Result<u16, SandboxError> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
     Ok(listener
         .local_addr()

@@ -289,11 +289,31 @@ async fn rules_or_alerts(
     uri: axum::http::Uri,
     params: Params,
 ) -> Handled {
+    let rules = uri.path().ends_with("/rules");
+    if let Some(engine) = &state.alerting {
+        // Periscope evaluates the rules: answer from its own state, filtered
+        // to the caller's namespaces.
+        let status = engine.status();
+        let data = if rules {
+            let filter = crate::alerting::RuleFilter {
+                kind: params.single("type")?,
+                rule_names: params.repeated("rule_name[]")?,
+                groups: params.repeated("rule_group[]")?,
+                files: params.repeated("file[]")?,
+            };
+            crate::alerting::rules_data(&status, &caller.scope, &filter)?
+        } else {
+            crate::alerting::alerts_data(&status, &caller.scope)
+        };
+        return Ok(
+            axum::Json(serde_json::json!({"status": "success", "data": data})).into_response(),
+        );
+    }
     if !caller.scope.is_cluster_wide() {
         return Err(Error::forbidden("the rules and alerts of the backend Prometheus are visible only to cluster-wide principals").into());
     }
     let cluster = state.cluster(cluster.as_deref())?;
-    let path = if uri.path().ends_with("/rules") {
+    let path = if rules {
         "/api/v1/rules"
     } else {
         "/api/v1/alerts"
