@@ -267,3 +267,241 @@ async fn invalid_rule_files_stop_startup_with_the_place_named() {
         "{message}"
     );
 }
+
+async fn put(p: &Periscope, tenant: &str, path: &str, body: &str) -> common::Answer {
+    let r = p
+        .http
+        .put(format!("{}{path}", p.base))
+        .bearer_auth(token(tenant))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    common::answer(r).await
+}
+
+async fn delete(p: &Periscope, tenant: &str, path: &str) -> u16 {
+    p.http
+        .delete(format!("{}{path}", p.base))
+        .bearer_auth(token(tenant))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// `level/owner/name` of the tenant groups `tenant` lists.
+async fn listed(p: &Periscope, tenant: &str) -> Vec<String> {
+    let a = p.get(Some(tenant), "/api/v1/alerting/groups", &[]).await;
+    let mut n: Vec<String> = a.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let field = |k: &str| g[k].as_str().unwrap().to_string();
+            format!("{}/{}/{}", field("level"), field("owner"), field("name"))
+        })
+        .collect();
+    n.sort();
+    n
+}
+
+const GOROUTINES_GROUP: &str = r#"
+interval: 1s
+rules:
+  - alert: AnyGoroutines
+    expr: sum(go_goroutines) > 0
+    labels: {severity: info}
+    annotations: {summary: "{{ $value }} goroutines"}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_manage_their_own_rule_groups_confined_to_their_namespaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = format!(
+        "\n[alerting]\nbuiltin_rules = false\ndata_dir = {:?}\n",
+        data.display().to_string()
+    );
+    let p = periscope_with(&config).await;
+    let ns_a = "/api/v1/alerting/namespaces/team-a/groups/goroutines";
+
+    // Writes are checked against the caller's scope and validated.
+    assert_eq!(put(&p, "alice", ns_a, GOROUTINES_GROUP).await.status, 201);
+    assert_eq!(
+        put(&p, "alice", ns_a, GOROUTINES_GROUP).await.status,
+        200,
+        "replaced"
+    );
+    for (tenant, path, body, status, says) in [
+        (
+            "alice",
+            "/api/v1/alerting/namespaces/team-b/groups/g",
+            GOROUTINES_GROUP,
+            403,
+            "scope",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/cluster/groups/g",
+            GOROUTINES_GROUP,
+            403,
+            "scope",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/workspaces/ws-b/groups/g",
+            GOROUTINES_GROUP,
+            403,
+            "scope",
+        ),
+        (
+            "nina",
+            "/api/v1/alerting/workspaces/ws-a/groups/g",
+            GOROUTINES_GROUP,
+            403,
+            "scope",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/namespaces/team-a/groups/spy",
+            "rules:\n  - alert: Spy\n    expr: up{namespace=\"team-b\"}\n",
+            403,
+            "rule \"Spy\"",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/namespaces/team-a/groups/bad",
+            "rules:\n  - alert: Bad\n    expr: sum(\n",
+            400,
+            "rules[0].expr",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/namespaces/team-a/groups/tmpl",
+            "rules:\n  - alert: T\n    expr: up\n    annotations: {a: \"{{ nosuch }}\"}\n",
+            400,
+            "annotations.a",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/namespaces/team-a/groups/x",
+            "name: y\nrules: []\n",
+            400,
+            "differs",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/namespaces/team-a/groups/bad%20name",
+            GOROUTINES_GROUP,
+            400,
+            "invalid group name",
+        ),
+        (
+            "alice",
+            "/api/v1/alerting/namespaces/team-a/groups/notyaml",
+            "rules: [",
+            400,
+            "YAML",
+        ),
+    ] {
+        let a = put(&p, tenant, path, body).await;
+        assert_eq!(a.status, status, "{tenant} {path}: {}", a.raw);
+        let message = a.body["error"].as_str().unwrap_or(&a.raw);
+        assert!(message.contains(says), "{tenant} {path}: {message}");
+    }
+    // bob's copy of the same rule sees only team-b, which has no goroutines.
+    let ns_b = "/api/v1/alerting/namespaces/team-b/groups/goroutines";
+    assert_eq!(put(&p, "bob", ns_b, GOROUTINES_GROUP).await.status, 201);
+    // A workspace-level group, visible to the workspace's viewer.
+    let ws_a = "/api/v1/alerting/workspaces/ws-a/groups/ws-goroutines";
+    assert_eq!(
+        put(
+            &p,
+            "alice",
+            ws_a,
+            &GOROUTINES_GROUP.replace("AnyGoroutines", "WorkspaceGoroutines")
+        )
+        .await
+        .status,
+        201
+    );
+
+    let firing = eventually(
+        Duration::from_secs(15),
+        "alice's alerts firing",
+        async || {
+            let a = alerts(&p, "alice").await;
+            (names(&a) == ["AnyGoroutines", "WorkspaceGoroutines"]
+                && a.iter().all(|x| x["state"] == "firing"))
+            .then_some(a)
+        },
+    )
+    .await;
+    let namespaced = firing
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "AnyGoroutines")
+        .unwrap();
+    assert_eq!(
+        namespaced["labels"]["namespace"], "team-a",
+        "forced on the alert"
+    );
+    let workspaced = firing
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "WorkspaceGoroutines")
+        .unwrap();
+    assert_eq!(workspaced["labels"]["workspace"], "ws-a");
+    assert!(
+        alerts(&p, "bob").await.is_empty(),
+        "bob sees neither alice's alerts nor data"
+    );
+    assert_eq!(
+        names(&alerts(&p, "admin").await),
+        ["AnyGoroutines", "WorkspaceGoroutines"]
+    );
+
+    // Listing: each tenant its own groups; the admin all.
+    assert_eq!(
+        listed(&p, "alice").await,
+        [
+            "namespace/team-a/goroutines",
+            "workspace/ws-a/ws-goroutines"
+        ]
+    );
+    assert_eq!(listed(&p, "bob").await, ["namespace/team-b/goroutines"]);
+    assert_eq!(listed(&p, "admin").await.len(), 3);
+    let rules = p.get(Some("bob"), "/prometheus/api/v1/rules", &[]).await;
+    let groups: Vec<&str> = rules.body["data"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        groups,
+        ["tenant:namespace/team-b"],
+        "bob sees only his group"
+    );
+
+    // Reload is for admins.
+    assert_eq!(p.post(Some("alice"), "/-/reload", &[]).await.status, 403);
+    assert_eq!(p.post(Some("admin"), "/-/reload", &[]).await.status, 200);
+
+    // Stored across a restart; deleting removes the group and its alerts.
+    drop(p);
+    let p = periscope_with(&config).await;
+    assert_eq!(listed(&p, "alice").await.len(), 2);
+    let text = p.get(Some("alice"), ns_a, &[]).await;
+    assert!(text.raw.contains("AnyGoroutines"), "{}", text.raw);
+    assert_eq!(delete(&p, "bob", ns_a).await, 403);
+    assert_eq!(delete(&p, "alice", ns_a).await, 204);
+    assert_eq!(delete(&p, "alice", ns_a).await, 404);
+    assert_eq!(p.get(Some("alice"), ns_a, &[]).await.status, 404);
+    eventually(
+        Duration::from_secs(15),
+        "only the workspace alert left",
+        async || (names(&alerts(&p, "alice").await) == ["WorkspaceGoroutines"]).then_some(()),
+    )
+    .await;
+}

@@ -3,7 +3,7 @@
 //! restarts in the data directory, due alerts sent to Alertmanager.
 
 use crate::format::rfc3339_ms;
-use crate::rules::{AlertingRule, Rule, RuleGroup};
+use crate::rules::{AlertingRule, Rule, RuleGroup, TenantLevel};
 use crate::state::{Candidate, Labels, Notification, RuleState};
 use crate::template::{query_escape, TemplateData};
 use futures::future::BoxFuture;
@@ -13,10 +13,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Evaluates a PromQL query at a time (Unix ms): the result's samples.
-pub type QueryFn = Arc<
-    dyn Fn(String, i64) -> BoxFuture<'static, Result<Vec<(Labels, f64)>, String>> + Send + Sync,
->;
+/// Evaluates a PromQL query at a time (Unix ms), confined to a tenant's
+/// namespaces for a tenant's group: the result's samples.
+pub type QueryFn =
+    Arc<dyn Fn(String, i64, Option<TenantLevel>) -> BoxFuture<'static, QueryResult> + Send + Sync>;
+
+/// A rule query's samples, or why it failed.
+pub type QueryResult = Result<Vec<(Labels, f64)>, String>;
 
 /// How long a send to Alertmanager may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,11 +74,16 @@ pub struct GroupStatus {
 /// Persisted alert state: group key → rule key → state.
 type Persisted = BTreeMap<String, BTreeMap<String, RuleState>>;
 
+/// One group and its evaluation state.
+type Slot = Arc<Mutex<GroupStatus>>;
+
 /// Evaluates rule groups and sends their alerts.
 pub struct Engine {
     config: EngineConfig,
     query: QueryFn,
-    groups: Vec<Mutex<GroupStatus>>,
+    groups: Mutex<Vec<Slot>>,
+    /// The groups' tickers while running.
+    tasks: Mutex<Option<Vec<tokio::task::JoinHandle<()>>>>,
     http: reqwest::Client,
     persist_lock: Mutex<()>,
 }
@@ -109,34 +117,7 @@ impl Engine {
             }
             None => Persisted::new(),
         };
-        let groups = groups
-            .into_iter()
-            .map(|group| {
-                let saved = persisted.get(&group_key(&group));
-                let rules = group
-                    .rules
-                    .iter()
-                    .enumerate()
-                    .map(|(i, rule)| RuleStatus {
-                        state: saved
-                            .and_then(|s| s.get(&rule_key(i, rule)))
-                            .cloned()
-                            .unwrap_or_default(),
-                        rule: rule.clone(),
-                        health: Health::Unknown,
-                        last_error: String::new(),
-                        last_evaluation: 0,
-                        evaluation_seconds: 0.0,
-                    })
-                    .collect();
-                Mutex::new(GroupStatus {
-                    group,
-                    rules,
-                    last_evaluation: 0,
-                    evaluation_seconds: 0.0,
-                })
-            })
-            .collect();
+        let groups = slots(groups, &persisted);
         let http = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
             .build()
@@ -144,15 +125,23 @@ impl Engine {
         Ok(Self {
             config,
             query,
-            groups,
+            groups: Mutex::new(groups),
+            tasks: Mutex::new(None),
             http,
             persist_lock: Mutex::new(()),
         })
     }
 
+    fn slots(&self) -> Vec<Slot> {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// A copy of every group's status (for the read APIs).
     pub fn status(&self) -> Vec<GroupStatus> {
-        self.groups
+        self.slots()
             .iter()
             .map(|g| g.lock().unwrap_or_else(|e| e.into_inner()).clone())
             .collect()
@@ -160,53 +149,98 @@ impl Engine {
 
     /// Runs every group on its own ticker until `shutdown` resolves.
     pub async fn run(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()> + Send) {
-        let mut tasks = Vec::new();
-        for index in 0..self.groups.len() {
-            let engine = Arc::clone(&self);
-            tasks.push(tokio::spawn(async move { engine.run_group(index).await }));
-        }
+        self.start();
         shutdown.await;
-        for t in tasks {
-            t.abort();
+        if let Some(tasks) = self.tasks.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            tasks.iter().for_each(|t| t.abort());
         }
     }
 
-    async fn run_group(&self, index: usize) {
+    /// (Re)starts a ticker per group.
+    fn start(self: &Arc<Self>) {
+        let tasks = self
+            .slots()
+            .into_iter()
+            .map(|slot| {
+                let engine = Arc::clone(self);
+                tokio::spawn(async move { engine.run_group(slot).await })
+            })
+            .collect();
+        let old = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(tasks);
+        old.into_iter().flatten().for_each(|t| t.abort());
+    }
+
+    /// Replaces the rule groups (a reload, or a tenant's change): a rule that
+    /// is still there keeps its alerts; tickers restart if running.
+    pub fn replace_groups(self: &Arc<Self>, groups: Vec<RuleGroup>) {
+        let mut kept = Persisted::new();
+        for slot in self.slots() {
+            let g = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let rules = g
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (rule_key(i, &r.rule), r.state.clone()))
+                .collect();
+            kept.insert(group_key(&g.group), rules);
+        }
+        *self.groups.lock().unwrap_or_else(|e| e.into_inner()) = slots(groups, &kept);
+        let running = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        if running {
+            self.start();
+        }
+        if let Err(e) = self.persist() {
+            tracing::error!(error = %e, "persisting alert state failed");
+        }
+    }
+
+    async fn run_group(&self, slot: Slot) {
         let (interval, phase) = {
-            let g = self.groups[index].lock().unwrap_or_else(|e| e.into_inner());
+            let g = slot.lock().unwrap_or_else(|e| e.into_inner());
             let interval = g.group.interval.as_millis().max(1) as i64;
-            (
-                interval,
-                (fnv64(&group_key(&g.group)) % interval as u64) as i64,
-            )
+            let phase = (fnv64(&group_key(&g.group)) % interval as u64) as i64;
+            (interval, phase)
         };
         loop {
             let now = unix_ms();
             // The next tick of this group's stable phase; missed ticks are skipped.
             let next = ((now - phase).div_euclid(interval) + 1) * interval + phase;
             tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
-            self.evaluate_group(index, next).await;
+            self.evaluate_slot(&slot, next).await;
         }
     }
 
-    /// Evaluates group `index` at `ts` (Unix ms): its rules in order, alerts
-    /// sent as due, state persisted.
+    /// Evaluates group `index` (in configuration order) at `ts` (Unix ms).
     pub async fn evaluate_group(&self, index: usize, ts: i64) {
+        if let Some(slot) = self.slots().get(index) {
+            self.evaluate_slot(slot, ts).await;
+        }
+    }
+
+    /// Evaluates a group at `ts`: its rules in order, alerts sent as due,
+    /// state persisted.
+    async fn evaluate_slot(&self, slot: &Slot, ts: i64) {
         let started = Instant::now();
         let (group, rules): (RuleGroup, Vec<Rule>) = {
-            let g = self.groups[index].lock().unwrap_or_else(|e| e.into_inner());
-            (
-                g.group.clone(),
-                g.rules.iter().map(|r| r.rule.clone()).collect(),
-            )
+            let g = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let rules = g.rules.iter().map(|r| r.rule.clone()).collect();
+            (g.group.clone(), rules)
         };
         let at = ts - group.query_offset.as_millis() as i64;
         for (i, rule) in rules.iter().enumerate() {
             let rule_started = Instant::now();
-            let result = (self.query)(rule.expr().to_string(), at).await;
+            let result = (self.query)(rule.expr().to_string(), at, group.tenant.clone()).await;
             let mut due = Vec::new();
             {
-                let mut g = self.groups[index].lock().unwrap_or_else(|e| e.into_inner());
+                let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
                 let status = &mut g.rules[i];
                 status.last_evaluation = ts;
                 let outcome = match (&status.rule, result) {
@@ -251,7 +285,7 @@ impl Engine {
             }
         }
         {
-            let mut g = self.groups[index].lock().unwrap_or_else(|e| e.into_inner());
+            let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
             g.last_evaluation = ts;
             g.evaluation_seconds = started.elapsed().as_secs_f64();
         }
@@ -285,6 +319,15 @@ impl Engine {
                 }
                 for (k, t) in &rule.labels {
                     labels.insert(k.clone(), t.expand(&data));
+                }
+                match &group.tenant {
+                    Some(TenantLevel::Namespace(ns)) => {
+                        labels.insert("namespace".into(), ns.clone());
+                    }
+                    Some(TenantLevel::Workspace(ws)) => {
+                        labels.insert("workspace".into(), ws.clone());
+                    }
+                    Some(TenantLevel::Cluster) | None => {}
                 }
                 labels.insert("alertname".into(), rule.name.clone());
                 let annotations = rule
@@ -348,7 +391,7 @@ impl Engine {
         };
         let _guard = self.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut all = Persisted::new();
-        for g in &self.groups {
+        for g in &self.slots() {
             let g = g.lock().unwrap_or_else(|e| e.into_inner());
             let rules = g
                 .rules
@@ -372,6 +415,38 @@ impl Engine {
         };
         write().map_err(|e| format!("{}: {e}", dir.display()))
     }
+}
+
+/// Slots for `groups`, each rule with the state saved under its keys.
+fn slots(groups: Vec<RuleGroup>, saved: &Persisted) -> Vec<Slot> {
+    groups
+        .into_iter()
+        .map(|group| {
+            let saved = saved.get(&group_key(&group));
+            let rules = group
+                .rules
+                .iter()
+                .enumerate()
+                .map(|(i, rule)| RuleStatus {
+                    state: saved
+                        .and_then(|s| s.get(&rule_key(i, rule)))
+                        .cloned()
+                        .unwrap_or_default(),
+                    rule: rule.clone(),
+                    health: Health::Unknown,
+                    last_error: String::new(),
+                    last_evaluation: 0,
+                    evaluation_seconds: 0.0,
+                })
+                .collect();
+            Arc::new(Mutex::new(GroupStatus {
+                group,
+                rules,
+                last_evaluation: 0,
+                evaluation_seconds: 0.0,
+            }))
+        })
+        .collect()
 }
 
 fn unix_ms() -> i64 {
@@ -411,7 +486,7 @@ groups:
 
     fn engine(dir: &std::path::Path, down: Vec<&'static str>) -> Engine {
         let groups = parse_rule_file("t.yaml", RULES).unwrap();
-        let query: QueryFn = Arc::new(move |expr, _at| {
+        let query: QueryFn = Arc::new(move |expr, _at, _tenant| {
             let down = down.clone();
             Box::pin(async move {
                 if expr == "broken_on_purpose" {

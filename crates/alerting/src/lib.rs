@@ -14,7 +14,8 @@ pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
 pub use engine::{Engine, EngineConfig, GroupStatus, Health, QueryFn, RuleStatus};
 pub use format::rfc3339_ms;
 pub use rules::{
-    parse_rule_file, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup, DEFAULT_INTERVAL,
+    parse_rule_file, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup, TenantLevel,
+    DEFAULT_INTERVAL,
 };
 pub use state::{
     key_of, Alert, AlertState, Candidate, EvalError, Labels, Notification, RuleState,

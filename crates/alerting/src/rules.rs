@@ -58,6 +58,19 @@ pub struct RuleGroup {
     pub limit: u64,
     pub labels: BTreeMap<String, String>,
     pub rules: Vec<Rule>,
+    /// For a tenant's group: whose namespaces its queries are confined to.
+    pub tenant: Option<TenantLevel>,
+}
+
+/// The level of a tenant's rule group, like KubeSphere's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TenantLevel {
+    /// Queries confined to the namespace; alerts carry `namespace`.
+    Namespace(String),
+    /// Queries confined to the workspace's namespaces; alerts carry `workspace`.
+    Workspace(String),
+    /// Cluster-wide (cluster admins only).
+    Cluster,
 }
 
 /// One rule of a group.
@@ -168,6 +181,7 @@ pub fn parse_rule_file(source: &str, text: &str) -> Result<Vec<RuleGroup>, RuleE
             limit: group.limit,
             labels: group.labels,
             rules,
+            tenant: None,
         });
     }
     if errors.is_empty() {

@@ -45,14 +45,12 @@ impl Server {
         let http_addr = config.server.http_listen.clone();
         let grpc_addr = config.server.grpc_listen.clone();
         let discovery = config.workspace_discovery.clone();
-        let engine = if services.alerting {
-            crate::alerting::build_engine(&config)?
-        } else {
-            None
-        };
-        let mut state = AppState::from_config(config)?;
-        state.alerting = engine;
-        let state = Arc::new(state);
+        let state = Arc::new(AppState::from_config(config)?);
+        if services.alerting {
+            if let Some(service) = crate::alerting::AlertingService::build(&state)? {
+                let _ = state.alerting.set(service);
+            }
+        }
         let http = TcpListener::bind(&http_addr)
             .await
             .map_err(|e| Error::internal(format!("cannot listen on {http_addr}: {e}")))?;
@@ -95,8 +93,10 @@ impl BoundServer {
         if let Some(d) = self.state.config.workspace_discovery.clone() {
             tokio::spawn(discovery::run(Arc::clone(&self.state), d, stop_rx.clone()));
         }
-        if let Some(engine) = &self.state.alerting {
-            tokio::spawn(Arc::clone(engine).run(stopped(stop_rx.clone())));
+        if let Some(alerting) = self.state.alerting.get() {
+            tokio::spawn(Arc::clone(&alerting.engine).run(stopped(stop_rx.clone())));
+            #[cfg(unix)]
+            tokio::spawn(reload_on_sighup(Arc::clone(&self.state)));
         }
         let http_router = http::router(Arc::clone(&self.state));
         // Responses stream in several writes; without TCP_NODELAY the last small
@@ -127,5 +127,22 @@ impl BoundServer {
         h.map_err(|e| Error::internal(format!("http server: {e}")))?;
         g.map_err(|e| Error::internal(format!("grpc server: {e}")))?;
         Ok(())
+    }
+}
+
+/// Reloads the alerting rules on every SIGHUP, as Prometheus does.
+#[cfg(unix)]
+async fn reload_on_sighup(state: Arc<AppState>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        if let Some(alerting) = state.alerting.get() {
+            if let Err(e) = alerting.reload() {
+                tracing::error!(error = %e, "reloading the alerting rules failed; the running rules are unchanged");
+            }
+        }
     }
 }

@@ -32,8 +32,8 @@ pub struct AppState {
     pub(crate) limiter: ConcurrencyLimiter,
     pub(crate) telemetry: Telemetry,
     pub(crate) catalog: Catalog,
-    /// The rule engine, when this process runs the alerting service.
-    pub(crate) alerting: Option<Arc<periscope_alerting::Engine>>,
+    /// The alerting service, when this process runs it (set once at start).
+    pub(crate) alerting: std::sync::OnceLock<crate::alerting::AlertingService>,
     pub(crate) config: Config,
 }
 
@@ -68,7 +68,7 @@ impl AppState {
         Ok(Self {
             clusters,
             catalog,
-            alerting: None,
+            alerting: std::sync::OnceLock::new(),
             default_cluster: config.default_cluster().name.clone(),
             auth: Authenticator::from_config(&config),
             scopes: ScopeResolver::from_config(&config),

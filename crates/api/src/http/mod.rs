@@ -1,6 +1,7 @@
 //! The HTTP surface: the Prometheus-compatible API (per cluster), the
 //! drill-down monitoring API, and the operations endpoints.
 
+mod alerting_api;
 mod extract;
 mod monitoring_api;
 mod ops;
@@ -30,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(ops::metrics))
         .nest("/prometheus/api/v1", prometheus.clone())
         .nest("/clusters/{cluster}/prometheus/api/v1", prometheus)
+        .merge(alerting_api::routes())
         .nest("/api/v1", monitoring.clone())
         .nest("/api/v1/clusters/{cluster}", monitoring)
         .fallback(not_found)

@@ -290,10 +290,14 @@ async fn rules_or_alerts(
     params: Params,
 ) -> Handled {
     let rules = uri.path().ends_with("/rules");
-    if let Some(engine) = &state.alerting {
+    if let Some(alerting) = state.alerting.get() {
         // Periscope evaluates the rules: answer from its own state, filtered
         // to the caller's namespaces.
-        let status = engine.status();
+        let status = alerting.engine.status();
+        let visibility = crate::alerting::Visibility {
+            scope: &caller.scope,
+            workspaces: crate::alerting::visible_workspaces(&state, &caller.scope),
+        };
         let data = if rules {
             let filter = crate::alerting::RuleFilter {
                 kind: params.single("type")?,
@@ -301,9 +305,9 @@ async fn rules_or_alerts(
                 groups: params.repeated("rule_group[]")?,
                 files: params.repeated("file[]")?,
             };
-            crate::alerting::rules_data(&status, &caller.scope, &filter)?
+            crate::alerting::rules_data(&status, &visibility, &filter)?
         } else {
-            crate::alerting::alerts_data(&status, &caller.scope)
+            crate::alerting::alerts_data(&status, &visibility)
         };
         return Ok(
             axum::Json(serde_json::json!({"status": "success", "data": data})).into_response(),

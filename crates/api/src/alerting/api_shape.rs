@@ -1,111 +1,46 @@
-//! The alerting service inside the API: building the rule engine from
-//! configuration (rules evaluated by the cluster's Prometheus), and the
-//! Prometheus-shaped `/rules` and `/alerts` answers, filtered to the caller's
-//! namespaces.
+//! Prometheus' `/api/v1/rules` and `/api/v1/alerts` answers built from the
+//! engine's state, filtered to what the caller may see.
 
-use crate::query::decode_query;
-use periscope_alerting::{
-    builtin_groups, parse_rule_file, rfc3339_ms, Alert, AlertState, Engine, EngineConfig,
-    GroupStatus, Health, QueryFn, Rule, RuleGroup, RuleStatus,
-};
-use periscope_backend_prometheus::{Method, PrometheusClient, QueryData};
-use periscope_config::Config;
+use periscope_alerting::{rfc3339_ms, Alert, AlertState, GroupStatus, Health, Rule, RuleStatus};
 use periscope_model::{Error, Result, Scope};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// How long one rule query may take.
-const RULE_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// The rule engine `config` describes (none without an `[alerting]` section).
-pub(crate) fn build_engine(config: &Config) -> Result<Option<Arc<Engine>>> {
-    let Some(alerting) = &config.alerting else {
-        return Ok(None);
-    };
-    let mut groups: Vec<RuleGroup> = if alerting.builtin_rules {
-        builtin_groups()
-    } else {
-        Vec::new()
-    };
-    for path in &alerting.rule_files {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::bad_request(format!(
-                "alerting.rule_files: cannot read {}: {e}",
-                path.display()
-            ))
-        })?;
-        groups.extend(
-            parse_rule_file(&path.display().to_string(), &text)
-                .map_err(|e| Error::bad_request(format!("alerting.rule_files: {e}")))?,
-        );
-    }
-    let cluster = match &alerting.cluster {
-        Some(name) => config.clusters.iter().find(|c| &c.name == name),
-        None => config.clusters.first(),
-    }
-    .ok_or_else(|| Error::bad_request("alerting: no cluster to evaluate rules against"))?;
-    let prometheus = PrometheusClient::new(&cluster.prometheus.url, RULE_QUERY_TIMEOUT)?;
-    let external_url = alerting
-        .external_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", config.server.http_listen));
-    let engine = Engine::new(
-        groups,
-        EngineConfig {
-            resend_delay: alerting.resend_delay,
-            external_url,
-            external_labels: alerting.external_labels.clone(),
-            alertmanagers: alerting.alertmanagers.clone(),
-            data_dir: alerting.data_dir.clone(),
-        },
-        query_fn(prometheus),
-    )
-    .map_err(|e| Error::bad_request(format!("alerting: {e}")))?;
-    Ok(Some(Arc::new(engine)))
+/// What a caller may see: alerts of its namespaces or of its workspaces'
+/// groups, and the groups of its levels.
+pub(crate) struct Visibility<'a> {
+    pub scope: &'a Scope,
+    /// Workspaces whose every namespace is in scope.
+    pub workspaces: BTreeSet<String>,
 }
 
-/// Rule queries go straight to the cluster's Prometheus: built-in and
-/// operator rules are cluster-wide.
-fn query_fn(prometheus: PrometheusClient) -> QueryFn {
-    Arc::new(move |query: String, at_ms: i64| {
-        let prometheus = prometheus.clone();
-        Box::pin(async move {
-            let params = vec![
-                ("query".to_string(), query),
-                ("time".to_string(), format!("{:.3}", at_ms as f64 / 1000.0)),
-            ];
-            let response = prometheus
-                .send(Method::Post, "/api/v1/query", &params, None)
-                .await
-                .map_err(|e| e.message().to_string())?;
-            let status = response.status;
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| e.message().to_string())?;
-            let decoded = decode_query(status, &body).map_err(|e| e.message().to_string())?;
-            let parse = |v: &str| v.parse::<f64>().unwrap_or(f64::NAN);
-            match decoded.data {
-                Some(QueryData::Vector(v)) => Ok(v
-                    .into_iter()
-                    .map(|s| (s.metric, parse(&s.value.1)))
-                    .collect()),
-                Some(QueryData::Scalar(p)) => Ok(vec![(BTreeMap::new(), parse(&p.1))]),
-                _ => Err("rule result is not a vector or scalar".to_string()),
+impl Visibility<'_> {
+    fn alert(&self, alert: &Alert) -> bool {
+        match self.scope {
+            Scope::ClusterWide => true,
+            Scope::Namespaces(set) => {
+                alert
+                    .labels
+                    .get("namespace")
+                    .is_some_and(|ns| set.contains(ns))
+                    || alert
+                        .labels
+                        .get("workspace")
+                        .is_some_and(|ws| self.workspaces.contains(ws))
             }
-        })
-    })
-}
+        }
+    }
 
-/// Whether `scope` may see an alert (by its `namespace` label).
-fn visible(scope: &Scope, alert: &Alert) -> bool {
-    match scope {
-        Scope::ClusterWide => true,
-        Scope::Namespaces(set) => alert
-            .labels
-            .get("namespace")
-            .is_some_and(|ns| set.contains(ns)),
+    /// Built-in and operator groups are visible to everyone (with their alerts
+    /// filtered); a tenant's group to the tenants of its level.
+    pub fn group(&self, group: &periscope_alerting::RuleGroup) -> bool {
+        use periscope_alerting::TenantLevel;
+        match (&group.tenant, self.scope) {
+            (_, Scope::ClusterWide) | (None, _) => true,
+            (Some(TenantLevel::Namespace(ns)), Scope::Namespaces(set)) => set.contains(ns),
+            (Some(TenantLevel::Workspace(ws)), _) => self.workspaces.contains(ws),
+            (Some(TenantLevel::Cluster), _) => false,
+        }
     }
 }
 
@@ -145,7 +80,7 @@ fn health(h: Health) -> &'static str {
     }
 }
 
-fn rule_json(r: &RuleStatus, scope: &Scope) -> Value {
+fn rule_json(r: &RuleStatus, visibility: &Visibility<'_>) -> Value {
     let common = |v: &mut Value| {
         v["health"] = json!(health(r.health));
         v["lastError"] = json!(r.last_error);
@@ -154,7 +89,7 @@ fn rule_json(r: &RuleStatus, scope: &Scope) -> Value {
     };
     match &r.rule {
         Rule::Alerting(a) => {
-            let alerts: Vec<&Alert> = r.state.active().filter(|al| visible(scope, al)).collect();
+            let alerts: Vec<&Alert> = r.state.active().filter(|al| visibility.alert(al)).collect();
             let state = alerts
                 .iter()
                 .map(|al| al.state)
@@ -209,7 +144,7 @@ pub(crate) struct RuleFilter {
 /// `data` of `/api/v1/rules`, Prometheus' shape.
 pub(crate) fn rules_data(
     status: &[GroupStatus],
-    scope: &Scope,
+    visibility: &Visibility<'_>,
     filter: &RuleFilter,
 ) -> Result<Value> {
     let want_alerting = match filter.kind.as_deref() {
@@ -224,6 +159,7 @@ pub(crate) fn rules_data(
     };
     let groups: Vec<Value> = status
         .iter()
+        .filter(|g| visibility.group(&g.group))
         .filter(|g| filter.groups.is_empty() || filter.groups.contains(&g.group.name))
         .filter(|g| filter.files.is_empty() || filter.files.contains(&g.group.source))
         .filter_map(|g| {
@@ -235,7 +171,7 @@ pub(crate) fn rules_data(
                     filter.rule_names.is_empty()
                         || filter.rule_names.iter().any(|n| n == r.rule.name())
                 })
-                .map(|r| rule_json(r, scope))
+                .map(|r| rule_json(r, visibility))
                 .collect();
             (!rules.is_empty() || want_alerting.is_none() && filter.rule_names.is_empty()).then(
                 || {
@@ -256,12 +192,13 @@ pub(crate) fn rules_data(
 }
 
 /// `data` of `/api/v1/alerts`: pending and firing alerts the caller may see.
-pub(crate) fn alerts_data(status: &[GroupStatus], scope: &Scope) -> Value {
+pub(crate) fn alerts_data(status: &[GroupStatus], visibility: &Visibility<'_>) -> Value {
     let alerts: Vec<Value> = status
         .iter()
+        .filter(|g| visibility.group(&g.group))
         .flat_map(|g| &g.rules)
         .flat_map(|r| r.state.active())
-        .filter(|a| visible(scope, a))
+        .filter(|a| visibility.alert(a))
         .map(alert_json)
         .collect();
     json!({ "alerts": alerts })
