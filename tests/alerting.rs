@@ -7,6 +7,8 @@ mod common;
 
 use axum::routing::post;
 use common::{periscope_with, prometheus, token, Periscope};
+use periscope_proto::v1::alerting_client::AlertingClient;
+use periscope_proto::v1::{ListAlertsRequest, ListRulesRequest};
 use periscope_sandbox::AlertmanagerProcess;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -291,6 +293,14 @@ async fn delete(p: &Periscope, tenant: &str, path: &str) -> u16 {
         .as_u16()
 }
 
+/// A gRPC request as `tenant`.
+fn authorized<T>(tenant: &str, request: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(request);
+    let header = format!("Bearer {}", token(tenant)).parse().unwrap();
+    r.metadata_mut().insert("authorization", header);
+    r
+}
+
 /// `level/owner/name` of the tenant groups `tenant` lists.
 async fn listed(p: &Periscope, tenant: &str) -> Vec<String> {
     let a = p.get(Some(tenant), "/api/v1/alerting/groups", &[]).await;
@@ -483,6 +493,57 @@ async fn tenants_manage_their_own_rule_groups_confined_to_their_namespaces() {
         ["tenant:namespace/team-b"],
         "bob sees only his group"
     );
+
+    // The same over gRPC.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", p.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = AlertingClient::new(channel);
+    let grpc_alerts = client
+        .list_alerts(authorized("alice", ListAlertsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    let mut grpc_names: Vec<&str> = grpc_alerts
+        .iter()
+        .map(|a| a.labels["alertname"].as_str())
+        .collect();
+    grpc_names.sort();
+    assert_eq!(grpc_names, ["AnyGoroutines", "WorkspaceGoroutines"]);
+    assert!(grpc_alerts
+        .iter()
+        .all(|a| a.value > 0.0 && a.active_at > 0.0));
+    let bob_alerts = client
+        .list_alerts(authorized("bob", ListAlertsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(bob_alerts.alerts.is_empty());
+    let bob_rules = client
+        .list_rules(authorized(
+            "bob",
+            ListRulesRequest {
+                r#type: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(bob_rules.groups.len(), 1);
+    assert_eq!(bob_rules.groups[0].rules[0].health, "ok");
+    let bogus = client
+        .list_rules(authorized(
+            "bob",
+            ListRulesRequest {
+                r#type: "bogus".into(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bogus.code(), tonic::Code::InvalidArgument);
 
     // Reload is for admins.
     assert_eq!(p.post(Some("alice"), "/-/reload", &[]).await.status, 403);

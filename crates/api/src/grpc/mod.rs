@@ -1,10 +1,13 @@
-//! gRPC services: `periscope.v1.Metrics` and `periscope.v1.Monitoring`, plus
+//! gRPC services: `periscope.v1.Metrics`, `periscope.v1.Monitoring` and
+//! `periscope.v1.Alerting`, plus
 //! standard health and reflection.
 
+mod alerting;
 mod metrics;
 mod monitoring;
 
 use crate::state::AppState;
+use periscope_proto::v1::alerting_server::AlertingServer;
 use periscope_proto::v1::metrics_server::MetricsServer;
 use periscope_proto::v1::monitoring_server::MonitoringServer;
 use std::sync::Arc;
@@ -19,6 +22,9 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
     health_reporter
         .set_serving::<MonitoringServer<monitoring::MonitoringService>>()
         .await;
+    health_reporter
+        .set_serving::<AlertingServer<alerting::AlertingService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -31,7 +37,8 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
             state: Arc::clone(&state),
         }))
         .add_service(MonitoringServer::new(monitoring::MonitoringService {
-            state,
-        }));
+            state: Arc::clone(&state),
+        }))
+        .add_service(AlertingServer::new(alerting::AlertingService { state }));
     Ok(builder.routes())
 }
