@@ -39,6 +39,8 @@ pub struct EngineConfig {
     pub alertmanagers: Vec<String>,
     /// Where alert state survives restarts; none keeps it in memory only.
     pub data_dir: Option<PathBuf>,
+    /// Periscope's own notification pipeline, if configured.
+    pub dispatcher: Option<Arc<crate::notify::Dispatcher>>,
 }
 
 /// A rule's health, as the rules API reports it.
@@ -281,7 +283,7 @@ impl Engine {
                 status.evaluation_seconds = rule_started.elapsed().as_secs_f64();
             }
             if !due.is_empty() {
-                self.send(due).await;
+                self.send(due, ts).await;
             }
         }
         {
@@ -354,13 +356,21 @@ impl Engine {
 
     /// Posts alerts to every Alertmanager, as Prometheus does: a failed batch
     /// is dropped (the resend delay makes up for it).
-    async fn send(&self, alerts: Vec<Notification>) {
+    async fn send(&self, mut alerts: Vec<Notification>, ts: i64) {
+        for n in &mut alerts {
+            for (k, v) in &self.config.external_labels {
+                n.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        if let Some(dispatcher) = &self.config.dispatcher {
+            dispatcher.ingest(&alerts, ts);
+        }
+        if self.config.alertmanagers.is_empty() {
+            return;
+        }
         let body: Vec<serde_json::Value> = alerts
             .into_iter()
-            .map(|mut n| {
-                for (k, v) in &self.config.external_labels {
-                    n.labels.entry(k.clone()).or_insert_with(|| v.clone());
-                }
+            .map(|n| {
                 serde_json::json!({
                     "labels": n.labels,
                     "annotations": n.annotations,
@@ -512,6 +522,7 @@ groups:
             external_labels: Labels::new(),
             alertmanagers: vec![],
             data_dir: Some(dir.to_path_buf()),
+            dispatcher: None,
         };
         Engine::new(groups, config, query).unwrap()
     }

@@ -6,6 +6,7 @@
 mod builtin;
 mod engine;
 mod format;
+pub mod notify;
 mod rules;
 mod state;
 mod template;
