@@ -95,6 +95,18 @@ impl BoundServer {
         }
         if let Some(alerting) = self.state.alerting.get() {
             tokio::spawn(Arc::clone(&alerting.engine).run(stopped(stop_rx.clone())));
+            let (outbox, dispatcher) = (
+                Arc::clone(&alerting.outbox),
+                Arc::clone(&alerting.dispatcher),
+            );
+            let until_stopped = stopped(stop_rx.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = outbox.run() => {}
+                    _ = dispatcher.run() => {}
+                    _ = until_stopped => {}
+                }
+            });
             #[cfg(unix)]
             tokio::spawn(reload_on_sighup(Arc::clone(&self.state)));
         }

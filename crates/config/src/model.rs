@@ -59,6 +59,10 @@ pub struct AlertingConfig {
     /// The cluster whose Prometheus evaluates the rules (default: the first).
     #[serde(default)]
     pub cluster: Option<String>,
+    /// Periscope's own notification routing: an Alertmanager-format file
+    /// (`route`, `receivers` with `webhook_configs`, `inhibit_rules`).
+    #[serde(default)]
+    pub notifications: Option<std::path::PathBuf>,
 }
 
 fn default_true() -> bool {

@@ -7,10 +7,11 @@ mod api_shape;
 pub(crate) mod tenant_rules;
 
 pub(crate) use api_shape::{alerts_data, rules_data, RuleFilter, Visibility};
-pub(crate) use tenant_rules::TenantRuleStore;
+pub(crate) use tenant_rules::{TenantReceiverStore, TenantRuleStore};
 
 use crate::query::decode_query;
 use crate::state::AppState;
+use periscope_alerting::notify::{Dispatcher, NotificationConfig, Outbox};
 use periscope_alerting::{
     builtin_groups, parse_rule_file, Engine, EngineConfig, QueryFn, RuleGroup, TenantLevel,
 };
@@ -26,6 +27,10 @@ const RULE_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6
 /// The running alerting service.
 pub(crate) struct AlertingService {
     pub engine: Arc<Engine>,
+    /// Periscope's notification pipeline and its durable outbox.
+    pub dispatcher: Arc<Dispatcher>,
+    pub outbox: Arc<Outbox>,
+    pub receivers: TenantReceiverStore,
     config: AlertingConfig,
     /// Built-in and operator groups (what a reload re-reads).
     static_groups: Mutex<Vec<RuleGroup>>,
@@ -54,6 +59,35 @@ impl AlertingService {
             .unwrap_or_else(|| format!("http://{}", state.config.server.http_listen));
         let mut groups = static_groups.clone();
         groups.extend(tenant.groups());
+        let notifications = match &config.notifications {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::bad_request(format!(
+                        "alerting.notifications: cannot read {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Some(NotificationConfig::parse(&text).map_err(|e| {
+                    Error::bad_request(format!("alerting.notifications {}: {e}", path.display()))
+                })?)
+            }
+        };
+        let outbox = Arc::new(
+            Outbox::open(config.data_dir.as_deref())
+                .map_err(|e| Error::internal(format!("alerting outbox: {e}")))?,
+        );
+        let dispatcher = Arc::new(
+            Dispatcher::new(
+                notifications,
+                Arc::clone(&outbox),
+                external_url.clone(),
+                config.data_dir.clone(),
+            )
+            .map_err(|e| Error::internal(format!("alerting notifications: {e}")))?,
+        );
+        let receivers = TenantReceiverStore::open(config.data_dir.as_deref())?;
+        dispatcher.set_tenant_receivers(receivers.list());
         let engine = Engine::new(
             groups,
             EngineConfig {
@@ -62,12 +96,16 @@ impl AlertingService {
                 external_labels: config.external_labels.clone(),
                 alertmanagers: config.alertmanagers.clone(),
                 data_dir: config.data_dir.clone(),
+                dispatcher: Some(Arc::clone(&dispatcher)),
             },
             query_fn(Arc::downgrade(state), prometheus),
         )
         .map_err(|e| Error::bad_request(format!("alerting: {e}")))?;
         Ok(Some(Self {
             engine: Arc::new(engine),
+            dispatcher,
+            outbox,
+            receivers,
             config,
             static_groups: Mutex::new(static_groups),
             tenant,

@@ -1,6 +1,8 @@
-//! Tenants' rule groups: stored as their Prometheus-format text in the data
-//! directory (one JSON file, replaced atomically), validated on write.
+//! Tenants' rule groups (stored as their Prometheus-format text) and webhook
+//! receivers, in the data directory (one JSON file each, replaced
+//! atomically), validated on write.
 
+use periscope_alerting::notify::TenantReceiver;
 use periscope_alerting::{parse_rule_file, RuleGroup, TenantLevel};
 use periscope_model::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
@@ -206,6 +208,71 @@ impl TenantRuleStore {
         }
         *groups = next;
         Ok(())
+    }
+}
+
+/// Tenants' webhook receivers, by `namespace/name`.
+pub(crate) struct TenantReceiverStore {
+    path: Option<PathBuf>,
+    receivers: Mutex<BTreeMap<String, TenantReceiver>>,
+}
+
+impl TenantReceiverStore {
+    /// Opens the store in `data_dir` (in memory only without one).
+    pub(crate) fn open(data_dir: Option<&Path>) -> Result<Self> {
+        let path = data_dir.map(|d| d.join("tenant-receivers.json"));
+        let receivers = match &path {
+            Some(p) => match std::fs::read(p) {
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .map_err(|e| Error::internal(format!("{}: {e}", p.display())))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+                Err(e) => return Err(Error::internal(format!("{}: {e}", p.display()))),
+            },
+            None => BTreeMap::new(),
+        };
+        Ok(Self {
+            path,
+            receivers: Mutex::new(receivers),
+        })
+    }
+
+    /// Every receiver.
+    pub(crate) fn list(&self) -> Vec<TenantReceiver> {
+        let receivers = self.receivers.lock().unwrap_or_else(|e| e.into_inner());
+        receivers.values().cloned().collect()
+    }
+
+    /// Adds or replaces a receiver; returns whether it is new.
+    pub(crate) fn put(&self, receiver: TenantReceiver) -> Result<bool> {
+        let key = format!("{}/{}", receiver.namespace, receiver.name);
+        let mut receivers = self.receivers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = receivers.clone();
+        let created = next.insert(key, receiver).is_none();
+        self.save(&next)?;
+        *receivers = next;
+        Ok(created)
+    }
+
+    /// Removes a receiver; 404 when there is none.
+    pub(crate) fn delete(&self, namespace: &str, name: &str) -> Result<()> {
+        let mut receivers = self.receivers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = receivers.clone();
+        next.remove(&format!("{namespace}/{name}"))
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no receiver {name:?} here")))?;
+        self.save(&next)?;
+        *receivers = next;
+        Ok(())
+    }
+
+    fn save(&self, receivers: &BTreeMap<String, TenantReceiver>) -> Result<()> {
+        match &self.path {
+            Some(path) => write_atomically(
+                path,
+                &serde_json::to_vec_pretty(receivers)
+                    .map_err(|e| Error::internal(e.to_string()))?,
+            ),
+            None => Ok(()),
+        }
     }
 }
 

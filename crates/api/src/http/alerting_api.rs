@@ -2,6 +2,8 @@
 //! KubeSphere's — namespace, workspace, cluster (cluster admins only) — and
 //! `POST /-/reload`. A group is validated on write: its text, every query
 //! through the PromQL enforcement for the level's namespaces, its templates.
+//! Tenants also register webhook receivers for their namespaces' alerts and
+//! read the history of notifications about them.
 
 use super::extract::Authenticated;
 use crate::alerting::{level_scope, visible_workspaces, AlertingService};
@@ -32,6 +34,15 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/alerting/namespaces/{owner}/groups/{name}", group())
         .route("/api/v1/alerting/workspaces/{owner}/groups/{name}", group())
         .route("/api/v1/alerting/cluster/groups/{name}", group())
+        .route("/api/v1/alerting/receivers", get(list_receivers))
+        .route(
+            "/api/v1/alerting/namespaces/{owner}/receivers/{name}",
+            get(get_receiver)
+                .put(put_receiver)
+                .delete(delete_receiver)
+                .fallback(super::method_not_allowed),
+        )
+        .route("/api/v1/alerting/notifications", get(notifications))
         .route(
             "/-/reload",
             post(reload).fallback(super::method_not_allowed),
@@ -182,4 +193,147 @@ async fn reload(
     }
     service(&state)?.reload()?;
     Ok(Json(json!({ "status": "success" })).into_response())
+}
+
+fn namespace_in_scope(caller: &Caller, namespace: &str) -> Result<()> {
+    match &caller.scope {
+        Scope::ClusterWide => Ok(()),
+        Scope::Namespaces(set) if set.contains(namespace) => Ok(()),
+        Scope::Namespaces(_) => Err(Error::forbidden(format!(
+            "namespace {namespace:?} is not in your scope"
+        ))),
+    }
+}
+
+async fn list_receivers(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+) -> Handled {
+    let receivers: Vec<_> = service(&state)?
+        .receivers
+        .list()
+        .into_iter()
+        .filter(|r| namespace_in_scope(&caller, &r.namespace).is_ok())
+        .collect();
+    Ok(Json(json!({ "receivers": receivers })).into_response())
+}
+
+async fn get_receiver(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Handled {
+    namespace_in_scope(&caller, &namespace)?;
+    let receiver = service(&state)?
+        .receivers
+        .list()
+        .into_iter()
+        .find(|r| r.namespace == namespace && r.name == name)
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no receiver {name:?} here")))?;
+    Ok(Json(receiver).into_response())
+}
+
+async fn put_receiver(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path((namespace, name)): Path<(String, String)>,
+    body: String,
+) -> Handled {
+    namespace_in_scope(&caller, &namespace)?;
+    let service = service(&state)?;
+    let valid_name = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if !valid_name {
+        return Err(Error::bad_request(format!(
+            "invalid receiver name {name:?}: 1 to 64 letters, digits, '-' or '_'"
+        ))
+        .into());
+    }
+    let webhook: periscope_alerting::notify::Webhook = serde_json::from_str(&body)
+        .map_err(|e| Error::bad_request(format!("invalid receiver: {e}")))?;
+    let url_ok = webhook
+        .url
+        .strip_prefix("http://")
+        .or_else(|| webhook.url.strip_prefix("https://"))
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if !url_ok {
+        return Err(Error::bad_request(format!(
+            "invalid receiver url {:?}: an http:// or https:// URL with a host",
+            webhook.url
+        ))
+        .into());
+    }
+    let created = service
+        .receivers
+        .put(periscope_alerting::notify::TenantReceiver {
+            namespace,
+            name,
+            webhook,
+        })?;
+    service
+        .dispatcher
+        .set_tenant_receivers(service.receivers.list());
+    let status = if created {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(status.into_response())
+}
+
+async fn delete_receiver(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Handled {
+    namespace_in_scope(&caller, &namespace)?;
+    let service = service(&state)?;
+    service.receivers.delete(&namespace, &name)?;
+    service
+        .dispatcher
+        .set_tenant_receivers(service.receivers.list());
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+}
+
+/// What was sent, when, to whom, and how it went: the notifications about
+/// the caller's namespaces (or to its receivers), newest last, and those
+/// still waiting for delivery.
+async fn notifications(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+) -> Handled {
+    let service = service(&state)?;
+    let visible = |owner: &Option<String>, namespaces: &[String]| match &caller.scope {
+        Scope::ClusterWide => true,
+        Scope::Namespaces(set) => {
+            owner.as_ref().is_some_and(|o| set.contains(o))
+                || (!namespaces.is_empty() && namespaces.iter().all(|n| set.contains(n)))
+        }
+    };
+    let history: Vec<_> = service
+        .outbox
+        .history()
+        .into_iter()
+        .filter(|a| visible(&a.owner, &a.namespaces))
+        .collect();
+    let pending: Vec<_> = service
+        .outbox
+        .pending()
+        .into_iter()
+        .filter(|p| visible(&p.owner, &p.namespaces))
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "receiver": p.receiver,
+                "url": p.url,
+                "group_key": p.group_key,
+                "created": p.created,
+                "attempts": p.attempts,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "notifications": history, "pending": pending })).into_response())
 }
