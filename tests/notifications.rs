@@ -178,7 +178,10 @@ async fn webhook_messages_equal_alertmanagers_field_by_field() {
         }
     }
     assert_eq!(ours["externalURL"], "http://periscope.example:9480");
-    assert_ne!(theirs["externalURL"], ours["externalURL"], "each names itself");
+    assert_ne!(
+        theirs["externalURL"], ours["externalURL"],
+        "each names itself"
+    );
 }
 
 async fn put_receiver(p: &Periscope, tenant: &str, namespace: &str, name: &str, url: &str) -> u16 {

@@ -24,7 +24,8 @@ pub type QueryResult = Result<Vec<(Labels, f64)>, String>;
 /// How long a send to Alertmanager may take.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Name of the state file in the data directory.
-const STATE_FILE: &str = "alert-state.json";
+/// Directory of the per-group state files in the data directory.
+const STATE_DIR: &str = "alert-state";
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -106,17 +107,8 @@ impl Engine {
         config: EngineConfig,
         query: QueryFn,
     ) -> Result<Self, String> {
-        let persisted: Persisted = match &config.data_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
-                match std::fs::read(dir.join(STATE_FILE)) {
-                    Ok(bytes) => serde_json::from_slice(&bytes)
-                        .map_err(|e| format!("{}: {e}", dir.join(STATE_FILE).display()))?,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Persisted::new(),
-                    Err(e) => return Err(format!("{}: {e}", dir.join(STATE_FILE).display())),
-                }
-            }
+        let persisted = match &config.data_dir {
+            Some(dir) => load_state(&dir.join(STATE_DIR))?,
             None => Persisted::new(),
         };
         let groups = slots(groups, &persisted);
@@ -291,7 +283,7 @@ impl Engine {
             g.last_evaluation = ts;
             g.evaluation_seconds = started.elapsed().as_secs_f64();
         }
-        if let Err(e) = self.persist() {
+        if let Err(e) = self.persist_group(slot) {
             tracing::error!(error = %e, "persisting alert state failed");
         }
     }
@@ -395,36 +387,90 @@ impl Engine {
     }
 
     /// Writes every rule's alert state to the data directory (atomically).
+    /// Writes every group's alert state, and removes the files of groups
+    /// that are gone.
     fn persist(&self) -> Result<(), String> {
         let Some(dir) = &self.config.data_dir else {
             return Ok(());
         };
-        let _guard = self.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all = Persisted::new();
-        for g in &self.slots() {
-            let g = g.lock().unwrap_or_else(|e| e.into_inner());
-            let rules = g
+        let slots = self.slots();
+        let mut files = std::collections::BTreeSet::new();
+        for slot in &slots {
+            files.insert(self.persist_group(slot)?);
+        }
+        let state_dir = dir.join(STATE_DIR);
+        if let Ok(entries) = std::fs::read_dir(&state_dir) {
+            for e in entries.flatten() {
+                if !files.contains(&e.path()) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one group's alert state (atomically) to its own file, so a
+    /// group's evaluation costs one small write however many groups there are.
+    fn persist_group(&self, slot: &Slot) -> Result<PathBuf, String> {
+        let Some(dir) = &self.config.data_dir else {
+            return Ok(PathBuf::new());
+        };
+        let (key, rules) = {
+            let g = slot.lock().unwrap_or_else(|e| e.into_inner());
+            let rules: BTreeMap<String, RuleState> = g
                 .rules
                 .iter()
                 .enumerate()
                 .filter(|(_, r)| !r.state.alerts.is_empty())
                 .map(|(i, r)| (rule_key(i, &r.rule), r.state.clone()))
-                .collect::<BTreeMap<_, _>>();
-            if !rules.is_empty() {
-                all.insert(group_key(&g.group), rules);
-            }
-        }
-        let bytes = serde_json::to_vec(&all).map_err(|e| e.to_string())?;
-        let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+                .collect();
+            (group_key(&g.group), rules)
+        };
+        let state_dir = dir.join(STATE_DIR);
+        let path = state_dir.join(format!("{:016x}.json", fnv64(&key)));
+        let bytes =
+            serde_json::to_vec(&SavedGroup { group: key, rules }).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("tmp");
+        let _guard = self.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
         let write = || -> std::io::Result<()> {
             use std::io::Write;
+            std::fs::create_dir_all(&state_dir)?;
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&bytes)?;
             f.sync_all()?;
-            std::fs::rename(&tmp, dir.join(STATE_FILE))
+            std::fs::rename(&tmp, &path)
         };
-        write().map_err(|e| format!("{}: {e}", dir.display()))
+        write().map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
     }
+}
+
+/// One group's saved alert state.
+#[derive(Serialize, Deserialize)]
+struct SavedGroup {
+    group: String,
+    rules: BTreeMap<String, RuleState>,
+}
+
+/// Every group's saved state in `dir`.
+fn load_state(dir: &std::path::Path) -> Result<Persisted, String> {
+    let mut out = Persisted::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let saved: SavedGroup =
+            serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        out.insert(saved.group, saved.rules);
+    }
+    Ok(out)
 }
 
 /// Slots for `groups`, each rule with the state saved under its keys.
