@@ -320,3 +320,91 @@ async fn tenant_receivers_get_their_alerts_through_an_outage_and_a_restart() {
         "team-b's alert never reaches team-a"
     );
 }
+
+async fn post_silence(p: &Periscope, tenant: &str, matchers: Value) -> common::Answer {
+    let now = std::time::SystemTime::now();
+    let iso = |t: std::time::SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+    let body = serde_json::json!({
+        "matchers": matchers,
+        "startsAt": iso(now - Duration::from_secs(60)),
+        "endsAt": iso(now + Duration::from_secs(3600)),
+        "createdBy": tenant,
+        "comment": "test",
+    });
+    let r = p
+        .http
+        .post(format!("{}/alertmanager/api/v2/silences", p.base))
+        .bearer_auth(token(tenant))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    common::answer(r).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_silence_only_their_namespaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let ops = hook().await;
+    let notifications = dir.path().join("notifications.yaml");
+    std::fs::write(&notifications, routing(&ops.url)).unwrap();
+    let _ = tokio::task::spawn_blocking(prometheus).await;
+    let p = periscope_with(&config(dir.path(), None, &notifications)).await;
+
+    let team_a = serde_json::json!([{"name": "namespace", "value": "team-a", "isRegex": false, "isEqual": true}]);
+    let created = post_silence(&p, "alice", team_a.clone()).await;
+    assert_eq!(created.status, 200, "{}", created.raw);
+    let id = created.body["silenceID"].as_str().unwrap().to_string();
+    assert_eq!(post_silence(&p, "bob", team_a).await.status, 403);
+    let everything =
+        serde_json::json!([{"name": "alertname", "value": ".+", "isRegex": true, "isEqual": true}]);
+    assert_eq!(post_silence(&p, "alice", everything).await.status, 403);
+    let regex_ns = serde_json::json!([{"name": "namespace", "value": "team-.*", "isRegex": true, "isEqual": true}]);
+    assert_eq!(post_silence(&p, "alice", regex_ns).await.status, 403);
+
+    // team-b's alert is notified; team-a's is silenced.
+    eventually(
+        Duration::from_secs(30),
+        "team-b's notification",
+        async || ops.message_for("TeamBAlways"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(ops.message_for("TeamAGoroutines").is_none(), "silenced");
+
+    // Only alice sees (and may expire) her silence.
+    let listed = |tenant: &'static str| {
+        let p = &p;
+        async move {
+            let a = p
+                .get(Some(tenant), "/alertmanager/api/v2/silences", &[])
+                .await;
+            a.body.as_array().unwrap().len()
+        }
+    };
+    assert_eq!(listed("alice").await, 1);
+    assert_eq!(listed("bob").await, 0);
+    let path = format!("/alertmanager/api/v2/silence/{id}");
+    let got = p.get(Some("alice"), &path, &[]).await;
+    assert_eq!(got.body["status"]["state"], "active");
+    assert_eq!(p.get(Some("bob"), &path, &[]).await.status, 404);
+    let expire = |tenant: &str| {
+        p.http
+            .delete(format!("{}{path}", p.base))
+            .bearer_auth(token(tenant))
+            .send()
+    };
+    assert_eq!(expire("bob").await.unwrap().status(), 404);
+    assert_eq!(expire("alice").await.unwrap().status(), 200);
+    assert_eq!(
+        p.get(Some("alice"), &path, &[]).await.body["status"]["state"],
+        "expired"
+    );
+    // Once expired, the alert is notified.
+    eventually(
+        Duration::from_secs(30),
+        "team-a's notification",
+        async || ops.message_for("TeamAGoroutines"),
+    )
+    .await;
+}

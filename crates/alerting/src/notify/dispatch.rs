@@ -10,6 +10,7 @@ use super::matcher::Matcher;
 use super::outbox::{unix_ms, Outbox, Pending};
 use super::payload::{fingerprint, label_set_string, webhook_message, PipelineAlert};
 use super::route::{Route, RouteFile};
+use super::silence::Silences;
 use crate::state::{Labels, Notification};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -183,6 +184,7 @@ const DEFAULT_TIMINGS: (Duration, Duration, Duration) = (
 /// Routes, groups and flushes alerts into the outbox.
 pub struct Dispatcher {
     config: Option<NotificationConfig>,
+    silences: Arc<Silences>,
     tenants: RwLock<Vec<TenantReceiver>>,
     state: Mutex<State>,
     outbox: Arc<Outbox>,
@@ -201,6 +203,7 @@ impl Dispatcher {
     /// restored from `data_dir`.
     pub fn new(
         config: Option<NotificationConfig>,
+        silences: Arc<Silences>,
         outbox: Arc<Outbox>,
         external_url: String,
         data_dir: Option<PathBuf>,
@@ -218,6 +221,7 @@ impl Dispatcher {
         };
         Ok(Self {
             config,
+            silences,
             tenants: RwLock::new(Vec::new()),
             state: Mutex::new(state),
             outbox,
@@ -395,7 +399,7 @@ impl Dispatcher {
             .alerts
             .iter()
             .filter_map(|fp| state.alerts.get(fp).map(|a| (fp.clone(), a.clone())))
-            .filter(|(_, a)| !self.inhibited(state, a, now))
+            .filter(|(_, a)| !self.inhibited(state, a, now) && !self.silences.mutes(&a.labels, now))
             .collect();
         let firing: BTreeSet<String> = alerts
             .iter()
@@ -539,8 +543,14 @@ inhibit_rules:
     fn dispatcher() -> (Dispatcher, Arc<Outbox>) {
         let outbox = Arc::new(Outbox::open(None).unwrap());
         let config = NotificationConfig::parse(CONFIG).unwrap();
-        let d =
-            Dispatcher::new(Some(config), Arc::clone(&outbox), "http://p".into(), None).unwrap();
+        let d = Dispatcher::new(
+            Some(config),
+            Arc::new(Silences::open(None).unwrap()),
+            Arc::clone(&outbox),
+            "http://p".into(),
+            None,
+        )
+        .unwrap();
         (d, outbox)
     }
 

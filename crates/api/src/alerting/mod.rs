@@ -11,7 +11,7 @@ pub(crate) use tenant_rules::{TenantReceiverStore, TenantRuleStore};
 
 use crate::query::decode_query;
 use crate::state::AppState;
-use periscope_alerting::notify::{Dispatcher, NotificationConfig, Outbox};
+use periscope_alerting::notify::{Dispatcher, NotificationConfig, Outbox, Silences};
 use periscope_alerting::{
     builtin_groups, parse_rule_file, Engine, EngineConfig, QueryFn, RuleGroup, TenantLevel,
 };
@@ -30,6 +30,7 @@ pub(crate) struct AlertingService {
     /// Periscope's notification pipeline and its durable outbox.
     pub dispatcher: Arc<Dispatcher>,
     pub outbox: Arc<Outbox>,
+    pub silences: Arc<Silences>,
     pub receivers: TenantReceiverStore,
     config: AlertingConfig,
     /// Built-in and operator groups (what a reload re-reads).
@@ -77,9 +78,14 @@ impl AlertingService {
             Outbox::open(config.data_dir.as_deref())
                 .map_err(|e| Error::internal(format!("alerting outbox: {e}")))?,
         );
+        let silences = Arc::new(
+            Silences::open(config.data_dir.as_deref())
+                .map_err(|e| Error::internal(format!("alerting silences: {e}")))?,
+        );
         let dispatcher = Arc::new(
             Dispatcher::new(
                 notifications,
+                Arc::clone(&silences),
                 Arc::clone(&outbox),
                 external_url.clone(),
                 config.data_dir.clone(),
@@ -105,6 +111,7 @@ impl AlertingService {
             engine: Arc::new(engine),
             dispatcher,
             outbox,
+            silences,
             receivers,
             config,
             static_groups: Mutex::new(static_groups),

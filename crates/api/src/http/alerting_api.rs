@@ -44,6 +44,18 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/v1/alerting/notifications", get(notifications))
         .route(
+            "/alertmanager/api/v2/silences",
+            get(list_silences)
+                .post(post_silence)
+                .fallback(super::method_not_allowed),
+        )
+        .route(
+            "/alertmanager/api/v2/silence/{id}",
+            get(get_silence)
+                .delete(delete_silence)
+                .fallback(super::method_not_allowed),
+        )
+        .route(
             "/-/reload",
             post(reload).fallback(super::method_not_allowed),
         )
@@ -336,4 +348,154 @@ async fn notifications(
         })
         .collect();
     Ok(Json(json!({ "notifications": history, "pending": pending })).into_response())
+}
+
+/// A silence in Alertmanager's v2 shape.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableSilence {
+    #[serde(default)]
+    id: String,
+    matchers: Vec<periscope_alerting::notify::SilenceMatcher>,
+    starts_at: String,
+    ends_at: String,
+    #[serde(default)]
+    created_by: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn parse_time(field: &str, text: &str) -> Result<i64> {
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .ok_or_else(|| {
+            Error::bad_request(format!("invalid {field}: {text:?} is not an RFC 3339 time"))
+        })
+}
+
+/// The namespace a silence is confined to: its `namespace="..."` matcher.
+fn silence_namespace(matchers: &[periscope_alerting::notify::SilenceMatcher]) -> Option<&str> {
+    matchers
+        .iter()
+        .find(|m| m.name == "namespace" && m.is_equal && !m.is_regex)
+        .map(|m| m.value.as_str())
+}
+
+/// Tenants may silence only their namespaces' alerts: a silence must match
+/// `namespace` exactly against one of them.
+fn may_silence(caller: &Caller, matchers: &[periscope_alerting::notify::SilenceMatcher]) -> bool {
+    match &caller.scope {
+        Scope::ClusterWide => true,
+        Scope::Namespaces(set) => silence_namespace(matchers).is_some_and(|ns| set.contains(ns)),
+    }
+}
+
+fn gettable(s: &periscope_alerting::notify::Silence, now: i64) -> serde_json::Value {
+    use periscope_alerting::notify::go_time;
+    json!({
+        "id": s.id,
+        "status": { "state": s.state(now) },
+        "updatedAt": go_time(s.updated_at),
+        "matchers": s.matchers,
+        "startsAt": go_time(s.starts_at),
+        "endsAt": go_time(s.ends_at),
+        "createdBy": s.created_by,
+        "comment": s.comment,
+    })
+}
+
+async fn list_silences(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+) -> Handled {
+    let now = unix_ms_now();
+    let list: Vec<_> = service(&state)?
+        .silences
+        .list()
+        .iter()
+        .filter(|s| may_silence(&caller, &s.matchers))
+        .map(|s| gettable(s, now))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+async fn get_silence(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Handled {
+    let silence = service(&state)?
+        .silences
+        .get(&id)
+        .filter(|s| may_silence(&caller, &s.matchers))
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no silence {id:?}")))?;
+    Ok(Json(gettable(&silence, unix_ms_now())).into_response())
+}
+
+async fn post_silence(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    body: String,
+) -> Handled {
+    let service = service(&state)?;
+    let posted: PostableSilence = serde_json::from_str(&body)
+        .map_err(|e| Error::bad_request(format!("invalid silence: {e}")))?;
+    if !may_silence(&caller, &posted.matchers) {
+        return Err(Error::forbidden(
+            "a silence must match namespace=\"<one of your namespaces>\"",
+        )
+        .into());
+    }
+    if !posted.id.is_empty() {
+        let existing = service.silences.get(&posted.id).ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("no silence {:?}", posted.id))
+        })?;
+        if !may_silence(&caller, &existing.matchers) {
+            return Err(Error::forbidden("that silence is not yours to change").into());
+        }
+    }
+    let now = unix_ms_now();
+    let silence = periscope_alerting::notify::Silence {
+        id: posted.id,
+        matchers: posted.matchers,
+        starts_at: parse_time("startsAt", &posted.starts_at)?,
+        ends_at: parse_time("endsAt", &posted.ends_at)?,
+        created_by: posted.created_by,
+        comment: posted.comment,
+        updated_at: now,
+    };
+    let id = service
+        .silences
+        .put(silence, now)
+        .map_err(Error::bad_request)?;
+    Ok(Json(json!({ "silenceID": id })).into_response())
+}
+
+async fn delete_silence(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Handled {
+    let service = service(&state)?;
+    let visible = service
+        .silences
+        .get(&id)
+        .is_some_and(|s| may_silence(&caller, &s.matchers));
+    if !visible {
+        return Err(Error::new(ErrorKind::NotFound, format!("no silence {id:?}")).into());
+    }
+    service
+        .silences
+        .expire(&id, unix_ms_now())
+        .map_err(Error::internal)?;
+    Ok(axum::http::StatusCode::OK.into_response())
 }

@@ -1,0 +1,244 @@
+//! Silences (Alertmanager's model): matchers and a time window; an alert
+//! matching every matcher of an active silence is not notified. Stored in
+//! the data directory.
+
+use crate::state::Labels;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// One matcher of a silence (`isEqual` false negates it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SilenceMatcher {
+    pub name: String,
+    pub value: String,
+    #[serde(rename = "isRegex")]
+    pub is_regex: bool,
+    #[serde(rename = "isEqual", default = "yes")]
+    pub is_equal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl SilenceMatcher {
+    fn matches(&self, labels: &Labels) -> bool {
+        let v = labels.get(&self.name).map(String::as_str).unwrap_or("");
+        let hit = if self.is_regex {
+            Regex::new(&format!("^(?:{})$", self.value)).is_ok_and(|r| r.is_match(v))
+        } else {
+            v == self.value
+        };
+        hit == self.is_equal
+    }
+}
+
+/// A silence. Times are Unix ms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    pub id: String,
+    pub matchers: Vec<SilenceMatcher>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub created_by: String,
+    pub comment: String,
+    pub updated_at: i64,
+}
+
+impl Silence {
+    /// `pending`, `active` or `expired` at `now`.
+    pub fn state(&self, now: i64) -> &'static str {
+        if self.ends_at <= now {
+            "expired"
+        } else if self.starts_at > now {
+            "pending"
+        } else {
+            "active"
+        }
+    }
+
+    /// Whether it mutes `labels` at `now`.
+    pub fn mutes(&self, labels: &Labels, now: i64) -> bool {
+        self.state(now) == "active" && self.matchers.iter().all(|m| m.matches(labels))
+    }
+
+    /// The problems that make it invalid.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.matchers.is_empty() {
+            return Err("a silence needs at least one matcher".into());
+        }
+        for m in &self.matchers {
+            if m.name.is_empty() {
+                return Err("a matcher needs a label name".into());
+            }
+            if m.is_regex {
+                Regex::new(&m.value).map_err(|e| format!("matcher {}: {e}", m.name))?;
+            }
+        }
+        if self.ends_at <= self.starts_at {
+            return Err("endsAt must be after startsAt".into());
+        }
+        Ok(())
+    }
+}
+
+/// Every silence.
+pub struct Silences {
+    path: Option<PathBuf>,
+    all: Mutex<BTreeMap<String, Silence>>,
+    counter: AtomicU64,
+}
+
+impl Silences {
+    /// Opens the silences kept in `data_dir` (in memory only without one).
+    pub fn open(data_dir: Option<&std::path::Path>) -> Result<Self, String> {
+        let path = data_dir.map(|d| d.join("silences.json"));
+        let all = match &path {
+            Some(p) => match std::fs::read(p) {
+                Ok(bytes) => {
+                    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))?
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+                Err(e) => return Err(format!("{}: {e}", p.display())),
+            },
+            None => BTreeMap::new(),
+        };
+        Ok(Self {
+            path,
+            all: Mutex::new(all),
+            counter: AtomicU64::new(0),
+        })
+    }
+
+    /// Every silence.
+    pub fn list(&self) -> Vec<Silence> {
+        self.all
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// One silence.
+    pub fn get(&self, id: &str) -> Option<Silence> {
+        self.all
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Whether an active silence mutes `labels` at `now`.
+    pub fn mutes(&self, labels: &Labels, now: i64) -> bool {
+        self.all
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|s| s.mutes(labels, now))
+    }
+
+    /// Creates a silence (empty id) or replaces one; returns its id.
+    pub fn put(&self, mut silence: Silence, now: i64) -> Result<String, String> {
+        silence.validate()?;
+        if silence.id.is_empty() {
+            let n = self.counter.fetch_add(1, Ordering::SeqCst);
+            silence.id = format!("{:016x}-{n:04x}", now as u64 ^ 0x9e37_79b9_7f4a_7c15);
+        }
+        silence.updated_at = now;
+        let id = silence.id.clone();
+        self.change(|all| {
+            all.insert(id.clone(), silence);
+        })?;
+        Ok(id)
+    }
+
+    /// Expires a silence now; false when there is none.
+    pub fn expire(&self, id: &str, now: i64) -> Result<bool, String> {
+        let mut found = false;
+        self.change(|all| {
+            if let Some(s) = all.get_mut(id) {
+                found = true;
+                if s.ends_at > now {
+                    s.ends_at = now;
+                    s.starts_at = s.starts_at.min(now);
+                    s.updated_at = now;
+                }
+            }
+        })?;
+        Ok(found)
+    }
+
+    fn change(&self, f: impl FnOnce(&mut BTreeMap<String, Silence>)) -> Result<(), String> {
+        let mut all = self.all.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = all.clone();
+        f(&mut next);
+        if let Some(path) = &self.path {
+            use std::io::Write;
+            let bytes = serde_json::to_vec(&next).map_err(|e| e.to_string())?;
+            let tmp = path.with_extension("json.tmp");
+            let write = || -> std::io::Result<()> {
+                let mut file = std::fs::File::create(&tmp)?;
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+                std::fs::rename(&tmp, path)
+            };
+            write().map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        *all = next;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silences_mute_matching_alerts_while_active() {
+        let s = Silences::open(None).unwrap();
+        let silence = Silence {
+            id: String::new(),
+            matchers: vec![
+                SilenceMatcher {
+                    name: "namespace".into(),
+                    value: "team-a".into(),
+                    is_regex: false,
+                    is_equal: true,
+                },
+                SilenceMatcher {
+                    name: "alertname".into(),
+                    value: "Slow.*".into(),
+                    is_regex: true,
+                    is_equal: true,
+                },
+            ],
+            starts_at: 100,
+            ends_at: 200,
+            created_by: "alice".into(),
+            comment: "maintenance".into(),
+            updated_at: 0,
+        };
+        let id = s.put(silence, 50).unwrap();
+        let labels = |ns: &str, name: &str| {
+            Labels::from([
+                ("namespace".to_string(), ns.to_string()),
+                ("alertname".to_string(), name.to_string()),
+            ])
+        };
+        assert!(!s.mutes(&labels("team-a", "SlowX"), 99), "pending");
+        assert!(s.mutes(&labels("team-a", "SlowX"), 150));
+        assert!(!s.mutes(&labels("team-b", "SlowX"), 150));
+        assert!(!s.mutes(&labels("team-a", "Down"), 150));
+        assert!(s.expire(&id, 160).unwrap());
+        assert!(!s.mutes(&labels("team-a", "SlowX"), 161));
+        assert_eq!(s.get(&id).unwrap().state(161), "expired");
+        let mut bad = s.get(&id).unwrap();
+        bad.matchers.clear();
+        assert!(s.put(bad, 170).is_err());
+    }
+}
