@@ -69,7 +69,7 @@ async fn start_alertmanager(hook: &str) -> AlertmanagerProcess {
 
 fn alerting_config(rules: &std::path::Path, alertmanager: &str, data: &std::path::Path) -> String {
     format!(
-        "\n[alerting]\nbuiltin_rules = false\nrule_files = [{:?}]\nalertmanagers = [{alertmanager:?}]\nexternal_url = \"http://periscope.example:9480\"\nexternal_labels = {{ cluster = \"default\" }}\ndata_dir = {:?}\n",
+        "\n[alerting]\nbuiltin_rules = false\nrule_files = [{:?}]\nalertmanagers = [{alertmanager:?}]\nexternal_url = \"http://periscope.example:9480\"\nexternal_labels = {{ cluster = \"default\" }}\ndata_dir = {:?}\nremote_write = true\n",
         rules.display().to_string(),
         data.display().to_string()
     )
@@ -220,6 +220,25 @@ async fn rules_fire_through_alertmanager_and_apis_are_tenant_filtered() {
         )
         .await;
     assert_eq!(bad.status, 400, "{}", bad.raw);
+
+    // The recording rule's results are written back to Prometheus.
+    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url().to_string())
+        .await
+        .unwrap();
+    let recorded = eventually(Duration::from_secs(15), "the recorded series", async || {
+        let r: Value = reqwest::Client::new()
+            .post(format!("{prometheus_url}/api/v1/query"))
+            .form(&[("query", "job:up:sum{job=\"prometheus\"}")])
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        r["data"]["result"].as_array()?.first().cloned()
+    })
+    .await;
+    assert_eq!(recorded["value"][1], "1");
 
     // A restart keeps the alert's active time (and so its `for`).
     let active_at = firing

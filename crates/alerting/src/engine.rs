@@ -42,6 +42,8 @@ pub struct EngineConfig {
     pub data_dir: Option<PathBuf>,
     /// Periscope's own notification pipeline, if configured.
     pub dispatcher: Option<Arc<crate::notify::Dispatcher>>,
+    /// Where recording rule results are written, if anywhere.
+    pub remote_write: Option<Arc<crate::RemoteWriter>>,
 }
 
 /// A rule's health, as the rules API reports it.
@@ -233,13 +235,25 @@ impl Engine {
             let rule_started = Instant::now();
             let result = (self.query)(rule.expr().to_string(), at, group.tenant.clone()).await;
             let mut due = Vec::new();
+            let mut recorded = Vec::new();
             {
                 let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
                 let status = &mut g.rules[i];
                 status.last_evaluation = ts;
                 let outcome = match (&status.rule, result) {
                     (_, Err(e)) => Err(e),
-                    (Rule::Recording(_), Ok(_)) => Ok(()),
+                    (Rule::Recording(r), Ok(samples)) => {
+                        if group.limit > 0 && samples.len() as u64 > group.limit {
+                            Err(format!(
+                                "exceeded limit of {} with {} series",
+                                group.limit,
+                                samples.len()
+                            ))
+                        } else {
+                            recorded = recording_series(r, &group, samples);
+                            Ok(())
+                        }
+                    }
                     (Rule::Alerting(a), Ok(samples)) => {
                         let candidates = self.candidates(a, &group, samples);
                         let outcome = status
@@ -276,6 +290,14 @@ impl Engine {
             }
             if !due.is_empty() {
                 self.send(due, ts).await;
+            }
+            if let Some(writer) = &self.config.remote_write {
+                if let Err(e) = writer.write(recorded, at).await {
+                    tracing::warn!(group = %group.name, rule = %rule.name(), error = %e, "writing recorded series failed");
+                    let mut g = slot.lock().unwrap_or_else(|e| e.into_inner());
+                    g.rules[i].health = Health::Err;
+                    g.rules[i].last_error = e;
+                }
             }
         }
         {
@@ -445,6 +467,25 @@ impl Engine {
     }
 }
 
+/// A recording rule's output: the result's labels without `__name__`, plus
+/// the group's and the rule's labels, named after the rule.
+fn recording_series(
+    rule: &crate::rules::RecordingRule,
+    group: &RuleGroup,
+    samples: Vec<(Labels, f64)>,
+) -> Vec<(Labels, f64)> {
+    samples
+        .into_iter()
+        .map(|(mut labels, value)| {
+            labels.remove("__name__");
+            labels.extend(group.labels.clone());
+            labels.extend(rule.labels.clone());
+            labels.insert("__name__".into(), rule.record.clone());
+            (labels, value)
+        })
+        .collect()
+}
+
 /// One group's saved alert state.
 #[derive(Serialize, Deserialize)]
 struct SavedGroup {
@@ -569,6 +610,7 @@ groups:
             alertmanagers: vec![],
             data_dir: Some(dir.to_path_buf()),
             dispatcher: None,
+            remote_write: None,
         };
         Engine::new(groups, config, query).unwrap()
     }

@@ -7,6 +7,7 @@ mod builtin;
 mod engine;
 mod format;
 pub mod notify;
+mod remote_write;
 mod rules;
 mod state;
 mod template;
@@ -14,6 +15,7 @@ mod template;
 pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
 pub use engine::{Engine, EngineConfig, GroupStatus, Health, QueryFn, RuleStatus};
 pub use format::rfc3339_ms;
+pub use remote_write::RemoteWriter;
 pub use rules::{
     parse_rule_file, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup, TenantLevel,
     DEFAULT_INTERVAL,

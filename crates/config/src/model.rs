@@ -59,6 +59,11 @@ pub struct AlertingConfig {
     /// The cluster whose Prometheus evaluates the rules (default: the first).
     #[serde(default)]
     pub cluster: Option<String>,
+    /// Write recording rule results back to the cluster's Prometheus through
+    /// its remote-write receiver (`/api/v1/write`; Prometheus needs
+    /// `--web.enable-remote-write-receiver`).
+    #[serde(default)]
+    pub remote_write: bool,
     /// Periscope's own notification routing: an Alertmanager-format file
     /// (`route`, `receivers` with `webhook_configs`, `inhibit_rules`).
     #[serde(default)]

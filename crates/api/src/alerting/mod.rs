@@ -13,7 +13,8 @@ use crate::query::decode_query;
 use crate::state::AppState;
 use periscope_alerting::notify::{Dispatcher, NotificationConfig, Outbox, Silences};
 use periscope_alerting::{
-    builtin_groups, parse_rule_file, Engine, EngineConfig, QueryFn, RuleGroup, TenantLevel,
+    builtin_groups, parse_rule_file, Engine, EngineConfig, QueryFn, RemoteWriter, RuleGroup,
+    TenantLevel,
 };
 use periscope_backend_prometheus::{Method, PrometheusClient, QueryData};
 use periscope_config::AlertingConfig;
@@ -103,6 +104,15 @@ impl AlertingService {
                 alertmanagers: config.alertmanagers.clone(),
                 data_dir: config.data_dir.clone(),
                 dispatcher: Some(Arc::clone(&dispatcher)),
+                remote_write: if config.remote_write {
+                    let url = format!(
+                        "{}/api/v1/write",
+                        cluster.prometheus.url.trim_end_matches('/')
+                    );
+                    Some(Arc::new(RemoteWriter::new(&url).map_err(Error::internal)?))
+                } else {
+                    None
+                },
             },
             query_fn(Arc::downgrade(state), prometheus),
         )
