@@ -265,22 +265,27 @@ fn validate_rule(errors: &mut Vec<String>, at: &str, rule: RuleFileEntry) -> Opt
 
 fn duration(errors: &mut Vec<String>, at: &str, text: Option<&str>) -> Option<Duration> {
     let text = text?;
-    // Prometheus accepts zero durations (`for: 0s`); the parser does not.
-    if text
-        .trim_start_matches('0')
-        .chars()
-        .all(|c| "smhdwy".contains(c))
-        && text.starts_with('0')
-    {
-        return Some(Duration::ZERO);
-    }
-    match parse_duration(text) {
+    match prometheus_duration(text) {
         Ok(d) => Some(d),
         Err(e) => {
             errors.push(format!("{at}: {text:?} is not a duration: {e}"));
             None
         }
     }
+}
+
+/// A Prometheus duration (`30s`, `1h30m`, `1d`), zero included (`0s`).
+pub(crate) fn prometheus_duration(text: &str) -> Result<Duration, String> {
+    // Prometheus accepts zero durations (`for: 0s`); the parser does not.
+    let zero = text.starts_with('0')
+        && text
+            .trim_start_matches('0')
+            .chars()
+            .all(|c| "smhdwy".contains(c));
+    if zero {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(text)
 }
 
 fn check_label(errors: &mut Vec<String>, at: &str, name: &str, _value: &str) {

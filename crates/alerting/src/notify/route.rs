@@ -4,7 +4,6 @@
 
 use super::matcher::Matcher;
 use crate::state::Labels;
-use promql_parser::util::parse_duration;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -52,7 +51,7 @@ pub struct Route {
 fn duration(at: &str, text: Option<&str>, inherited: Duration) -> Result<Duration, String> {
     match text {
         None => Ok(inherited),
-        Some(t) => parse_duration(t).map_err(|e| format!("{at}: {t:?}: {e}")),
+        Some(t) => crate::rules::prometheus_duration(t).map_err(|e| format!("{at}: {t:?}: {e}")),
     }
 }
 
