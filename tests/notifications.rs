@@ -108,8 +108,17 @@ fn config(
     alertmanager: Option<&str>,
     notifications: &std::path::Path,
 ) -> String {
+    config_with_rules(dir, alertmanager, notifications, RULES)
+}
+
+fn config_with_rules(
+    dir: &std::path::Path,
+    alertmanager: Option<&str>,
+    notifications: &std::path::Path,
+    rule_text: &str,
+) -> String {
     let rules = dir.join("rules.yaml");
-    std::fs::write(&rules, RULES).unwrap();
+    std::fs::write(&rules, rule_text).unwrap();
     let ams = alertmanager.map_or(String::new(), |a| format!("alertmanagers = [{a:?}]\n"));
     format!(
         "\n[alerting]\nbuiltin_rules = false\nrule_files = [{:?}]\n{ams}external_url = \"http://periscope.example:9480\"\ndata_dir = {:?}\nnotifications = {:?}\n",
@@ -407,4 +416,89 @@ async fn tenants_silence_only_their_namespaces() {
         async || ops.message_for("TeamAGoroutines"),
     )
     .await;
+}
+
+/// Fires for six seconds, then is resolved for six, and so on.
+const FLAPPING: &str = r#"
+groups:
+  - name: flapping
+    interval: 1s
+    rules:
+      - alert: Flapping
+        expr: vector(1) and on () (vector(time()) % 12 < 6)
+        labels: {severity: warning, namespace: team-a}
+        annotations: {summary: flaps}
+"#;
+
+fn messages(hook: &Hook) -> Vec<Value> {
+    hook.accepted.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_is_notified_as_alertmanager_notifies_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from_am, from_periscope) = (hook().await, hook().await);
+    let am_config = routing(&from_am.url);
+    let am = tokio::task::spawn_blocking(move || AlertmanagerProcess::start(&am_config))
+        .await
+        .unwrap()
+        .expect("alertmanager starts");
+    let notifications = dir.path().join("notifications.yaml");
+    std::fs::write(&notifications, routing(&from_periscope.url)).unwrap();
+    let _ = tokio::task::spawn_blocking(prometheus).await;
+    let _p = periscope_with(&config_with_rules(
+        dir.path(),
+        Some(am.url()),
+        &notifications,
+        FLAPPING,
+    ))
+    .await;
+
+    // The first resolved message from each, after a firing one.
+    let resolved = |hook: &Hook| {
+        let all = messages(hook);
+        let first_firing = all.iter().position(|m| m["status"] == "firing")?;
+        all[first_firing..]
+            .iter()
+            .find(|m| m["status"] == "resolved")
+            .cloned()
+    };
+    let (theirs, ours) = eventually(
+        Duration::from_secs(40),
+        "both resolved messages",
+        async || Some((resolved(&from_am)?, resolved(&from_periscope)?)),
+    )
+    .await;
+    for field in [
+        "status",
+        "groupKey",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+    ] {
+        assert_eq!(ours[field], theirs[field], "{field}");
+    }
+    let (o, t) = (&ours["alerts"][0], &theirs["alerts"][0]);
+    for field in ["status", "labels", "startsAt", "endsAt", "fingerprint"] {
+        assert_eq!(
+            o[field], t[field],
+            "alerts[0].{field}: ours {o}\ntheirs {t}"
+        );
+    }
+    assert_ne!(
+        o["endsAt"], "0001-01-01T00:00:00Z",
+        "a resolved alert carries its end"
+    );
+    // Each told the receiver about the occurrence once while firing, once resolved
+    // (repeat_interval is 1h): the same sequence of statuses.
+    let statuses = |hook: &Hook| -> Vec<String> {
+        messages(hook)
+            .iter()
+            .map(|m| m["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (ours, theirs) = (statuses(&from_periscope), statuses(&from_am));
+    let common = ours.len().min(theirs.len());
+    assert!(common >= 2, "{ours:?} {theirs:?}");
+    assert_eq!(ours[..common], theirs[..common]);
 }
