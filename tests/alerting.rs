@@ -5,14 +5,12 @@
 
 mod common;
 
-use axum::routing::post;
-use common::{periscope_with, prometheus, token, Periscope};
+use common::{eventually, hook, periscope_with, prometheus, token, Periscope};
 use periscope_proto::v1::alerting_client::AlertingClient;
 use periscope_proto::v1::{ListAlertsRequest, ListRulesRequest};
 use periscope_sandbox::AlertmanagerProcess;
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RULES: &str = r#"
 groups:
@@ -37,26 +35,6 @@ groups:
         expr: sum by (job) (up)
 "#;
 
-/// A webhook receiver recording every payload Alertmanager posts.
-async fn webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let store = Arc::clone(&received);
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |body: axum::Json<Value>| {
-            let store = Arc::clone(&store);
-            async move {
-                store.lock().unwrap().push(body.0);
-                ""
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, received)
-}
-
 async fn start_alertmanager(hook: &str) -> AlertmanagerProcess {
     let config = format!(
         "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n"
@@ -73,25 +51,6 @@ fn alerting_config(rules: &std::path::Path, alertmanager: &str, data: &std::path
         rules.display().to_string(),
         data.display().to_string()
     )
-}
-
-/// Polls `check` every 100 ms until it gives a value (at most `within`).
-async fn eventually<T>(
-    within: Duration,
-    what: &str,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn alerts(p: &Periscope, tenant: &str) -> Vec<Value> {
@@ -114,20 +73,15 @@ async fn rules_fire_through_alertmanager_and_apis_are_tenant_filtered() {
     let dir = tempfile::tempdir().unwrap();
     let rule_file = dir.path().join("rules.yaml");
     std::fs::write(&rule_file, RULES).unwrap();
-    let (hook, received) = webhook().await;
-    let am = start_alertmanager(&hook).await;
+    let webhook = hook().await;
+    let am = start_alertmanager(&webhook.url).await;
     let _ = tokio::task::spawn_blocking(prometheus).await;
     let data = dir.path().join("data");
     let p = periscope_with(&alerting_config(&rule_file, am.url(), &data)).await;
 
     // Alertmanager delivers what Periscope sent, in its webhook format.
     let payload = eventually(Duration::from_secs(30), "the webhook call", async || {
-        received
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|m| m["groupLabels"]["alertname"] == "TeamAGoroutines")
-            .cloned()
+        webhook.message_for("TeamAGoroutines")
     })
     .await;
     assert_eq!(payload["version"], "4");
@@ -164,7 +118,10 @@ async fn rules_fire_through_alertmanager_and_apis_are_tenant_filtered() {
         .iter()
         .find(|a| a["labels"]["alertname"] == "TeamAGoroutines")
         .expect("alertmanager has the alert");
-    assert_eq!(held["startsAt"], alert["startsAt"]);
+    // The v2 API writes milliseconds in full ("…24.880Z"), the webhook trims
+    // zeros ("…24.88Z"): compare the instants.
+    let instant = |v: &Value| humantime::parse_rfc3339_weak(v.as_str().unwrap()).unwrap();
+    assert_eq!(instant(&held["startsAt"]), instant(&alert["startsAt"]));
 
     // The alerts API, per tenant.
     let firing = eventually(Duration::from_secs(10), "both alerts firing", async || {

@@ -6,14 +6,11 @@
 
 mod common;
 
-use axum::http::StatusCode;
-use axum::routing::post;
-use common::{periscope_with, prometheus, token, Periscope};
+use common::{eventually, hook, periscope_with, prometheus, token, Hook, Periscope};
 use periscope_sandbox::AlertmanagerProcess;
 use serde_json::Value;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 const RULES: &str = r#"
 groups:
@@ -37,70 +34,6 @@ fn routing(hook: &str) -> String {
     format!(
         "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n"
     )
-}
-
-/// A webhook receiver answering with the current `status`, recording what
-/// it accepted.
-struct Hook {
-    url: String,
-    accepted: Arc<Mutex<Vec<Value>>>,
-    status: Arc<AtomicU16>,
-}
-
-async fn hook() -> Hook {
-    let accepted = Arc::new(Mutex::new(Vec::new()));
-    let status = Arc::new(AtomicU16::new(200));
-    let (store, answer) = (Arc::clone(&accepted), Arc::clone(&status));
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |body: axum::Json<Value>| {
-            let (store, answer) = (Arc::clone(&store), Arc::clone(&answer));
-            async move {
-                let code = StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap();
-                if code.is_success() {
-                    store.lock().unwrap().push(body.0);
-                }
-                code
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Hook {
-        url,
-        accepted,
-        status,
-    }
-}
-
-impl Hook {
-    fn message_for(&self, alertname: &str) -> Option<Value> {
-        self.accepted
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|m| m["groupLabels"]["alertname"] == alertname)
-            .cloned()
-    }
-}
-
-async fn eventually<T>(
-    within: Duration,
-    what: &str,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn config(

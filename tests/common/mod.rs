@@ -225,3 +225,74 @@ pub fn result_count(body: &Value) -> usize {
         _ => 0,
     }
 }
+
+/// A webhook receiver on a free port answering with the current `status`
+/// (200 unless changed), recording the bodies it accepted.
+pub struct Hook {
+    pub url: String,
+    pub accepted: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+}
+
+/// Starts a [`Hook`].
+pub async fn hook() -> Hook {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::{Arc, Mutex};
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let status = Arc::new(AtomicU16::new(200));
+    let (store, answer) = (Arc::clone(&accepted), Arc::clone(&status));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let (store, answer) = (Arc::clone(&store), Arc::clone(&answer));
+            async move {
+                let code = axum::http::StatusCode::from_u16(answer.load(Ordering::SeqCst))
+                    .expect("a valid status");
+                if code.is_success() {
+                    store.lock().unwrap().push(body.0);
+                }
+                code
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Hook {
+        url,
+        accepted,
+        status,
+    }
+}
+
+impl Hook {
+    /// The first accepted message of the group of `alertname`.
+    pub fn message_for(&self, alertname: &str) -> Option<Value> {
+        self.accepted
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|m| m["groupLabels"]["alertname"] == alertname)
+            .cloned()
+    }
+}
+
+/// Polls `check` every 100 ms until it gives a value (at most `within`);
+/// fails the test otherwise.
+pub async fn eventually<T>(
+    within: std::time::Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within {within:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
