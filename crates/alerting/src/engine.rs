@@ -70,7 +70,7 @@ pub struct RuleStatus {
 /// A group and its rules' status.
 #[derive(Debug, Clone)]
 pub struct GroupStatus {
-    pub group: RuleGroup,
+    pub group: Arc<RuleGroup>,
     pub rules: Vec<RuleStatus>,
     pub last_evaluation: i64,
     pub evaluation_seconds: f64,
@@ -225,13 +225,10 @@ impl Engine {
     /// state persisted.
     async fn evaluate_slot(&self, slot: &Slot, ts: i64) {
         let started = Instant::now();
-        let (group, rules): (RuleGroup, Vec<Rule>) = {
-            let g = slot.lock().unwrap_or_else(|e| e.into_inner());
-            let rules = g.rules.iter().map(|r| r.rule.clone()).collect();
-            (g.group.clone(), rules)
-        };
+        // The group's rules are shared, not copied, for the evaluation.
+        let group = Arc::clone(&slot.lock().unwrap_or_else(|e| e.into_inner()).group);
         let at = ts - group.query_offset.as_millis() as i64;
-        for (i, rule) in rules.iter().enumerate() {
+        for (i, rule) in group.rules.iter().enumerate() {
             let rule_started = Instant::now();
             let result = (self.query)(rule.expr().to_string(), at, group.tenant.clone()).await;
             let mut due = Vec::new();
@@ -270,7 +267,7 @@ impl Engine {
                             ts,
                             self.config.resend_delay.as_millis() as i64,
                             group.interval.as_millis() as i64,
-                            &self.generator_url(&a.expr),
+                            &|| self.generator_url(&a.expr),
                         );
                         outcome
                     }
@@ -537,7 +534,7 @@ fn slots(groups: Vec<RuleGroup>, saved: &Persisted) -> Vec<Slot> {
                 })
                 .collect();
             Arc::new(Mutex::new(GroupStatus {
-                group,
+                group: Arc::new(group),
                 rules,
                 last_evaluation: 0,
                 evaluation_seconds: 0.0,

@@ -201,14 +201,16 @@ impl RuleState {
     /// The alerts to send at `ts` (firing ones every `resend_delay_ms`,
     /// resolved ones at once and then every `resend_delay_ms` while
     /// retained), marking them sent; `interval_ms` is the group's interval.
+    /// `generator_url` is called only when something is due.
     pub fn due_notifications(
         &mut self,
         ts: i64,
         resend_delay_ms: i64,
         interval_ms: i64,
-        generator_url: &str,
+        generator_url: &dyn Fn() -> String,
     ) -> Vec<Notification> {
         let mut out = Vec::new();
+        let mut url: Option<String> = None;
         for a in self.alerts.values_mut() {
             let due = a.state != AlertState::Pending
                 && (a.resolved_at > a.last_sent_at || a.last_sent_at + resend_delay_ms < ts);
@@ -226,7 +228,7 @@ impl RuleState {
                 } else {
                     a.valid_until
                 },
-                generator_url: generator_url.to_string(),
+                generator_url: url.get_or_insert_with(generator_url).clone(),
             });
         }
         out
@@ -280,7 +282,7 @@ mod tests {
         s.evaluate(0, vec![cand("a", 1.0)], 5 * MIN, 0, 0).unwrap();
         assert_eq!(only(&s).state, AlertState::Pending);
         assert!(
-            s.due_notifications(0, MIN, MIN, "").is_empty(),
+            s.due_notifications(0, MIN, MIN, &String::new).is_empty(),
             "pending alerts are never sent"
         );
         s.evaluate(4 * MIN, vec![cand("a", 2.0)], 5 * MIN, 0, 0)
@@ -295,7 +297,7 @@ mod tests {
             (AlertState::Firing, 0, 5 * MIN)
         );
 
-        let sent = s.due_notifications(5 * MIN, MIN, MIN, "http://x/graph");
+        let sent = s.due_notifications(5 * MIN, MIN, MIN, &|| "http://x/graph".into());
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].starts_at, 5 * MIN);
         assert_eq!(
@@ -304,13 +306,19 @@ mod tests {
             "endsAt = ValidUntil while firing"
         );
         // Not again until the resend delay has passed (strictly).
-        assert!(s.due_notifications(6 * MIN, MIN, MIN, "").is_empty());
-        assert_eq!(s.due_notifications(6 * MIN + 1, MIN, MIN, "").len(), 1);
+        assert!(s
+            .due_notifications(6 * MIN, MIN, MIN, &String::new)
+            .is_empty());
+        assert_eq!(
+            s.due_notifications(6 * MIN + 1, MIN, MIN, &String::new)
+                .len(),
+            1
+        );
 
         // Gone from the result: resolved at once, sent at once with endsAt = ResolvedAt.
         s.evaluate(7 * MIN, vec![], 5 * MIN, 0, 0).unwrap();
         assert_eq!(only(&s).state, AlertState::Inactive);
-        let sent = s.due_notifications(7 * MIN, MIN, MIN, "");
+        let sent = s.due_notifications(7 * MIN, MIN, MIN, &String::new);
         assert_eq!(sent[0].ends_at, 7 * MIN);
         // Kept and re-sent for 15 minutes, then dropped.
         s.evaluate(7 * MIN + RESOLVED_RETENTION_MS, vec![], 5 * MIN, 0, 0)

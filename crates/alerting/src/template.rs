@@ -500,6 +500,13 @@ fn eval_term(term: &Term, data: &TemplateData<'_>) -> Result<Value, String> {
         Term::Sub(p) => eval_pipeline(p, data),
         Term::Function(f) => call(f, Vec::new()),
         Term::Variable(name, fields) => {
+            // `$labels.x`: one lookup, without copying the label set.
+            if let ("labels" | "Labels", [key]) = (name.as_str(), fields.as_slice()) {
+                let value = data.labels.and_then(|l| l.get(key));
+                return Ok(Value::Str(
+                    value.cloned().unwrap_or_else(|| "<no value>".into()),
+                ));
+            }
             let base = match name.as_str() {
                 "labels" | "Labels" => map(data.labels),
                 "externalLabels" => map(data.external_labels),
