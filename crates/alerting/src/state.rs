@@ -240,18 +240,6 @@ impl RuleState {
             .values()
             .filter(|a| a.state != AlertState::Inactive)
     }
-
-    /// The rule's state: the "highest" of its alerts'.
-    pub fn state(&self) -> AlertState {
-        self.alerts
-            .values()
-            .map(|a| a.state)
-            .fold(AlertState::Inactive, |acc, s| match (acc, s) {
-                (AlertState::Firing, _) | (_, AlertState::Firing) => AlertState::Firing,
-                (AlertState::Pending, _) | (_, AlertState::Pending) => AlertState::Pending,
-                _ => AlertState::Inactive,
-            })
-    }
 }
 
 #[cfg(test)]

@@ -118,11 +118,6 @@ impl Template {
         })
     }
 
-    /// The template's text when it has no actions (most label values).
-    pub fn is_plain(&self) -> bool {
-        self.nodes.iter().all(|n| matches!(n, Node::Text(_)))
-    }
-
     /// Expands the template; errors become `<error expanding template: ...>`.
     pub fn expand(&self, data: &TemplateData<'_>) -> String {
         let mut out = String::new();

@@ -15,7 +15,7 @@ pub const CONTAINER_CPU_SWING: f64 = 0.3;
 /// Bytes in a mebibyte.
 const MIB: f64 = 1_048_576.0;
 /// Pods the kubelet admits per node.
-pub const MAX_PODS_PER_NODE: f64 = 110.0;
+const MAX_PODS_PER_NODE: f64 = 110.0;
 /// Seconds between restarts of the crash-looping container.
 pub const CRASH_LOOP_SECONDS: f64 = 300.0;
 
@@ -488,7 +488,7 @@ fn page_cache(c: &crate::Container) -> f64 {
 
 /// Bytes per second a pod receives (`direction` 0) or sends (1): 1 KiB/s per
 /// unit of the pod's index modulo 7, plus 1 KiB/s, halved for sending.
-pub fn pod_network_rate(pod_index: usize, direction: u8) -> f64 {
+fn pod_network_rate(pod_index: usize, direction: u8) -> f64 {
     let receive = 1024.0 * (1 + pod_index % 7) as f64;
     if direction == 0 {
         receive
@@ -556,7 +556,7 @@ fn statefulset_pods(cluster: &Cluster) -> impl Iterator<Item = &Pod> {
 }
 
 /// Size of every simulated volume: 10 GiB.
-pub const VOLUME_BYTES: f64 = 10.0 * 1024.0 * MIB;
+const VOLUME_BYTES: f64 = 10.0 * 1024.0 * MIB;
 
 /// The kubelet's volume statistics of the StatefulSets' claims (same `kubelet`
 /// job as cAdvisor). Volume `i` is `(30 + 7·(i mod 10))` % full.

@@ -15,8 +15,7 @@ mod server;
 mod topology;
 
 pub use exposition::{
-    pod_network_rate, render, scrape_jobs, Exporter, CONTAINER_CPU_SWING, CRASH_LOOP_SECONDS,
-    MAX_PODS_PER_NODE, PERIOD_SECONDS, VOLUME_BYTES,
+    render, scrape_jobs, Exporter, CONTAINER_CPU_SWING, CRASH_LOOP_SECONDS, PERIOD_SECONDS,
 };
 pub use history::openmetrics_history;
 pub use server::serve;
