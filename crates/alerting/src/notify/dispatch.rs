@@ -374,8 +374,21 @@ impl Dispatcher {
         if due.is_empty() {
             return;
         }
+        // All of a tick's messages are stored with one sync; if that fails,
+        // the tick is undone and the next one tries again.
+        let before = State {
+            alerts: state.alerts.clone(),
+            groups: state.groups.clone(),
+            log: state.log.clone(),
+        };
+        let mut batch = Vec::new();
         for id in due {
-            self.flush(&mut state, &id, now);
+            self.flush(&mut state, &id, now, &mut batch);
+        }
+        if let Err(e) = self.outbox.enqueue_all(batch) {
+            tracing::error!(error = %e, "cannot store notifications; retrying at the next tick");
+            *state = before;
+            return;
         }
         // Forget resolved alerts no group holds any more.
         let held: BTreeSet<String> = state
@@ -391,7 +404,7 @@ impl Dispatcher {
         }
     }
 
-    fn flush(&self, state: &mut State, id: &str, now: i64) {
+    fn flush(&self, state: &mut State, id: &str, now: i64, batch: &mut Vec<Pending>) {
         let Some(group) = state.groups.get(id).cloned() else {
             return;
         };
@@ -455,11 +468,7 @@ impl Dispatcher {
                     created: now,
                     attempts: 0,
                 };
-                if let Err(e) = self.outbox.enqueue(pending) {
-                    // Not logged as sent: the next flush tries again.
-                    tracing::error!(receiver = %group.receiver, error = %e, "cannot store a notification");
-                    return;
-                }
+                batch.push(pending);
             }
             state.log.insert(
                 id.to_string(),
