@@ -343,16 +343,26 @@ mod tests {
         drop(outbox);
         // A crash in the middle of a write leaves half a line.
         let journal = dir.path().join("outbox").join(JOURNAL);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap();
         f.write_all(b"{\"add\":{\"id\":99,\"rece").unwrap();
         drop(f);
 
         let outbox = Outbox::open(Some(dir.path())).unwrap();
-        let receivers: Vec<String> = outbox.pending().iter().map(|p| p.receiver.clone()).collect();
+        let receivers: Vec<String> = outbox
+            .pending()
+            .iter()
+            .map(|p| p.receiver.clone())
+            .collect();
         assert_eq!(receivers, ["a", "c"]);
         outbox.enqueue_all(vec![pending("d")]).unwrap();
         let ids: Vec<u64> = outbox.pending().iter().map(|p| p.id).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids keep increasing: {ids:?}");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids keep increasing: {ids:?}"
+        );
         // The journal was compacted on open: the torn line is gone.
         let text = std::fs::read_to_string(&journal).unwrap();
         assert!(!text.contains("\"rece\n") && !text.contains("99"), "{text}");
