@@ -66,7 +66,10 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
         wait_stop(),
     ));
 
-    let text = demo_config(prometheus.url(), &http_listen, &grpc_listen);
+    // The built-in alert rules run too (state in memory only): within a
+    // minute the crash-looping pod's restarts fire an alert.
+    let text = demo_config(prometheus.url(), &http_listen, &grpc_listen)
+        + "\n[alerting]\nbuiltin_rules = true\n";
     let config = Config::from_toml(&text, "demo configuration", &HashMap::new())?;
     let server = Server::bind(config).await?;
     let base = format!("http://{}", server.http_addr());
@@ -96,6 +99,10 @@ Try:
   promtool query instant 'http://alice:alice-demo-token@{addr}/prometheus' 'sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))'
   # every named metric
   curl -s -u admin:admin-demo-token '{base}/api/v1/catalog'
+  # the built-in alert rules Periscope evaluates, and (after a minute) carol's alerts:
+  # her crash-looping pod restarts too often
+  curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/rules?type=alert'
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/prometheus/api/v1/alerts'
 
 Press Ctrl-C to stop."#,
         addr = server.http_addr()

@@ -235,6 +235,14 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
         token("admin"),
     );
     assert_eq!(status, 200, "{body}");
+    // The built-in rules are evaluated: the admin lists them.
+    let base = api.trim_end_matches("/api/v1/");
+    let (status, body) = blocking::get_as(
+        &format!("{base}/prometheus/api/v1/rules?type=alert"),
+        token("admin"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("KubePodCrashLooping"), "{body}");
 
     let status = terminate(&mut child.0);
     assert!(status.success(), "exit status {status}");
