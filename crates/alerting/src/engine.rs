@@ -2,6 +2,7 @@
 //! phase, its rules in order at one timestamp, alert state kept across
 //! restarts in the data directory, due alerts sent to Alertmanager.
 
+use crate::files::write_atomically;
 use crate::format::rfc3339_ms;
 use crate::rules::{AlertingRule, Rule, RuleGroup, TenantLevel};
 use crate::state::{Candidate, Labels, Notification, RuleState};
@@ -419,8 +420,9 @@ impl Engine {
         }
         let state_dir = dir.join(STATE_DIR);
         if let Ok(entries) = std::fs::read_dir(&state_dir) {
+            // Only state files: a temporary file may belong to a write in progress.
             for e in entries.flatten() {
-                if !files.contains(&e.path()) {
+                if e.path().extension().is_some_and(|x| x == "json") && !files.contains(&e.path()) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
@@ -445,21 +447,13 @@ impl Engine {
                 .collect();
             (group_key(&g.group), rules)
         };
-        let state_dir = dir.join(STATE_DIR);
-        let path = state_dir.join(format!("{:016x}.json", fnv64(&key)));
+        let path = dir
+            .join(STATE_DIR)
+            .join(format!("{:016x}.json", fnv64(&key)));
         let bytes =
             serde_json::to_vec(&SavedGroup { group: key, rules }).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("tmp");
         let _guard = self.persist_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            std::fs::create_dir_all(&state_dir)?;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| format!("{}: {e}", path.display()))?;
+        write_atomically(&path, &bytes)?;
         Ok(path)
     }
 }

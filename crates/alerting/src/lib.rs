@@ -5,6 +5,7 @@
 
 mod builtin;
 mod engine;
+pub mod files;
 mod format;
 pub mod notify;
 mod remote_write;

@@ -11,6 +11,7 @@ use super::outbox::{unix_ms, Outbox, Pending};
 use super::payload::{fingerprint, label_set_string, webhook_message, PipelineAlert};
 use super::route::{Route, RouteFile};
 use super::silence::Silences;
+use crate::files::{read_json_or_default, write_atomically};
 use crate::state::{Labels, Notification};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -210,13 +211,7 @@ impl Dispatcher {
     ) -> Result<Self, String> {
         let path = data_dir.map(|d| d.join(STATE_FILE));
         let state = match &path {
-            Some(p) => match std::fs::read(p) {
-                Ok(bytes) => {
-                    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))?
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-                Err(e) => return Err(format!("{}: {e}", p.display())),
-            },
+            Some(p) => read_json_or_default(p)?,
             None => State::default(),
         };
         Ok(Self {
@@ -492,16 +487,8 @@ impl Dispatcher {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        use std::io::Write;
         let bytes = serde_json::to_vec(state).map_err(|e| e.to_string())?;
-        let tmp = path.with_extension("json.tmp");
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        };
-        write().map_err(|e| format!("{}: {e}", path.display()))
+        write_atomically(path, &bytes)
     }
 
     /// Checks group timers forever.

@@ -290,20 +290,16 @@ impl Outbox {
 /// appending.
 fn compact(dir: &Path, pending: &BTreeMap<u64, (Pending, i64)>) -> Result<std::fs::File, String> {
     let path = dir.join(JOURNAL);
-    let tmp = dir.join(format!("{JOURNAL}.tmp"));
     let mut text = String::new();
     for (p, _) in pending.values() {
         text.push_str(&serde_json::to_string(&Entry::Add(p.clone())).map_err(|e| e.to_string())?);
         text.push('\n');
     }
-    let write = || -> std::io::Result<std::fs::File> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::OpenOptions::new().append(true).open(&path)
-    };
-    write().map_err(|e| format!("{}: {e}", path.display()))
+    crate::files::write_atomically(&path, text.as_bytes())?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub(crate) fn unix_ms() -> i64 {

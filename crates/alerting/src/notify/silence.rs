@@ -2,13 +2,12 @@
 //! matching every matcher of an active silence is not notified. Stored in
 //! the data directory.
 
+use crate::files::JsonStore;
 use crate::state::Labels;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// One matcher of a silence (`isEqual` false negates it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,60 +85,35 @@ impl Silence {
     }
 }
 
-/// Every silence.
+/// Every silence, by id.
 pub struct Silences {
-    path: Option<PathBuf>,
-    all: Mutex<BTreeMap<String, Silence>>,
+    store: JsonStore<BTreeMap<String, Silence>>,
     counter: AtomicU64,
 }
 
 impl Silences {
     /// Opens the silences kept in `data_dir` (in memory only without one).
     pub fn open(data_dir: Option<&std::path::Path>) -> Result<Self, String> {
-        let path = data_dir.map(|d| d.join("silences.json"));
-        let all = match &path {
-            Some(p) => match std::fs::read(p) {
-                Ok(bytes) => {
-                    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", p.display()))?
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-                Err(e) => return Err(format!("{}: {e}", p.display())),
-            },
-            None => BTreeMap::new(),
-        };
         Ok(Self {
-            path,
-            all: Mutex::new(all),
+            store: JsonStore::open(data_dir.map(|d| d.join("silences.json")))?,
             counter: AtomicU64::new(0),
         })
     }
 
     /// Every silence.
     pub fn list(&self) -> Vec<Silence> {
-        self.all
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.store.read(|all| all.values().cloned().collect())
     }
 
     /// One silence.
     pub fn get(&self, id: &str) -> Option<Silence> {
-        self.all
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
+        self.store.read(|all| all.get(id).cloned())
     }
 
     /// Whether an active silence mutes `labels` at `now`.
     pub fn mutes(&self, labels: &Labels, now: i64) -> bool {
-        self.all
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .any(|s| s.mutes(labels, now))
+        self.store
+            .read(|all| all.values().any(|s| s.mutes(labels, now)))
     }
 
     /// Creates a silence (empty id) or replaces one; returns its id.
@@ -151,46 +125,26 @@ impl Silences {
         }
         silence.updated_at = now;
         let id = silence.id.clone();
-        self.change(|all| {
+        self.store.change(|all| {
             all.insert(id.clone(), silence);
-        })?;
+            Ok::<_, String>(())
+        })??;
         Ok(id)
     }
 
     /// Expires a silence now; false when there is none.
     pub fn expire(&self, id: &str, now: i64) -> Result<bool, String> {
-        let mut found = false;
-        self.change(|all| {
-            if let Some(s) = all.get_mut(id) {
-                found = true;
-                if s.ends_at > now {
-                    s.ends_at = now;
-                    s.starts_at = s.starts_at.min(now);
-                    s.updated_at = now;
-                }
-            }
-        })?;
-        Ok(found)
-    }
-
-    fn change(&self, f: impl FnOnce(&mut BTreeMap<String, Silence>)) -> Result<(), String> {
-        let mut all = self.all.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = all.clone();
-        f(&mut next);
-        if let Some(path) = &self.path {
-            use std::io::Write;
-            let bytes = serde_json::to_vec(&next).map_err(|e| e.to_string())?;
-            let tmp = path.with_extension("json.tmp");
-            let write = || -> std::io::Result<()> {
-                let mut file = std::fs::File::create(&tmp)?;
-                file.write_all(&bytes)?;
-                file.sync_all()?;
-                std::fs::rename(&tmp, path)
+        self.store.change(|all| {
+            let Some(s) = all.get_mut(id) else {
+                return Ok(false);
             };
-            write().map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-        *all = next;
-        Ok(())
+            if s.ends_at > now {
+                s.ends_at = now;
+                s.starts_at = s.starts_at.min(now);
+                s.updated_at = now;
+            }
+            Ok::<_, String>(true)
+        })?
     }
 }
 

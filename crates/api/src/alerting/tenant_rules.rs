@@ -2,13 +2,13 @@
 //! receivers, in the data directory (one JSON file each, replaced
 //! atomically), validated on write.
 
+use periscope_alerting::files::JsonStore;
 use periscope_alerting::notify::TenantReceiver;
 use periscope_alerting::{parse_rule_file, RuleGroup, TenantLevel};
 use periscope_model::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
 const FILE: &str = "tenant-rules.json";
 
@@ -31,11 +31,8 @@ pub(crate) struct TenantGroupInfo {
     pub text: String,
 }
 
-/// The tenants' rule groups.
-pub(crate) struct TenantRuleStore {
-    path: Option<PathBuf>,
-    groups: Mutex<BTreeMap<String, Stored>>,
-}
+/// The tenants' rule groups, by `kind/owner/name`.
+pub(crate) struct TenantRuleStore(JsonStore<BTreeMap<String, Stored>>);
 
 /// `namespace`/`workspace`/`cluster` and the owner's name.
 pub(crate) fn level_parts(level: &TenantLevel) -> (&'static str, String) {
@@ -105,188 +102,125 @@ pub(crate) fn parse_group(level: &TenantLevel, name: &str, text: &str) -> Result
 impl TenantRuleStore {
     /// Opens the store in `data_dir` (in memory only without one).
     pub(crate) fn open(data_dir: Option<&Path>) -> Result<Self> {
-        let path = data_dir.map(|d| d.join(FILE));
-        let groups = match &path {
-            Some(p) => match std::fs::read(p) {
-                Ok(bytes) => serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::internal(format!("{}: {e}", p.display())))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-                Err(e) => return Err(Error::internal(format!("{}: {e}", p.display()))),
-            },
-            None => BTreeMap::new(),
-        };
-        Ok(Self {
-            path,
-            groups: Mutex::new(groups),
-        })
+        JsonStore::open(data_dir.map(|d| d.join(FILE)))
+            .map(Self)
+            .map_err(Error::internal)
     }
 
     /// Every stored group, parsed (a group that no longer parses is skipped
     /// with an error in the log).
     pub(crate) fn groups(&self) -> Vec<RuleGroup> {
-        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups
-            .values()
-            .filter_map(|s| {
-                let level = level_of(&s.level, &s.owner)?;
-                match parse_group(&level, &s.name, &s.text) {
-                    Ok(g) => Some(g),
-                    Err(e) => {
-                        tracing::error!(group = %s.name, error = %e, "stored tenant rule group is invalid; skipped");
-                        None
+        self.0.read(|groups| {
+            groups
+                .values()
+                .filter_map(|s| {
+                    let level = level_of(&s.level, &s.owner)?;
+                    match parse_group(&level, &s.name, &s.text) {
+                        Ok(g) => Some(g),
+                        Err(e) => {
+                            tracing::error!(group = %s.name, error = %e, "stored tenant rule group is invalid; skipped");
+                            None
+                        }
                     }
-                }
-            })
-            .collect()
+                })
+                .collect()
+        })
     }
 
     /// The stored groups, for listing.
     pub(crate) fn list(&self) -> Vec<(TenantLevel, TenantGroupInfo)> {
-        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups
-            .values()
-            .filter_map(|s| {
-                let level = level_of(&s.level, &s.owner)?;
-                let rules = parse_group(&level, &s.name, &s.text)
-                    .map(|g| g.rules.len())
-                    .unwrap_or_default();
-                Some((
-                    level,
-                    TenantGroupInfo {
+        self.0.read(|groups| {
+            groups
+                .values()
+                .filter_map(|s| {
+                    let level = level_of(&s.level, &s.owner)?;
+                    let rules = parse_group(&level, &s.name, &s.text)
+                        .map(|g| g.rules.len())
+                        .unwrap_or_default();
+                    let info = TenantGroupInfo {
                         level: s.level.clone(),
                         owner: s.owner.clone(),
                         name: s.name.clone(),
                         rules,
                         text: s.text.clone(),
-                    },
-                ))
-            })
-            .collect()
+                    };
+                    Some((level, info))
+                })
+                .collect()
+        })
     }
 
     /// Stores (or replaces) a validated group.
     pub(crate) fn put(&self, level: &TenantLevel, name: &str, text: &str) -> Result<()> {
         let (kind, owner) = level_parts(level);
-        self.change(|groups| {
-            groups.insert(
-                key(level, name),
-                Stored {
-                    level: kind.to_string(),
-                    owner,
-                    name: name.to_string(),
-                    text: text.to_string(),
-                },
-            );
-            Ok(())
-        })
+        let stored = Stored {
+            level: kind.to_string(),
+            owner,
+            name: name.to_string(),
+            text: text.to_string(),
+        };
+        self.0
+            .change(|groups| {
+                groups.insert(key(level, name), stored);
+                Ok(())
+            })
+            .map_err(Error::internal)?
     }
 
     /// Removes a group; 404 when there is none.
     pub(crate) fn delete(&self, level: &TenantLevel, name: &str) -> Result<()> {
-        self.change(|groups| {
-            groups.remove(&key(level, name)).map(|_| ()).ok_or_else(|| {
-                Error::new(ErrorKind::NotFound, format!("no rule group {name:?} here"))
+        self.0
+            .change(|groups| {
+                groups.remove(&key(level, name)).map(|_| ()).ok_or_else(|| {
+                    Error::new(ErrorKind::NotFound, format!("no rule group {name:?} here"))
+                })
             })
-        })
+            .map_err(Error::internal)?
     }
 
     /// A stored group's text.
     pub(crate) fn get(&self, level: &TenantLevel, name: &str) -> Option<String> {
-        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        groups.get(&key(level, name)).map(|s| s.text.clone())
-    }
-
-    fn change(&self, f: impl FnOnce(&mut BTreeMap<String, Stored>) -> Result<()>) -> Result<()> {
-        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = groups.clone();
-        f(&mut next)?;
-        if let Some(path) = &self.path {
-            write_atomically(
-                path,
-                &serde_json::to_vec_pretty(&next).map_err(|e| Error::internal(e.to_string()))?,
-            )?;
-        }
-        *groups = next;
-        Ok(())
+        self.0
+            .read(|groups| groups.get(&key(level, name)).map(|s| s.text.clone()))
     }
 }
 
 /// Tenants' webhook receivers, by `namespace/name`.
-pub(crate) struct TenantReceiverStore {
-    path: Option<PathBuf>,
-    receivers: Mutex<BTreeMap<String, TenantReceiver>>,
-}
+pub(crate) struct TenantReceiverStore(JsonStore<BTreeMap<String, TenantReceiver>>);
 
 impl TenantReceiverStore {
     /// Opens the store in `data_dir` (in memory only without one).
     pub(crate) fn open(data_dir: Option<&Path>) -> Result<Self> {
-        let path = data_dir.map(|d| d.join("tenant-receivers.json"));
-        let receivers = match &path {
-            Some(p) => match std::fs::read(p) {
-                Ok(bytes) => serde_json::from_slice(&bytes)
-                    .map_err(|e| Error::internal(format!("{}: {e}", p.display())))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-                Err(e) => return Err(Error::internal(format!("{}: {e}", p.display()))),
-            },
-            None => BTreeMap::new(),
-        };
-        Ok(Self {
-            path,
-            receivers: Mutex::new(receivers),
-        })
+        JsonStore::open(data_dir.map(|d| d.join("tenant-receivers.json")))
+            .map(Self)
+            .map_err(Error::internal)
     }
 
     /// Every receiver.
     pub(crate) fn list(&self) -> Vec<TenantReceiver> {
-        let receivers = self.receivers.lock().unwrap_or_else(|e| e.into_inner());
-        receivers.values().cloned().collect()
+        self.0
+            .read(|receivers| receivers.values().cloned().collect())
     }
 
     /// Adds or replaces a receiver; returns whether it is new.
     pub(crate) fn put(&self, receiver: TenantReceiver) -> Result<bool> {
         let key = format!("{}/{}", receiver.namespace, receiver.name);
-        let mut receivers = self.receivers.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = receivers.clone();
-        let created = next.insert(key, receiver).is_none();
-        self.save(&next)?;
-        *receivers = next;
-        Ok(created)
+        self.0
+            .change(|receivers| Ok(receivers.insert(key, receiver).is_none()))
+            .map_err(Error::internal)?
     }
 
     /// Removes a receiver; 404 when there is none.
     pub(crate) fn delete(&self, namespace: &str, name: &str) -> Result<()> {
-        let mut receivers = self.receivers.lock().unwrap_or_else(|e| e.into_inner());
-        let mut next = receivers.clone();
-        next.remove(&format!("{namespace}/{name}"))
-            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no receiver {name:?} here")))?;
-        self.save(&next)?;
-        *receivers = next;
-        Ok(())
+        self.0
+            .change(|receivers| {
+                receivers
+                    .remove(&format!("{namespace}/{name}"))
+                    .map(|_| ())
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::NotFound, format!("no receiver {name:?} here"))
+                    })
+            })
+            .map_err(Error::internal)?
     }
-
-    fn save(&self, receivers: &BTreeMap<String, TenantReceiver>) -> Result<()> {
-        match &self.path {
-            Some(path) => write_atomically(
-                path,
-                &serde_json::to_vec_pretty(receivers)
-                    .map_err(|e| Error::internal(e.to_string()))?,
-            ),
-            None => Ok(()),
-        }
-    }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("json.tmp");
-    let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| Error::internal(format!("{}: {e}", path.display())))
 }
