@@ -5,10 +5,11 @@
 
 mod common;
 
-use common::{eventually, hook, periscope_with, prometheus, token, Periscope};
+use common::{
+    alertmanager, eventually, hook, periscope_with, prometheus, token, webhook_routing, Periscope,
+};
 use periscope_proto::v1::alerting_client::AlertingClient;
 use periscope_proto::v1::{ListAlertsRequest, ListRulesRequest};
-use periscope_sandbox::AlertmanagerProcess;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -34,16 +35,6 @@ groups:
       - record: job:up:sum
         expr: sum by (job) (up)
 "#;
-
-async fn start_alertmanager(hook: &str) -> AlertmanagerProcess {
-    let config = format!(
-        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n"
-    );
-    tokio::task::spawn_blocking(move || AlertmanagerProcess::start(&config))
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("cannot start Alertmanager: {e}"))
-}
 
 fn alerting_config(rules: &std::path::Path, alertmanager: &str, data: &std::path::Path) -> String {
     format!(
@@ -74,7 +65,7 @@ async fn rules_fire_through_alertmanager_and_apis_are_tenant_filtered() {
     let rule_file = dir.path().join("rules.yaml");
     std::fs::write(&rule_file, RULES).unwrap();
     let webhook = hook().await;
-    let am = start_alertmanager(&webhook.url).await;
+    let am = alertmanager(webhook_routing(&webhook.url)).await;
     let _ = tokio::task::spawn_blocking(prometheus).await;
     let data = dir.path().join("data");
     let p = periscope_with(&alerting_config(&rule_file, am.url(), &data)).await;

@@ -6,8 +6,10 @@
 
 mod common;
 
-use common::{eventually, hook, periscope_with, prometheus, token, Hook, Periscope};
-use periscope_sandbox::AlertmanagerProcess;
+use common::{
+    alertmanager, eventually, hook, periscope_with, prometheus, token, webhook_routing, Hook,
+    Periscope,
+};
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -30,10 +32,34 @@ groups:
 "#;
 
 /// Route and receiver, the same for Alertmanager and Periscope.
-fn routing(hook: &str) -> String {
-    format!(
-        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook}\n"
-    )
+/// Alertmanager and Periscope routing the same alerts with the same
+/// configuration, each to its own webhook.
+struct SideBySide {
+    from_alertmanager: Hook,
+    from_periscope: Hook,
+    _alertmanager: periscope_sandbox::AlertmanagerProcess,
+    _periscope: Periscope,
+}
+
+async fn side_by_side(dir: &std::path::Path, rules: &str) -> SideBySide {
+    let (from_alertmanager, from_periscope) = (hook().await, hook().await);
+    let am = alertmanager(webhook_routing(&from_alertmanager.url)).await;
+    let notifications = dir.join("notifications.yaml");
+    std::fs::write(&notifications, webhook_routing(&from_periscope.url)).unwrap();
+    let _ = tokio::task::spawn_blocking(prometheus).await;
+    let periscope = periscope_with(&config_with_rules(
+        dir,
+        Some(am.url()),
+        &notifications,
+        rules,
+    ))
+    .await;
+    SideBySide {
+        from_alertmanager,
+        from_periscope,
+        _alertmanager: am,
+        _periscope: periscope,
+    }
 }
 
 fn config(
@@ -64,16 +90,8 @@ fn config_with_rules(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_messages_equal_alertmanagers_field_by_field() {
     let dir = tempfile::tempdir().unwrap();
-    let (from_am, from_periscope) = (hook().await, hook().await);
-    let am_config = routing(&from_am.url);
-    let am = tokio::task::spawn_blocking(move || AlertmanagerProcess::start(&am_config))
-        .await
-        .unwrap()
-        .expect("alertmanager starts");
-    let notifications = dir.path().join("notifications.yaml");
-    std::fs::write(&notifications, routing(&from_periscope.url)).unwrap();
-    let _ = tokio::task::spawn_blocking(prometheus).await;
-    let _p = periscope_with(&config(dir.path(), Some(am.url()), &notifications)).await;
+    let both = side_by_side(dir.path(), RULES).await;
+    let (from_am, from_periscope) = (&both.from_alertmanager, &both.from_periscope);
 
     let (theirs, ours) = eventually(
         Duration::from_secs(30),
@@ -154,7 +172,7 @@ async fn tenant_receivers_get_their_alerts_through_an_outage_and_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let (ops, team_a) = (hook().await, hook().await);
     let notifications = dir.path().join("notifications.yaml");
-    std::fs::write(&notifications, routing(&ops.url)).unwrap();
+    std::fs::write(&notifications, webhook_routing(&ops.url)).unwrap();
     let _ = tokio::task::spawn_blocking(prometheus).await;
     let periscope_config = config(dir.path(), None, &notifications);
     let p = periscope_with(&periscope_config).await;
@@ -288,7 +306,7 @@ async fn tenants_silence_only_their_namespaces() {
     let dir = tempfile::tempdir().unwrap();
     let ops = hook().await;
     let notifications = dir.path().join("notifications.yaml");
-    std::fs::write(&notifications, routing(&ops.url)).unwrap();
+    std::fs::write(&notifications, webhook_routing(&ops.url)).unwrap();
     let _ = tokio::task::spawn_blocking(prometheus).await;
     let p = periscope_with(&config(dir.path(), None, &notifications)).await;
 
@@ -369,22 +387,8 @@ fn messages(hook: &Hook) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resolution_is_notified_as_alertmanager_notifies_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (from_am, from_periscope) = (hook().await, hook().await);
-    let am_config = routing(&from_am.url);
-    let am = tokio::task::spawn_blocking(move || AlertmanagerProcess::start(&am_config))
-        .await
-        .unwrap()
-        .expect("alertmanager starts");
-    let notifications = dir.path().join("notifications.yaml");
-    std::fs::write(&notifications, routing(&from_periscope.url)).unwrap();
-    let _ = tokio::task::spawn_blocking(prometheus).await;
-    let _p = periscope_with(&config_with_rules(
-        dir.path(),
-        Some(am.url()),
-        &notifications,
-        FLAPPING,
-    ))
-    .await;
+    let both = side_by_side(dir.path(), FLAPPING).await;
+    let (from_am, from_periscope) = (&both.from_alertmanager, &both.from_periscope);
 
     // The first resolved message from each, after a firing one.
     let resolved = |hook: &Hook| {
@@ -398,7 +402,7 @@ async fn a_resolution_is_notified_as_alertmanager_notifies_it() {
     let (theirs, ours) = eventually(
         Duration::from_secs(40),
         "both resolved messages",
-        async || Some((resolved(&from_am)?, resolved(&from_periscope)?)),
+        async || Some((resolved(from_am)?, resolved(from_periscope)?)),
     )
     .await;
     for field in [
@@ -429,7 +433,7 @@ async fn a_resolution_is_notified_as_alertmanager_notifies_it() {
             .map(|m| m["status"].as_str().unwrap().to_string())
             .collect()
     };
-    let (ours, theirs) = (statuses(&from_periscope), statuses(&from_am));
+    let (ours, theirs) = (statuses(from_periscope), statuses(from_am));
     let common = ours.len().min(theirs.len());
     assert!(common >= 2, "{ours:?} {theirs:?}");
     assert_eq!(ours[..common], theirs[..common]);

@@ -296,3 +296,20 @@ pub async fn eventually<T>(
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+/// Alertmanager routing (its configuration format, which Periscope's
+/// notifications also read): everything to the webhook at `url`, grouped by
+/// alert name, with short timers.
+pub fn webhook_routing(url: &str) -> String {
+    format!(
+        "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {url}\n"
+    )
+}
+
+/// A real Alertmanager with `config`. Fails the test if it cannot start.
+pub async fn alertmanager(config: String) -> periscope_sandbox::AlertmanagerProcess {
+    tokio::task::spawn_blocking(move || periscope_sandbox::AlertmanagerProcess::start(&config))
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot start Alertmanager: {e}"))
+}
