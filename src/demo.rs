@@ -31,13 +31,7 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
     let origin = now - 3600;
-    println!(
-        "Simulating {} nodes, {} namespaces, {} workloads and {} pods on {simulator_addr}.",
-        cluster.nodes.len(),
-        cluster.namespaces.len(),
-        cluster.workloads.len(),
-        cluster.pods.len()
-    );
+    println!("Simulating {} on {simulator_addr}.", cluster.summary());
     println!("Starting Prometheus with the last hour of the simulation, scraping it live...");
     let history = openmetrics_history(
         &cluster,

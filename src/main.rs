@@ -191,11 +191,8 @@ async fn simulate(listen: String, seed: u64, nodes: usize) -> anyhow::Result<()>
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     println!(
-        "Simulating {} nodes, {} namespaces, {} workloads, {} pods (seed {seed}).\nScrape with honor_labels, e.g.:\n\nscrape_configs:",
-        cluster.nodes.len(),
-        cluster.namespaces.len(),
-        cluster.workloads.len(),
-        cluster.pods.len()
+        "Simulating {} (seed {seed}).\nScrape with honor_labels, e.g.:\n\nscrape_configs:",
+        cluster.summary()
     );
     print!("{}", periscope_simulator::scrape_jobs(&addr.to_string()));
     periscope_simulator::serve(listener, cluster, None, shutdown_signal()).await?;

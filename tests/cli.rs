@@ -108,13 +108,7 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
             .spawn()
             .unwrap(),
     );
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.0.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = lines_of(child.0.stderr.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut log = Vec::new();
     let http = loop {
@@ -157,6 +151,18 @@ fn serve_applies_env_overrides_and_stops_gracefully_on_sigterm() {
     }
 }
 
+/// The lines a child writes to `output`, read on a thread of their own (so a
+/// full pipe never blocks the child) and received with a timeout.
+fn lines_of(output: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
 /// Sends SIGTERM and waits (bounded) for the exit status.
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     assert!(Command::new("kill")
@@ -194,13 +200,7 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
             .spawn()
             .unwrap(),
     );
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.0.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = lines_of(child.0.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut printed = Vec::new();
     while !printed.iter().any(|l: &String| l.contains("Press Ctrl-C")) {

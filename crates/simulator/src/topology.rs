@@ -229,6 +229,17 @@ impl Cluster {
         cluster
     }
 
+    /// `4 nodes, 6 namespaces, 16 workloads and 31 pods`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} nodes, {} namespaces, {} workloads and {} pods",
+            self.nodes.len(),
+            self.namespaces.len(),
+            self.workloads.len(),
+            self.pods.len()
+        )
+    }
+
     fn add_workload(
         &mut self,
         rng: &mut SplitMix64,
