@@ -151,6 +151,15 @@ struct Group {
     repeat_interval_ms: i64,
 }
 
+/// The outcome of flushing a group, applied once its messages are stored.
+struct Flushed {
+    id: String,
+    /// The new notification log entry, if it notified.
+    logged: Option<LogEntry>,
+    /// Resolved alerts that leave the group.
+    resolved: BTreeSet<String>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct LogEntry {
     firing: BTreeSet<String>,
@@ -369,21 +378,30 @@ impl Dispatcher {
         if due.is_empty() {
             return;
         }
-        // All of a tick's messages are stored with one sync; if that fails,
-        // the tick is undone and the next one tries again.
-        let before = State {
-            alerts: state.alerts.clone(),
-            groups: state.groups.clone(),
-            log: state.log.clone(),
-        };
+        // Flushing only decides; all of a tick's messages are stored with one
+        // sync, and only then do the groups and the log change. If storing
+        // fails nothing changed, and the next tick tries again.
         let mut batch = Vec::new();
-        for id in due {
-            self.flush(&mut state, &id, now, &mut batch);
-        }
+        let flushed: Vec<Flushed> = due
+            .iter()
+            .filter_map(|id| self.flush(&state, id, now, &mut batch))
+            .collect();
         if let Err(e) = self.outbox.enqueue_all(batch) {
             tracing::error!(error = %e, "cannot store notifications; retrying at the next tick");
-            *state = before;
             return;
+        }
+        for f in flushed {
+            if let Some(entry) = f.logged {
+                state.log.insert(f.id.clone(), entry);
+            }
+            // Resolved alerts leave the group once flushed; an empty group goes.
+            if let Some(g) = state.groups.get_mut(&f.id) {
+                g.alerts.retain(|fp| !f.resolved.contains(fp));
+                g.next_flush = now + g.group_interval_ms;
+                if g.alerts.is_empty() {
+                    state.groups.remove(&f.id);
+                }
+            }
         }
         // Forget resolved alerts no group holds any more.
         let held: BTreeSet<String> = state
@@ -399,10 +417,16 @@ impl Dispatcher {
         }
     }
 
-    fn flush(&self, state: &mut State, id: &str, now: i64, batch: &mut Vec<Pending>) {
-        let Some(group) = state.groups.get(id).cloned() else {
-            return;
-        };
+    /// What flushing group `id` at `now` sends (pushed to `batch`) and how
+    /// the group and the log are to change once that is stored.
+    fn flush(
+        &self,
+        state: &State,
+        id: &str,
+        now: i64,
+        batch: &mut Vec<Pending>,
+    ) -> Option<Flushed> {
+        let group = state.groups.get(id)?;
         let alerts: Vec<(String, PipelineAlert)> = group
             .alerts
             .iter()
@@ -465,22 +489,16 @@ impl Dispatcher {
                 };
                 batch.push(pending);
             }
-            state.log.insert(
-                id.to_string(),
-                LogEntry {
-                    firing: firing.clone(),
-                    resolved: resolved.clone(),
-                    at: now,
-                },
-            );
         }
-        // Resolved alerts leave the group once flushed; an empty group goes.
-        let g = state.groups.get_mut(id).expect("group exists");
-        g.alerts.retain(|fp| !resolved.contains(fp));
-        g.next_flush = now + g.group_interval_ms;
-        if g.alerts.is_empty() {
-            state.groups.remove(id);
-        }
+        Some(Flushed {
+            id: id.to_string(),
+            logged: notify.then(|| LogEntry {
+                firing,
+                resolved: resolved.clone(),
+                at: now,
+            }),
+            resolved,
+        })
     }
 
     fn persist(&self, state: &State) -> Result<(), String> {
