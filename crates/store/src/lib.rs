@@ -1,0 +1,30 @@
+//! Periscope's embedded store for one table of signal rows (logs today; events,
+//! audit and spans reuse it with their own schema).
+//!
+//! Write path: [`Store::append`] writes the batch to a write-ahead log and
+//! returns once it is on disk (concurrent writers share one fsync), and the
+//! rows are queryable at once from memory. A background task flushes memory to
+//! Parquet files (zstd, one directory per time partition, rows sorted so
+//! row-group statistics prune), deletes partitions older than the retention
+//! and merges small files. A manifest, replaced atomically, lists the files
+//! and how much of the log they cover, so a crash anywhere leaves every
+//! acknowledged row in the table exactly once after restart.
+//!
+//! Read path: [`Store::scan`] gives a DataFusion `DataFrame` over the Parquet
+//! files of the asked time range plus the batches in memory; filters added to it
+//! are pushed down to the Parquet scan.
+
+mod error;
+mod manifest;
+mod parquet_io;
+mod store;
+mod wal;
+
+pub use error::StoreError;
+pub use store::{Store, StoreOptions, StoreStats, TableSpec};
+
+/// Re-exported so callers build batches and queries with the same versions.
+pub use datafusion;
+
+#[cfg(test)]
+mod tests;

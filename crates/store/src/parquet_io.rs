@@ -1,0 +1,134 @@
+//! Turning batches into sorted, time-partitioned Parquet files and back.
+
+use crate::error::StoreError;
+use crate::manifest::FileEntry;
+use datafusion::arrow::array::{Array, Int64Array, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{
+    concat_batches, lexsort_to_indices, take_record_batch, SortColumn,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Rows per Parquet row group: small enough that statistics on the sort
+/// columns skip most of a file for a namespace or pod filter.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// The time column of a batch.
+pub fn times<'a>(batch: &'a RecordBatch, time_column: usize) -> &'a Int64Array {
+    batch
+        .column(time_column)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("the time column is Int64 (checked when the table opens)")
+}
+
+/// Smallest and largest time of a batch (None when it is empty).
+pub fn time_bounds(batch: &RecordBatch, time_column: usize) -> Option<(i64, i64)> {
+    let t = times(batch, time_column);
+    let min = datafusion::arrow::compute::min(t)?;
+    let max = datafusion::arrow::compute::max(t)?;
+    Some((min, max))
+}
+
+/// Splits rows by time partition (`partition_ns` wide), concatenated per partition.
+pub fn split_by_partition(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    time_column: usize,
+    partition_ns: i64,
+) -> Result<BTreeMap<i64, RecordBatch>, StoreError> {
+    let all = concat_batches(schema, batches)?;
+    let t = times(&all, time_column);
+    let mut rows: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+    for (i, time) in t.values().iter().enumerate() {
+        rows.entry(time.div_euclid(partition_ns) * partition_ns)
+            .or_default()
+            .push(i as u32);
+    }
+    if rows.len() == 1 {
+        let (start, _) = rows.into_iter().next().expect("one partition");
+        return Ok(BTreeMap::from([(start, all)]));
+    }
+    rows.into_iter()
+        .map(|(start, indices)| Ok((start, take_record_batch(&all, &UInt32Array::from(indices))?)))
+        .collect()
+}
+
+/// Sorts a batch by the given columns (ascending, nulls first).
+pub fn sort(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch, StoreError> {
+    if columns.is_empty() || batch.num_rows() < 2 {
+        return Ok(batch.clone());
+    }
+    let keys: Vec<SortColumn> = columns
+        .iter()
+        .map(|&c| SortColumn {
+            values: batch.column(c).clone(),
+            options: None,
+        })
+        .collect();
+    let indices = lexsort_to_indices(&keys, None)?;
+    Ok(take_record_batch(batch, &indices)?)
+}
+
+/// Writes one sorted batch as a zstd Parquet file at `table_dir/relative`, fsync'd.
+pub fn write_file(
+    table_dir: &Path,
+    relative: &str,
+    partition: i64,
+    batch: &RecordBatch,
+    time_column: usize,
+) -> Result<FileEntry, StoreError> {
+    let path = table_dir.join(relative);
+    let dir = path.parent().expect("files live in a partition directory");
+    std::fs::create_dir_all(dir).map_err(StoreError::io(format!("creating {}", dir.display())))?;
+    let file = std::fs::File::create(&path)
+        .map_err(StoreError::io(format!("creating {}", path.display())))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
+    writer.write(batch)?;
+    let file = writer.into_inner()?;
+    file.sync_all()
+        .map_err(StoreError::io(format!("syncing {}", path.display())))?;
+    let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (min_time, max_time) = time_bounds(batch, time_column).unwrap_or((partition, partition));
+    Ok(FileEntry {
+        path: relative.to_string(),
+        partition,
+        min_time,
+        max_time,
+        rows: batch.num_rows() as u64,
+        bytes,
+    })
+}
+
+/// Reads a whole Parquet file.
+pub fn read_file(path: &Path, schema: &SchemaRef) -> Result<RecordBatch, StoreError> {
+    let file =
+        std::fs::File::open(path).map_err(StoreError::io(format!("opening {}", path.display())))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
+        .with_batch_size(64 * 1024)
+        .build()?;
+    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    let batch = concat_batches(schema, batches.iter())?;
+    Ok(batch)
+}
+
+/// Name of a partition's directory: its start as `YYYYMMDDTHH` would need a
+/// calendar; the start in Unix seconds sorts and parses just as well.
+pub fn partition_dir(partition: i64) -> String {
+    format!("p{}", partition.div_euclid(1_000_000_000))
+}
+
+/// Whether `array` has nulls (the time column must not).
+pub fn has_nulls(array: &dyn Array) -> bool {
+    array.null_count() > 0
+}
