@@ -19,7 +19,7 @@ use std::path::Path;
 const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// The time column of a batch.
-pub fn times<'a>(batch: &'a RecordBatch, time_column: usize) -> &'a Int64Array {
+pub fn times(batch: &RecordBatch, time_column: usize) -> &Int64Array {
     batch
         .column(time_column)
         .as_any()
