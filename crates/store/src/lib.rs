@@ -21,7 +21,7 @@ mod store;
 mod wal;
 
 pub use error::StoreError;
-pub use store::{Store, StoreOptions, StoreStats, TableSpec};
+pub use store::{unix_now_ns, Store, StoreOptions, StoreStats, TableSpec};
 
 /// Re-exported so callers build batches and queries with the same versions.
 pub use datafusion;

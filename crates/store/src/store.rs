@@ -412,6 +412,9 @@ impl Store {
         let parquet = &mut config.options_mut().execution.parquet;
         parquet.pushdown_filters = true;
         parquet.reorder_filters = true;
+        // Memory holds Utf8; reading files as Utf8View would give the two
+        // halves of a scan different types.
+        parquet.schema_force_view_types = false;
         SessionContext::new_with_config_rt(config, Arc::clone(&self.runtime))
     }
 
@@ -555,6 +558,26 @@ impl Store {
                 tracing::error!(table = %self.spec.name, error = %e, "flush failed; rows stay in memory and in the log")
             }
         }
+    }
+
+    /// The earliest and latest row time in the table (Unix ns), if any.
+    pub fn time_bounds(&self) -> Option<(i64, i64)> {
+        let state = self.state.lock().expect("store state lock");
+        let files = state.files.iter().map(|f| (f.min_time, f.max_time));
+        let memory = state
+            .frozen
+            .iter()
+            .flat_map(|f| f.batches.iter())
+            .chain(state.active.iter())
+            .filter_map(|b| parquet_io::time_bounds(b, self.time_index));
+        files
+            .chain(memory)
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+    }
+
+    /// The width of a time partition, ns.
+    pub fn partition_ns(&self) -> i64 {
+        self.options.partition.as_nanos() as i64
     }
 
     /// Current sizes.
