@@ -85,6 +85,32 @@ impl Config {
             .find(|c| c.name == "default")
             .unwrap_or(&self.clusters[0])
     }
+
+    /// A cluster's log backend, the embedded store's directory resolved:
+    /// its own setting, else `<storage.data_dir>/logs/<cluster>`. Without a
+    /// `logs` setting a cluster uses the embedded store when `[storage]` is
+    /// configured, and has no log backend otherwise.
+    pub fn logs_backend(&self, cluster: &ClusterConfig) -> Option<LogsConfig> {
+        let default_dir = || {
+            self.storage
+                .as_ref()
+                .map(|s| s.data_dir.join("logs").join(&cluster.name))
+        };
+        match &cluster.logs {
+            Some(LogsConfig::Embedded(embedded)) => {
+                let mut embedded = embedded.clone();
+                embedded.dir = embedded.dir.or_else(default_dir);
+                Some(LogsConfig::Embedded(embedded))
+            }
+            Some(other) => Some(other.clone()),
+            None => default_dir().map(|dir| {
+                LogsConfig::Embedded(EmbeddedLogsConfig {
+                    dir: Some(dir),
+                    ..Default::default()
+                })
+            }),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,160 @@ pub struct Config {
     /// The alerting service; absent means no rule evaluation.
     #[serde(default)]
     pub alerting: Option<AlertingConfig>,
+    /// Where embedded stores keep their data; absent means no embedded store.
+    #[serde(default)]
+    pub storage: Option<StorageConfig>,
+    /// Log shippers' access to the ingest endpoints.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+}
+
+/// The embedded stores' home.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Each cluster's logs go to `<data_dir>/logs/<cluster>` unless configured otherwise.
+    pub data_dir: std::path::PathBuf,
+}
+
+/// Ingest endpoints (`/_bulk`, `/api/v1/logs/ingest`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest accepted ingest body, in bytes, after decompression.
+    #[serde(default = "default_ingest_max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub tokens: Vec<IngestTokenConfig>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_ingest_max_body_bytes(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+fn default_ingest_max_body_bytes() -> usize {
+    32 << 20
+}
+
+/// A shipper's credential: its lines go to one cluster's log backend.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestTokenConfig {
+    pub name: String,
+    /// Lower-case hex SHA-256 of the token (sent as Bearer, or as the Basic password).
+    pub token_sha256: String,
+    /// The cluster the lines come from (default: the default cluster).
+    #[serde(default)]
+    pub cluster: Option<String>,
+}
+
+/// Where a cluster's logs are kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum LogsConfig {
+    /// Periscope's own store (write-ahead log, Parquet, DataFusion).
+    Embedded(EmbeddedLogsConfig),
+    /// An Elasticsearch or OpenSearch cluster, read with the query DSL.
+    Elasticsearch(ElasticsearchConfig),
+}
+
+/// The embedded log store.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddedLogsConfig {
+    /// Default: `<storage.data_dir>/logs/<cluster>`.
+    #[serde(default)]
+    pub dir: Option<std::path::PathBuf>,
+    /// Partitions older than this are deleted.
+    #[serde(default = "default_log_retention", with = "crate::duration")]
+    pub retention: Duration,
+    /// Lines wait in memory at most this long before going to Parquet.
+    #[serde(default = "default_log_flush_interval", with = "crate::duration")]
+    pub flush_interval: Duration,
+    /// Ingest is refused (429) while this many bytes wait in memory.
+    #[serde(default = "default_log_max_buffered_bytes")]
+    pub max_buffered_bytes: usize,
+}
+
+impl Default for EmbeddedLogsConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            retention: default_log_retention(),
+            flush_interval: default_log_flush_interval(),
+            max_buffered_bytes: default_log_max_buffered_bytes(),
+        }
+    }
+}
+
+fn default_log_retention() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
+}
+fn default_log_flush_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_log_max_buffered_bytes() -> usize {
+    256 << 20
+}
+
+/// An Elasticsearch (7, 8) or OpenSearch (1, 2) cluster holding logs in daily
+/// indices `<index_prefix>-YYYY.MM.DD`, with KubeSphere's field names by default.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticsearchConfig {
+    pub url: String,
+    #[serde(default = "default_es_index_prefix")]
+    pub index_prefix: String,
+    /// Basic authentication.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// API key authentication (`Authorization: ApiKey <key>`), the base64 form.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default = "default_backend_timeout", with = "crate::duration")]
+    pub timeout: Duration,
+    /// Field names in the documents.
+    #[serde(default)]
+    pub fields: ElasticsearchFields,
+}
+
+fn default_es_index_prefix() -> String {
+    "ks-logstash-log".into()
+}
+
+/// Document field names (KubeSphere's Fluent Bit pipeline by default).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ElasticsearchFields {
+    pub time: String,
+    pub log: String,
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub docker_id: String,
+    /// Suffix of the exact-match sub-field of text fields (`.keyword`; empty for keyword mappings).
+    pub keyword_suffix: String,
+}
+
+impl Default for ElasticsearchFields {
+    fn default() -> Self {
+        Self {
+            time: "time".into(),
+            log: "log".into(),
+            namespace: "kubernetes.namespace_name".into(),
+            pod: "kubernetes.pod_name".into(),
+            container: "kubernetes.container_name".into(),
+            docker_id: "kubernetes.docker_id".into(),
+            keyword_suffix: ".keyword".into(),
+        }
+    }
 }
 
 /// Rule evaluation and sending alerts.
@@ -151,6 +305,10 @@ fn default_max_body_bytes() -> usize {
 pub struct ClusterConfig {
     pub name: String,
     pub prometheus: PrometheusConfig,
+    /// The cluster's log backend; absent means the embedded store when
+    /// `[storage]` is configured, else no logs.
+    #[serde(default)]
+    pub logs: Option<LogsConfig>,
 }
 
 /// Where a cluster's Prometheus (or Thanos Query) answers.

@@ -147,3 +147,91 @@ fn principal_limits_override_only_what_they_set() {
     assert_eq!(l.max_range, std::time::Duration::from_secs(86_400));
     assert_eq!(l.max_points_per_series, 11_000);
 }
+
+#[test]
+fn log_backends_per_cluster_and_the_embedded_default() {
+    let text = format!(
+        r#"{}
+[storage]
+data_dir = "/var/lib/periscope"
+
+[[clusters]]
+name = "east"
+prometheus = {{ url = "http://127.0.0.1:9091" }}
+logs = {{ elasticsearch = {{ url = "https://es:9200", index_prefix = "logs", api_key = "a2V5" }} }}
+
+[[ingest.tokens]]
+name = "fluent-bit"
+token_sha256 = "{}"
+cluster = "east"
+"#,
+        sample(),
+        "0".repeat(64)
+    );
+    let config = Config::from_toml(&text, "test", &no_env()).unwrap();
+    match config.logs_backend(&config.clusters[0]) {
+        Some(LogsConfig::Embedded(e)) => {
+            assert_eq!(
+                e.dir.unwrap(),
+                std::path::Path::new("/var/lib/periscope/logs/default")
+            );
+            assert_eq!(e.retention, std::time::Duration::from_secs(7 * 86400));
+        }
+        other => panic!("expected the embedded default, got {other:?}"),
+    }
+    match config.logs_backend(&config.clusters[1]) {
+        Some(LogsConfig::Elasticsearch(es)) => {
+            assert_eq!(
+                (es.index_prefix.as_str(), es.fields.namespace.as_str()),
+                ("logs", "kubernetes.namespace_name")
+            );
+        }
+        other => panic!("expected elasticsearch, got {other:?}"),
+    }
+    // Without [storage] there is no default log backend.
+    let plain = Config::from_toml(&sample(), "test", &no_env()).unwrap();
+    assert!(plain.logs_backend(&plain.clusters[0]).is_none());
+}
+
+#[test]
+fn bad_log_and_ingest_settings_are_named() {
+    let text = format!(
+        r#"{}
+[[clusters]]
+name = "east"
+prometheus = {{ url = "http://127.0.0.1:9091" }}
+logs = {{ embedded = {{}} }}
+
+[[clusters]]
+name = "west"
+prometheus = {{ url = "http://127.0.0.1:9092" }}
+logs = {{ elasticsearch = {{ url = "es:9200", username = "u" }} }}
+
+[[ingest.tokens]]
+name = "shipper"
+token_sha256 = "{HASH_A}"
+cluster = "north"
+"#,
+        sample()
+    );
+    let message = Config::from_toml(&text, "test", &no_env())
+        .unwrap_err()
+        .to_string();
+    for key in [
+        "clusters[1].logs.embedded.dir",
+        "clusters[2].logs.elasticsearch.url",
+        "username and password go together",
+        "ingest.tokens[0].token_sha256",
+        "ingest.tokens[0].cluster",
+    ] {
+        assert!(message.contains(key), "{key} missing from {message}");
+    }
+    let plain = format!(
+        "{}\n[[ingest.tokens]]\nname = \"x\"\ntoken = \"secret\"\n",
+        sample()
+    );
+    let message = Config::from_toml(&plain, "test", &no_env())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("ingest.tokens[0].token"), "{message}");
+}

@@ -1,6 +1,6 @@
 //! Whole-configuration checks, each reported with the key path it concerns.
 
-use crate::{Config, ConfigError, Issue, Role};
+use crate::{Config, ConfigError, Issue, LogsConfig, Role};
 use periscope_model::is_label_name;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -8,18 +8,26 @@ use std::net::SocketAddr;
 /// Rejects `token = "..."` in principals before deserialisation can say only
 /// "unknown field": plain-text tokens must never be stored in configuration.
 pub(crate) fn reject_plain_tokens(table: &toml::Table, source: &str) -> Result<(), ConfigError> {
-    let Some(toml::Value::Array(principals)) = table.get("principals") else {
-        return Ok(());
-    };
+    let principals = table.get("principals").map(|p| ("principals", p));
+    let ingest = table
+        .get("ingest")
+        .and_then(|i| i.get("tokens"))
+        .map(|t| ("ingest.tokens", t));
     let issues: Vec<Issue> = principals
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.get("token").is_some())
-        .map(|(i, _)| {
-            Issue::new(
-                format!("principals[{i}].token"),
-                "plain-text tokens are not accepted; store the hex SHA-256 of the token as token_sha256 (e.g. `printf %s TOKEN | sha256sum`)",
-            )
+        .into_iter()
+        .chain(ingest)
+        .filter_map(|(key, v)| v.as_array().map(|entries| (key, entries)))
+        .flat_map(|(key, entries)| {
+            entries
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.get("token").is_some())
+                .map(move |(i, _)| {
+                    Issue::new(
+                        format!("{key}[{i}].token"),
+                        "plain-text tokens are not accepted; store the hex SHA-256 of the token as token_sha256 (e.g. `printf %s TOKEN | sha256sum`)",
+                    )
+                })
         })
         .collect();
     if issues.is_empty() {
@@ -132,6 +140,84 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                 "must be greater than zero",
             ));
         }
+        match &c.logs {
+            Some(LogsConfig::Embedded(e)) => {
+                if e.dir.is_none() && config.storage.is_none() {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].logs.embedded.dir"),
+                        "set a directory, or [storage] data_dir",
+                    ));
+                }
+                if e.flush_interval.is_zero() || e.max_buffered_bytes < (1 << 20) {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].logs.embedded"),
+                        "flush_interval must be greater than zero and max_buffered_bytes at least 1 MiB",
+                    ));
+                }
+            }
+            Some(LogsConfig::Elasticsearch(es)) => {
+                if !is_http_url(&es.url) {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].logs.elasticsearch.url"),
+                        format!("{:?} is not an http:// or https:// URL with a host", es.url),
+                    ));
+                }
+                if es.api_key.is_some() && es.username.is_some() {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].logs.elasticsearch"),
+                        "use either username/password or api_key",
+                    ));
+                }
+                if es.username.is_some() != es.password.is_some() {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].logs.elasticsearch"),
+                        "username and password go together",
+                    ));
+                }
+                if es.timeout.is_zero() {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].logs.elasticsearch.timeout"),
+                        "must be greater than zero",
+                    ));
+                }
+            }
+            None => {}
+        }
+    }
+
+    let mut ingest_names = HashSet::new();
+    for (i, t) in config.ingest.tokens.iter().enumerate() {
+        let key = |field: &str| format!("ingest.tokens[{i}].{field}");
+        if t.name.is_empty() || !ingest_names.insert(t.name.as_str()) {
+            issues.push(Issue::new(key("name"), "must be present and unique"));
+        }
+        if !is_sha256_hex(&t.token_sha256) {
+            issues.push(Issue::new(
+                key("token_sha256"),
+                "must be 64 lower-case hex digits (the SHA-256 of the token)",
+            ));
+        }
+        if config
+            .principals
+            .iter()
+            .any(|p| p.token_sha256 == t.token_sha256)
+        {
+            issues.push(Issue::new(
+                key("token_sha256"),
+                "an ingest token must not also be a principal's token",
+            ));
+        }
+        if let Some(c) = &t.cluster {
+            if !config.clusters.iter().any(|k| &k.name == c) {
+                issues.push(Issue::new(
+                    key("cluster"),
+                    format!("no cluster is named {c:?}"),
+                ));
+            }
+        }
+    }
+    if config.ingest.max_body_bytes < 1024 {
+        issues.push(Issue::new("ingest.max_body_bytes", "must be at least 1024"));
     }
 
     let mut workspace_names = HashSet::new();
@@ -198,11 +284,7 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                 format!("duplicate principal {:?}", p.name),
             ));
         }
-        let hash_ok = p.token_sha256.len() == 64
-            && p.token_sha256
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !hash_ok {
+        if !is_sha256_hex(&p.token_sha256) {
             issues.push(Issue::new(
                 key("token_sha256"),
                 "must be 64 lower-case hex digits (the SHA-256 of the token)",
@@ -343,6 +425,13 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
 }
 
 /// An `http://` or `https://` URL with a host.
+fn is_sha256_hex(hash: &str) -> bool {
+    hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 fn is_http_url(url: &str) -> bool {
     url.strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))

@@ -20,31 +20,23 @@ pub struct Principal {
     pub limits: Limits,
 }
 
-/// Maps a presented token to its principal. Comparison is constant-time and
-/// touches every configured hash, so timing reveals neither which principal
+/// Maps a presented token to what it identifies. Comparison is constant-time
+/// and touches every configured hash, so timing reveals neither which entry
 /// matched nor how much of a hash did.
-pub struct Authenticator {
-    entries: Vec<([u8; 32], Arc<Principal>)>,
+pub struct TokenTable<T> {
+    entries: Vec<([u8; 32], Arc<T>)>,
 }
 
-impl Authenticator {
-    /// Builds the table from validated configuration.
-    pub fn from_config(config: &Config) -> Self {
-        let entries = config
-            .principals
-            .iter()
-            .map(|p| {
+impl<T> TokenTable<T> {
+    /// A table of `(hex SHA-256 of the token, identity)`. Validation
+    /// guarantees 64 hex digits; a bad value never matches.
+    pub fn new(entries: impl IntoIterator<Item = (String, T)>) -> Self {
+        let entries = entries
+            .into_iter()
+            .map(|(hex_hash, identity)| {
                 let mut hash = [0u8; 32];
-                // Validation guarantees 64 hex digits; a bad value never matches.
-                let _ = hex::decode_to_slice(&p.token_sha256, &mut hash);
-                let principal = Principal {
-                    name: p.name.clone(),
-                    role: p.role,
-                    workspaces: p.workspaces.clone(),
-                    namespaces: p.namespaces.clone(),
-                    limits: config.limits.with_override(&p.limits),
-                };
-                (hash, Arc::new(principal))
+                let _ = hex::decode_to_slice(&hex_hash, &mut hash);
+                (hash, Arc::new(identity))
             })
             .collect();
         Self { entries }
@@ -52,7 +44,7 @@ impl Authenticator {
 
     /// Authenticates an `Authorization` header value (`Bearer <token>` or
     /// `Basic base64(user:token)`, the user name being ignored).
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Arc<Principal>> {
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Arc<T>> {
         let header = authorization
             .ok_or_else(|| Error::unauthenticated("missing Authorization header (Bearer token or Basic auth with the token as password)"))?;
         let token = token_from_header(header)?;
@@ -69,6 +61,50 @@ impl Authenticator {
         } else {
             Err(Error::unauthenticated("invalid token"))
         }
+    }
+}
+
+/// The principals of the configuration.
+pub type Authenticator = TokenTable<Principal>;
+
+impl Authenticator {
+    /// Builds the table from validated configuration.
+    pub fn from_config(config: &Config) -> Self {
+        TokenTable::new(config.principals.iter().map(|p| {
+            let principal = Principal {
+                name: p.name.clone(),
+                role: p.role,
+                workspaces: p.workspaces.clone(),
+                namespaces: p.namespaces.clone(),
+                limits: config.limits.with_override(&p.limits),
+            };
+            (p.token_sha256.clone(), principal)
+        }))
+    }
+}
+
+/// A log shipper, identified by an ingest token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipper {
+    pub name: String,
+    /// The cluster its lines belong to.
+    pub cluster: String,
+}
+
+/// The ingest tokens of the configuration.
+pub type IngestAuthenticator = TokenTable<Shipper>;
+
+impl IngestAuthenticator {
+    /// Builds the table from validated configuration.
+    pub fn ingest_from_config(config: &Config) -> Self {
+        let default_cluster = config.default_cluster().name.clone();
+        TokenTable::new(config.ingest.tokens.iter().map(|t| {
+            let shipper = Shipper {
+                name: t.name.clone(),
+                cluster: t.cluster.clone().unwrap_or_else(|| default_cluster.clone()),
+            };
+            (t.token_sha256.clone(), shipper)
+        }))
     }
 }
 

@@ -8,6 +8,6 @@ pub mod auth;
 pub mod promql;
 pub mod scope;
 
-pub use auth::{Authenticator, Principal};
+pub use auth::{Authenticator, IngestAuthenticator, Principal, Shipper, TokenTable};
 pub use promql::Enforcer;
 pub use scope::{Membership, ScopeResolver};
