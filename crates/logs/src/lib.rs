@@ -8,6 +8,7 @@
 //! - [`response`]: the JSON answers;
 //! - [`workload`]: which pod names belong to a workload.
 
+pub mod bulk;
 pub mod cursor;
 pub mod record;
 pub mod request;
