@@ -9,6 +9,7 @@ mod error;
 mod grpc;
 mod http;
 mod limiter;
+mod logs;
 mod query;
 mod server;
 mod state;

@@ -110,6 +110,8 @@ impl BoundServer {
             #[cfg(unix)]
             tokio::spawn(reload_on_sighup(Arc::clone(&self.state)));
         }
+        let stores =
+            crate::logs::run_stores(&self.state.logs, || Box::pin(stopped(stop_rx.clone())));
         let http_router = http::router(Arc::clone(&self.state));
         // Responses stream in several writes; without TCP_NODELAY the last small
         // write waits for the client's delayed ACK (tens of milliseconds).
@@ -136,6 +138,10 @@ impl BoundServer {
             let _ = stop_tx.send(true);
         });
         let (h, g) = tokio::join!(http_server, grpc_server);
+        // The stores flush what they hold in memory before the process ends.
+        for store in stores {
+            let _ = store.await;
+        }
         h.map_err(|e| Error::internal(format!("http server: {e}")))?;
         g.map_err(|e| Error::internal(format!("grpc server: {e}")))?;
         Ok(())

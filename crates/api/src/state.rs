@@ -6,7 +6,7 @@ use periscope_backend_prometheus::PrometheusClient;
 use periscope_config::Config;
 use periscope_model::{Error, ErrorKind, Result, Scope};
 use periscope_monitoring::Catalog;
-use periscope_tenancy::{Authenticator, Enforcer, Principal, ScopeResolver};
+use periscope_tenancy::{Authenticator, Enforcer, IngestAuthenticator, Principal, ScopeResolver};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -34,6 +34,10 @@ pub struct AppState {
     pub(crate) catalog: Catalog,
     /// The alerting service, when this process runs it (set once at start).
     pub(crate) alerting: std::sync::OnceLock<crate::alerting::AlertingService>,
+    /// Each cluster's log backend (clusters without one are absent).
+    pub(crate) logs: BTreeMap<String, crate::logs::LogBackend>,
+    /// Log shippers' tokens.
+    pub(crate) ingest_auth: IngestAuthenticator,
     pub(crate) config: Config,
 }
 
@@ -69,6 +73,8 @@ impl AppState {
             clusters,
             catalog,
             alerting: std::sync::OnceLock::new(),
+            logs: crate::logs::open_backends(&config)?,
+            ingest_auth: IngestAuthenticator::ingest_from_config(&config),
             default_cluster: config.default_cluster().name.clone(),
             auth: Authenticator::from_config(&config),
             scopes: ScopeResolver::from_config(&config),
@@ -84,6 +90,20 @@ impl AppState {
         let principal = self.auth.authenticate(authorization)?;
         let scope = self.scopes.resolve(&principal);
         Ok(Caller { principal, scope })
+    }
+
+    /// The log backend of the named cluster (default for `None`/empty).
+    pub(crate) fn log_backend(&self, name: Option<&str>) -> Result<&crate::logs::LogBackend> {
+        let cluster = self.cluster(name)?;
+        self.logs.get(&cluster.name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "cluster {:?} has no log backend (configure [storage] or clusters.logs)",
+                    cluster.name
+                ),
+            )
+        })
     }
 
     /// The named cluster, or the default one for `None`/empty.

@@ -6,8 +6,8 @@ use crate::filter::predicate;
 use futures::StreamExt;
 use periscope_logs::request::MAX_BUCKETS;
 use periscope_logs::{
-    format_time, Cursor, Histogram, HistogramBucket, LogFilter, LogLine, LogRecord, LogRequest,
-    QueryPage, SortOrder, Statistics,
+    Cursor, Histogram, HistogramBucket, LogFilter, LogLine, LogRecord, LogRequest, QueryPage,
+    SortOrder, Statistics,
 };
 use periscope_model::{Error, ErrorKind, Result};
 use periscope_store::datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -312,7 +312,7 @@ fn lines(batch: &RecordBatch, out: &mut Vec<LogLine>) -> Option<(i64, i64)> {
     for i in 0..batch.num_rows() {
         out.push(LogLine {
             log: log.value(i).to_string(),
-            time: format_time(time.value(i)),
+            time: time.value(i),
             namespace: namespace.value(i).to_string(),
             pod: pod.value(i).to_string(),
             container: container.value(i).to_string(),

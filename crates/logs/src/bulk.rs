@@ -36,9 +36,11 @@ pub fn parse_bulk(
         })?;
         let (name, meta) = match action.iter().next() {
             Some((name, Value::Object(meta))) if action.len() == 1 => (name.clone(), meta.clone()),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "Malformed action/metadata line [{number}], expected one action with its metadata"
-            )),
+            ))
+            }
         };
         let text = |key: &str| meta.get(key).and_then(Value::as_str).map(str::to_string);
         let index = text("_index").or_else(|| default_index.map(str::to_string));

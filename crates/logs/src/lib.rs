@@ -25,6 +25,13 @@ pub fn format_time(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+/// Parses RFC 3339 text as Unix nanoseconds.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+}
+
 /// Removes ANSI escape sequences (colours, cursor moves) from a log line.
 pub fn strip_ansi(line: &str) -> std::borrow::Cow<'_, str> {
     if !line.contains('\u{1b}') {

@@ -140,10 +140,7 @@ fn parse_time(v: &Value) -> Result<i64, DocumentError> {
         ))
     };
     match v {
-        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s)
-            .ok()
-            .and_then(|t| t.timestamp_nanos_opt())
-            .ok_or_else(bad),
+        Value::String(s) => crate::parse_rfc3339(s).ok_or_else(bad),
         Value::Number(n) => {
             let seconds = n.as_f64().ok_or_else(bad)?;
             if !(0.0..9.0e9).contains(&seconds) {

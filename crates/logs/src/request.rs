@@ -286,10 +286,7 @@ fn parse_time(name: &str, v: &str) -> Result<i64> {
         if seconds.is_finite() && (0.0..9.0e9).contains(&seconds) {
             return Ok((seconds * 1e9).round() as i64);
         }
-    } else if let Some(ns) = chrono::DateTime::parse_from_rfc3339(v)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-    {
+    } else if let Some(ns) = crate::parse_rfc3339(v) {
         return Ok(ns);
     }
     Err(Error::bad_request(format!(

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLine {
     pub log: String,
-    /// RFC 3339 UTC.
-    pub time: String,
+    /// Unix ns; RFC 3339 UTC in JSON.
+    #[serde(with = "rfc3339")]
+    pub time: i64,
     pub namespace: String,
     pub pod: String,
     pub container: String,
@@ -44,4 +45,19 @@ pub struct Histogram {
 pub struct HistogramBucket {
     pub time: i64,
     pub count: u64,
+}
+
+/// Unix ns as RFC 3339 text in JSON.
+mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::format_time(*ns))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::parse_rfc3339(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time")))
+    }
 }

@@ -1,13 +1,15 @@
 //! gRPC services: `periscope.v1.Metrics`, `periscope.v1.Monitoring` and
-//! `periscope.v1.Alerting`, plus
+//! `periscope.v1.Alerting` and `periscope.v1.Logs`, plus
 //! standard health and reflection.
 
 mod alerting;
+mod logs;
 mod metrics;
 mod monitoring;
 
 use crate::state::AppState;
 use periscope_proto::v1::alerting_server::AlertingServer;
+use periscope_proto::v1::logs_server::LogsServer;
 use periscope_proto::v1::metrics_server::MetricsServer;
 use periscope_proto::v1::monitoring_server::MonitoringServer;
 use std::sync::Arc;
@@ -25,6 +27,9 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
     health_reporter
         .set_serving::<AlertingServer<alerting::AlertingService>>()
         .await;
+    health_reporter
+        .set_serving::<LogsServer<logs::LogsService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -37,6 +42,9 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
             state: Arc::clone(&state),
         }))
         .add_service(MonitoringServer::new(monitoring::MonitoringService {
+            state: Arc::clone(&state),
+        }))
+        .add_service(LogsServer::new(logs::LogsService {
             state: Arc::clone(&state),
         }))
         .add_service(AlertingServer::new(alerting::AlertingService { state }));

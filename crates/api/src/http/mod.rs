@@ -3,6 +3,8 @@
 
 mod alerting_api;
 mod extract;
+mod ingest_api;
+mod logs_api;
 mod monitoring_api;
 mod ops;
 mod params;
@@ -32,6 +34,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/prometheus/api/v1", prometheus.clone())
         .nest("/clusters/{cluster}/prometheus/api/v1", prometheus)
         .merge(alerting_api::routes())
+        .merge(logs_api::routes())
+        .merge(ingest_api::routes())
         .nest("/api/v1", monitoring.clone())
         .nest("/api/v1/clusters/{cluster}", monitoring)
         .fallback(not_found)

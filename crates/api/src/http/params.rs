@@ -141,7 +141,10 @@ impl FromRequest<Arc<AppState>> for Params {
     }
 }
 
-async fn read_body(body: Body, limit: usize) -> std::result::Result<bytes::Bytes, ApiError> {
+pub(crate) async fn read_body(
+    body: Body,
+    limit: usize,
+) -> std::result::Result<bytes::Bytes, ApiError> {
     match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, limit)).await {
         Err(_) => Err(Error::new(
             ErrorKind::BadRequest,

@@ -1,0 +1,231 @@
+//! Log ingest: Elasticsearch's `_bulk` API as Fluent Bit's `es` output (and
+//! other shippers) speak it, `GET /` answering like an Elasticsearch node, and
+//! a plain NDJSON endpoint. Authenticated with ingest tokens; a request is
+//! acknowledged only once its lines are durable, and errors come in
+//! Elasticsearch's shape so shippers retry what they should.
+
+use super::params::read_body;
+use crate::error::http_status;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use periscope_logs::bulk::{bulk_response, parse_bulk};
+use periscope_logs::LogRecord;
+use periscope_model::{Error, ErrorKind, Result};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The Elasticsearch version announced on `GET /`.
+const ANNOUNCED_VERSION: &str = "8.11.0";
+
+/// The ingest routes.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(node_info))
+        .route("/_bulk", post(bulk).put(bulk))
+        .route("/{index}/_bulk", post(bulk_into).put(bulk_into))
+        .route("/api/v1/logs/ingest", post(ndjson))
+}
+
+/// An ingest failure in Elasticsearch's error shape.
+struct IngestError(Error);
+
+impl From<Error> for IngestError {
+    fn from(e: Error) -> Self {
+        IngestError(e)
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let kind = self.0.kind();
+        let kind_name = match kind {
+            ErrorKind::Unauthenticated => "security_exception",
+            ErrorKind::TooManyRequests => "es_rejected_execution_exception",
+            ErrorKind::PayloadTooLarge => "content_too_long_exception",
+            ErrorKind::BadRequest => "illegal_argument_exception",
+            _ => "exception",
+        };
+        let status = http_status(kind);
+        let reason = self.0.message();
+        let body = json!({
+            "error": {"root_cause": [{"type": kind_name, "reason": reason}], "type": kind_name, "reason": reason},
+            "status": status.as_u16(),
+        });
+        let mut response = (status, Json(body)).into_response();
+        if kind == ErrorKind::TooManyRequests {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if kind == ErrorKind::Unauthenticated {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"periscope\", Bearer realm=\"periscope\""),
+            );
+        }
+        response
+    }
+}
+
+/// `GET /`: what an Elasticsearch node answers, so shippers that check the
+/// version before sending accept Periscope.
+async fn node_info() -> Response {
+    let body = json!({
+        "name": "periscope",
+        "cluster_name": "periscope",
+        "cluster_uuid": "periscope",
+        "version": {
+            "number": ANNOUNCED_VERSION,
+            "build_flavor": "default",
+            "build_type": "periscope",
+            "build_snapshot": false,
+            "lucene_version": "9.8.0",
+            "minimum_wire_compatibility_version": "7.17.0",
+            "minimum_index_compatibility_version": "7.0.0"
+        },
+        "tagline": "You Know, for Search"
+    });
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(
+        "x-elastic-product",
+        HeaderValue::from_static("Elasticsearch"),
+    );
+    response
+}
+
+async fn bulk(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    ingest_bulk(state, headers, None, body).await
+}
+
+async fn bulk_into(
+    state: State<Arc<AppState>>,
+    Path(index): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    ingest_bulk(state, headers, Some(index), body).await
+}
+
+async fn ingest_bulk(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    index: Option<String>,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let result = async {
+        let (backend, bytes) = authenticated_body(&state, &headers, body).await?;
+        let items = parse_bulk(&bytes, index.as_deref(), periscope_store::unix_now_ns())
+            .map_err(Error::bad_request)?;
+        let records: Vec<LogRecord> = items
+            .iter()
+            .filter_map(|i| i.outcome.as_ref().ok().cloned())
+            .collect();
+        backend.ingest(&records).await?;
+        Ok::<_, Error>(bulk_response(
+            &items,
+            started.elapsed().as_millis() as u64,
+            generated_id,
+        ))
+    }
+    .await;
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => IngestError(e).into_response(),
+    }
+}
+
+/// `POST /api/v1/logs/ingest`: one JSON document per line.
+async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let (backend, bytes) = authenticated_body(&state, &headers, body).await?;
+        let now = periscope_store::unix_now_ns();
+        let mut records = Vec::new();
+        let mut rejected = Vec::new();
+        for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let parsed = match serde_json::from_slice::<Value>(line) {
+                Ok(Value::Object(doc)) => LogRecord::from_document(doc, now).map_err(|e| e.0),
+                Ok(_) => Err("the line is not a JSON object".to_string()),
+                Err(e) => Err(format!("the line is not JSON: {e}")),
+            };
+            match parsed {
+                Ok(r) => records.push(r),
+                Err(reason) => rejected.push(json!({"line": number + 1, "reason": reason})),
+            }
+        }
+        backend.ingest(&records).await?;
+        Ok::<_, Error>(json!({"accepted": records.len(), "errors": !rejected.is_empty(), "rejected": rejected}))
+    }
+    .await;
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => IngestError(e).into_response(),
+    }
+}
+
+/// The shipper's cluster backend and the (decompressed) body, bounded by
+/// `ingest.max_body_bytes`.
+async fn authenticated_body<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(&'a crate::logs::LogBackend, Bytes)> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let shipper = state.ingest_auth.authenticate(authorization)?;
+    let backend = state.log_backend(Some(&shipper.cluster))?;
+    let limit = state.config.ingest.max_body_bytes;
+    let bytes = read_body(body, limit).await.map_err(|e| e.0)?;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    let bytes = match encoding.as_str() {
+        "identity" | "" => bytes,
+        "gzip" => gunzip(&bytes, limit)?,
+        other => {
+            return Err(Error::bad_request(format!(
+                "unsupported Content-Encoding {other:?} (use gzip or none)"
+            )))
+        }
+    };
+    Ok((backend, bytes))
+}
+
+/// Decompresses a gzip body, refusing one that inflates past `limit`.
+fn gunzip(bytes: &[u8], limit: usize) -> Result<Bytes> {
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    let read = flate2::read::MultiGzDecoder::new(bytes)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::bad_request(format!("the gzip body is corrupt: {e}")))?;
+    if read > limit {
+        return Err(Error::new(
+            ErrorKind::PayloadTooLarge,
+            format!("request body exceeds {limit} bytes once decompressed"),
+        ));
+    }
+    Ok(out.into())
+}
+
+/// An `_id` for an item that came without one.
+fn generated_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| periscope_store::unix_now_ns() as u64);
+    format!("{start:x}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
+}

@@ -1,0 +1,114 @@
+//! Each cluster's log backend, chosen by configuration: the embedded store
+//! (default) or Elasticsearch/OpenSearch. Handlers see one interface.
+
+mod service;
+
+pub(crate) use service::{LogAnswer, LogExport};
+
+use periscope_config::{Config, LogsConfig};
+use periscope_log_store::LogStore;
+use periscope_logs::{
+    Histogram, LogFilter, LogLine, LogRecord, LogRequest, QueryPage, SortOrder, Statistics,
+};
+use periscope_model::{Error, ErrorKind, Result};
+use periscope_store::StoreOptions;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Where one cluster's logs are.
+#[derive(Clone)]
+pub(crate) enum LogBackend {
+    Embedded(Arc<LogStore>),
+}
+
+impl LogBackend {
+    /// A page of lines and the total.
+    pub async fn query(&self, request: &LogRequest) -> Result<QueryPage> {
+        match self {
+            LogBackend::Embedded(store) => store.query(request).await,
+        }
+    }
+
+    /// Line and container counts.
+    pub async fn statistics(&self, filter: &LogFilter) -> Result<Statistics> {
+        match self {
+            LogBackend::Embedded(store) => store.statistics(filter).await,
+        }
+    }
+
+    /// Line counts per bucket.
+    pub async fn histogram(&self, filter: &LogFilter, interval: i64) -> Result<Histogram> {
+        match self {
+            LogBackend::Embedded(store) => store.histogram(filter, interval).await,
+        }
+    }
+
+    /// Streams every matching line into `out`.
+    pub async fn export(
+        &self,
+        filter: &LogFilter,
+        order: SortOrder,
+        out: mpsc::Sender<Vec<LogLine>>,
+    ) -> Result<()> {
+        match self {
+            LogBackend::Embedded(store) => store.export(filter, order, out).await,
+        }
+    }
+
+    /// Stores shipped lines; returns once they are durable.
+    pub async fn ingest(&self, records: &[LogRecord]) -> Result<()> {
+        match self {
+            LogBackend::Embedded(store) => store.ingest(records).await.map_err(Error::from),
+        }
+    }
+}
+
+/// Runs the embedded stores' flush and maintenance until `stop` resolves;
+/// each store flushes what it holds before its task ends.
+pub(crate) fn run_stores(
+    backends: &BTreeMap<String, LogBackend>,
+    stop: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    backends
+        .values()
+        .map(|b| match b {
+            LogBackend::Embedded(store) => tokio::spawn(Arc::clone(store.store()).run(stop())),
+        })
+        .collect()
+}
+
+/// The log backend of every cluster that has one.
+pub(crate) fn open_backends(config: &Config) -> Result<BTreeMap<String, LogBackend>> {
+    let mut backends = BTreeMap::new();
+    for cluster in &config.clusters {
+        let backend = match config.logs_backend(cluster) {
+            None => continue,
+            Some(LogsConfig::Embedded(e)) => {
+                let dir = e.dir.clone().expect("logs_backend resolves the directory");
+                let mut options = StoreOptions::new(&dir);
+                options.retention = Some(e.retention);
+                options.flush_interval = e.flush_interval;
+                options.max_buffered_bytes = e.max_buffered_bytes;
+                options.flush_bytes = (e.max_buffered_bytes / 4).max(1 << 20);
+                let store = LogStore::open(options).map_err(|err| {
+                    Error::internal(format!(
+                        "cannot open the log store of cluster {} in {}: {}",
+                        cluster.name,
+                        dir.display(),
+                        err.message()
+                    ))
+                })?;
+                LogBackend::Embedded(Arc::new(store))
+            }
+            Some(LogsConfig::Elasticsearch(_)) => {
+                return Err(Error::new(
+                    ErrorKind::BadRequest,
+                    "elasticsearch log backends are not available yet",
+                ))
+            }
+        };
+        backends.insert(cluster.name.clone(), backend);
+    }
+    Ok(backends)
+}

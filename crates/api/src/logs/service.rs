@@ -1,0 +1,97 @@
+//! One log request, the same for HTTP and gRPC: authenticate, apply the scope,
+//! bound concurrency and time, ask the cluster's backend.
+
+use crate::state::{AppState, Caller};
+use periscope_logs::{
+    ExportFormat, Histogram, LogLine, LogRequest, Operation, QueryPage, Statistics,
+};
+use periscope_model::{Error, ErrorKind, Result};
+use tokio::sync::{mpsc, oneshot};
+
+/// Chunks in flight between an export and its client: a slow client holds
+/// the export back instead of filling memory.
+const EXPORT_BUFFER: usize = 4;
+
+/// The answer to a log request.
+pub(crate) enum LogAnswer {
+    Page(QueryPage),
+    Statistics(Statistics),
+    Histogram(Histogram),
+    Export(LogExport),
+}
+
+/// A running export: chunks of lines, then how it ended.
+pub(crate) struct LogExport {
+    pub format: ExportFormat,
+    pub lines: mpsc::Receiver<Vec<LogLine>>,
+    /// Ok when every line was sent; an error cut the export short.
+    pub done: oneshot::Receiver<Result<()>>,
+}
+
+impl AppState {
+    /// Answers a log request given as query parameters.
+    pub(crate) async fn logs(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        params: &[(String, String)],
+    ) -> Result<LogAnswer> {
+        let backend = self.log_backend(cluster)?.clone();
+        let now = periscope_store::unix_now_ns();
+        let request = LogRequest::parse(params, &caller.scope, now)?;
+        let limits = &caller.principal.limits;
+        let permit = self
+            .limiter
+            .try_acquire(&caller.principal.name, limits.max_concurrent_queries)?;
+        let timeout = limits.query_timeout;
+        let bounded = |what: &'static str| {
+            move |_| {
+                Error::new(
+                    ErrorKind::Timeout,
+                    format!("the log {what} took longer than {timeout:?}"),
+                )
+            }
+        };
+        let answer = match request.operation {
+            Operation::Query => LogAnswer::Page(
+                tokio::time::timeout(timeout, backend.query(&request))
+                    .await
+                    .map_err(bounded("query"))??,
+            ),
+            Operation::Statistics => LogAnswer::Statistics(
+                tokio::time::timeout(timeout, backend.statistics(&request.filter))
+                    .await
+                    .map_err(bounded("statistics"))??,
+            ),
+            Operation::Histogram => LogAnswer::Histogram(
+                tokio::time::timeout(
+                    timeout,
+                    backend.histogram(&request.filter, request.interval),
+                )
+                .await
+                .map_err(bounded("histogram"))??,
+            ),
+            Operation::Export => {
+                let (lines_tx, lines) = mpsc::channel(EXPORT_BUFFER);
+                let (done_tx, done) = oneshot::channel();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let result = backend
+                        .export(&request.filter, request.sort, lines_tx)
+                        .await;
+                    if let Err(e) = &result {
+                        tracing::warn!(error = %e, "log export failed");
+                    }
+                    let _ = done_tx.send(result);
+                });
+                return Ok(LogAnswer::Export(LogExport {
+                    format: request.format,
+                    lines,
+                    done,
+                }));
+            }
+        };
+        drop(permit);
+        Ok(answer)
+    }
+}
