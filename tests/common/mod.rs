@@ -313,3 +313,106 @@ pub async fn alertmanager(config: String) -> periscope_sandbox::AlertmanagerProc
         .unwrap()
         .unwrap_or_else(|e| panic!("cannot start Alertmanager: {e}"))
 }
+
+/// Ingest token of the log tests' shipper (cluster `default`) and of the
+/// `east` cluster's shipper.
+pub const SHIPPER_TOKEN: &str = "shipper-test-token";
+pub const EAST_SHIPPER_TOKEN: &str = "east-shipper-test-token";
+
+/// Configuration for embedded log stores in `data_dir` and the two shippers.
+pub fn logs_config(data_dir: &std::path::Path) -> String {
+    use sha2::Digest;
+    let hash = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
+    format!(
+        "\n[storage]\ndata_dir = {:?}\n\n[[ingest.tokens]]\nname = \"shipper\"\ntoken_sha256 = \"{}\"\n\n[[ingest.tokens]]\nname = \"east-shipper\"\ntoken_sha256 = \"{}\"\ncluster = \"east\"\n",
+        data_dir.display().to_string(),
+        hash(SHIPPER_TOKEN),
+        hash(EAST_SHIPPER_TOKEN)
+    )
+}
+
+/// A `_bulk` body as Fluent Bit's `es` output sends it, one pair per line
+/// `(unix seconds, namespace, pod, container, log)`.
+pub fn fluent_bit_bulk(lines: &[(i64, &str, &str, &str, &str)]) -> String {
+    let mut body = String::new();
+    for (t, namespace, pod, container, log) in lines {
+        let time = chrono_free_rfc3339(*t);
+        body.push_str(
+            &serde_json::json!({"index": {"_index": "ks-logstash-log", "_type": "_doc"}})
+                .to_string(),
+        );
+        body.push('\n');
+        body.push_str(
+            &serde_json::json!({
+                "@timestamp": time,
+                "log": format!("{log}\n"),
+                "stream": "stdout",
+                "kubernetes": {
+                    "namespace_name": namespace,
+                    "pod_name": pod,
+                    "container_name": container,
+                    "docker_id": format!("{pod}-{container}"),
+                    "container_image": "example/app:1"
+                }
+            })
+            .to_string(),
+        );
+        body.push('\n');
+    }
+    body
+}
+
+/// Unix seconds as RFC 3339 UTC (via Periscope's own formatter).
+fn chrono_free_rfc3339(seconds: i64) -> String {
+    periscope_logs::format_time(seconds * 1_000_000_000)
+}
+
+/// A `periscope serve` child process and its HTTP address.
+pub struct ServeChild {
+    pub child: std::process::Child,
+    pub http: String,
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `periscope serve --config <path>` on free ports and waits until it
+/// says where it listens.
+pub fn serve_child(config: &std::path::Path) -> ServeChild {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_periscope"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("PERISCOPE_SERVER__HTTP_LISTEN", "127.0.0.1:0")
+        .env("PERISCOPE_SERVER__GRPC_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("periscope starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or_else(|_| panic!("periscope did not start:\n{}", seen.join("\n")));
+        if let Some(rest) = line.split("http=").nth(1) {
+            let http = rest.split_whitespace().next().unwrap().to_string();
+            return ServeChild { child, http };
+        }
+        seen.push(line);
+    }
+}
