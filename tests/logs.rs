@@ -308,6 +308,38 @@ async fn bad_requests_get_precise_errors() {
 }
 
 #[tokio::test]
+async fn an_unreachable_elasticsearch_is_a_clear_bad_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let extra = format!(
+        "{}\n[[clusters]]\nname = \"search\"\nprometheus = {{ url = \"{url}\" }}\nlogs = {{ elasticsearch = {{ url = \"{url}\", timeout = \"2s\" }} }}\n",
+        logs_config(dir.path())
+    );
+    let p = periscope_with(&extra).await;
+    let a = logs(&p, "alice", "/api/v1/clusters/search/logs", &[]).await;
+    assert_eq!(a.status, 502, "{}", a.raw);
+    assert!(
+        a.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach Elasticsearch"),
+        "{}",
+        a.raw
+    );
+    // A tenant's foreign namespace is refused before anything is sent.
+    let foreign = logs(
+        &p,
+        "alice",
+        "/api/v1/clusters/search/logs",
+        &[("namespaces", "team-b")],
+    )
+    .await;
+    assert_eq!(foreign.status, 403, "{}", foreign.raw);
+}
+
+#[tokio::test]
 async fn ingest_is_authenticated_bounded_and_item_by_item() {
     let dir = tempfile::tempdir().unwrap();
     let p = periscope_with(&format!(

@@ -394,6 +394,11 @@ pub fn serve_child(config: &std::path::Path) -> ServeChild {
         .spawn()
         .expect("periscope starts");
     let stderr = child.stderr.take().unwrap();
+    // Killed and reaped on drop, also when it never becomes ready.
+    let mut server = ServeChild {
+        child,
+        http: String::new(),
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
@@ -410,8 +415,8 @@ pub fn serve_child(config: &std::path::Path) -> ServeChild {
             .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
             .unwrap_or_else(|_| panic!("periscope did not start:\n{}", seen.join("\n")));
         if let Some(rest) = line.split("http=").nth(1) {
-            let http = rest.split_whitespace().next().unwrap().to_string();
-            return ServeChild { child, http };
+            server.http = rest.split_whitespace().next().unwrap().to_string();
+            return server;
         }
         seen.push(line);
     }

@@ -88,7 +88,7 @@ pub enum LogsConfig {
     /// Periscope's own store (write-ahead log, Parquet, DataFusion).
     Embedded(EmbeddedLogsConfig),
     /// An Elasticsearch or OpenSearch cluster, read with the query DSL.
-    Elasticsearch(ElasticsearchConfig),
+    Elasticsearch(Box<ElasticsearchConfig>),
 }
 
 /// The embedded log store.

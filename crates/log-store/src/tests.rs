@@ -160,7 +160,7 @@ async fn the_cursor_pages_through_every_line_exactly_once() {
                 .await
                 .unwrap();
             assert_eq!(page.total, 300);
-            seen.extend(page.records.iter().map(|l| l.time.clone()));
+            seen.extend(page.records.iter().map(|l| l.time));
             match page.cursor {
                 Some(c) => cursor = Some(c),
                 None => break,

@@ -11,6 +11,20 @@ pub fn pod_pattern(name: &str) -> String {
     format!("^{name}-(?:[{HASH_CHARS}]{{1,10}}-[a-z0-9]{{5}}|[0-9]+|[a-z0-9]{{5}})$")
 }
 
+/// The same pattern in Lucene's regular expression syntax (Elasticsearch's
+/// `regexp` query: always anchored, no `(?:`), the name's reserved
+/// characters escaped.
+pub fn lucene_pod_pattern(name: &str) -> String {
+    let mut escaped = String::with_capacity(name.len());
+    for c in name.chars() {
+        if ".?+*|{}[]()\"\\#@&<>~".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    format!("{escaped}-([{HASH_CHARS}]{{1,10}}-[a-z0-9]{{5}}|[0-9]+|[a-z0-9]{{5}})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +47,9 @@ mod tests {
         // Regex characters in the name are literal.
         let dotted = regex::Regex::new(&pod_pattern("a.b")).unwrap();
         assert!(dotted.is_match("a.b-0") && !dotted.is_match("axb-0"));
+        assert_eq!(
+            lucene_pod_pattern("a.b"),
+            "a\\.b-([bcdfghjklmnpqrstvwxz2456789]{1,10}-[a-z0-9]{5}|[0-9]+|[a-z0-9]{5})"
+        );
     }
 }

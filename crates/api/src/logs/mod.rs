@@ -5,6 +5,7 @@ mod service;
 
 pub(crate) use service::{LogAnswer, LogExport};
 
+use periscope_backend_elasticsearch::ElasticsearchLogs;
 use periscope_config::{Config, LogsConfig};
 use periscope_log_store::LogStore;
 use periscope_logs::{
@@ -20,6 +21,7 @@ use tokio::sync::mpsc;
 #[derive(Clone)]
 pub(crate) enum LogBackend {
     Embedded(Arc<LogStore>),
+    Elasticsearch(Arc<ElasticsearchLogs>),
 }
 
 impl LogBackend {
@@ -27,6 +29,7 @@ impl LogBackend {
     pub async fn query(&self, request: &LogRequest) -> Result<QueryPage> {
         match self {
             LogBackend::Embedded(store) => store.query(request).await,
+            LogBackend::Elasticsearch(es) => es.query(request).await,
         }
     }
 
@@ -34,6 +37,7 @@ impl LogBackend {
     pub async fn statistics(&self, filter: &LogFilter) -> Result<Statistics> {
         match self {
             LogBackend::Embedded(store) => store.statistics(filter).await,
+            LogBackend::Elasticsearch(es) => es.statistics(filter).await,
         }
     }
 
@@ -41,6 +45,7 @@ impl LogBackend {
     pub async fn histogram(&self, filter: &LogFilter, interval: i64) -> Result<Histogram> {
         match self {
             LogBackend::Embedded(store) => store.histogram(filter, interval).await,
+            LogBackend::Elasticsearch(es) => es.histogram(filter, interval).await,
         }
     }
 
@@ -53,6 +58,7 @@ impl LogBackend {
     ) -> Result<()> {
         match self {
             LogBackend::Embedded(store) => store.export(filter, order, out).await,
+            LogBackend::Elasticsearch(es) => es.export(filter, order, out).await,
         }
     }
 
@@ -60,6 +66,11 @@ impl LogBackend {
     pub async fn ingest(&self, records: &[LogRecord]) -> Result<()> {
         match self {
             LogBackend::Embedded(store) => store.ingest(records).await.map_err(Error::from),
+            // Shippers write to Elasticsearch directly; Periscope only reads it.
+            LogBackend::Elasticsearch(_) => Err(Error::new(
+                ErrorKind::MethodNotAllowed,
+                "this cluster's logs are in Elasticsearch; ship them there",
+            )),
         }
     }
 }
@@ -72,8 +83,11 @@ pub(crate) fn run_stores(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     backends
         .values()
-        .map(|b| match b {
-            LogBackend::Embedded(store) => tokio::spawn(Arc::clone(store.store()).run(stop())),
+        .filter_map(|b| match b {
+            LogBackend::Embedded(store) => {
+                Some(tokio::spawn(Arc::clone(store.store()).run(stop())))
+            }
+            LogBackend::Elasticsearch(_) => None,
         })
         .collect()
 }
@@ -101,11 +115,8 @@ pub(crate) fn open_backends(config: &Config) -> Result<BTreeMap<String, LogBacke
                 })?;
                 LogBackend::Embedded(Arc::new(store))
             }
-            Some(LogsConfig::Elasticsearch(_)) => {
-                return Err(Error::new(
-                    ErrorKind::BadRequest,
-                    "elasticsearch log backends are not available yet",
-                ))
+            Some(LogsConfig::Elasticsearch(es)) => {
+                LogBackend::Elasticsearch(Arc::new(ElasticsearchLogs::new(&es)?))
             }
         };
         backends.insert(cluster.name.clone(), backend);
