@@ -6,7 +6,9 @@ use crate::shutdown_signal;
 use anyhow::Context;
 use periscope_api::Server;
 use periscope_config::Config;
-use periscope_sandbox::{demo_config, PrometheusProcess, DEMO_TENANTS};
+use periscope_sandbox::{
+    demo_config, demo_storage_config, PrometheusProcess, DEMO_INGEST_TOKEN, DEMO_TENANTS,
+};
 use periscope_simulator::{openmetrics_history, scrape_jobs, Cluster, ClusterSpec};
 use std::collections::HashMap;
 
@@ -62,11 +64,23 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
 
     // The built-in alert rules run too (state in memory only): within a
     // minute the crash-looping pod's restarts fire an alert.
+    // Logs go to the embedded store, in a directory removed on exit.
+    let data_dir = std::env::temp_dir().join(format!("periscope-demo-{}", std::process::id()));
     let text = demo_config(prometheus.url(), &http_listen, &grpc_listen)
-        + "\n[alerting]\nbuiltin_rules = true\n";
+        + "\n[alerting]\nbuiltin_rules = true\n"
+        + &demo_storage_config(&data_dir);
     let config = Config::from_toml(&text, "demo configuration", &HashMap::new())?;
     let server = Server::bind(config).await?;
     let base = format!("http://{}", server.http_addr());
+    // The simulated pods' logs: the last hour at once, then every two seconds.
+    let shipper = tokio::spawn(periscope_simulator::ship_logs(
+        demo_cluster(),
+        format!("{base}/_bulk"),
+        DEMO_INGEST_TOKEN.to_string(),
+        origin,
+        std::time::Duration::from_secs(2),
+        wait_stop(),
+    ));
     println!(
         "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  gRPC:                  {}\n  Prometheus (direct):   {}\n",
         server.grpc_addr(),
@@ -91,6 +105,10 @@ Try:
   curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total[15m])) > 0'
   # any PromQL, rewritten into the tenant's scope
   promtool query instant 'http://alice:alice-demo-token@{addr}/prometheus' 'sum by (namespace) (rate(container_cpu_usage_seconds_total[5m]))'
+  # log search, scoped the same way: alice's errors, a histogram, and an export
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?log_query=error&size=5'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?operation=histogram&interval=5m'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?operation=export&workloads=web' | head
   # every named metric
   curl -s -u admin:admin-demo-token '{base}/api/v1/catalog'
   # the built-in alert rules Periscope evaluates, and (after a minute) carol's alerts:
@@ -109,6 +127,8 @@ Press Ctrl-C to stop."#,
     });
     let served = server.run(wait_stop()).await;
     signal.abort();
+    let _ = shipper.await;
+    let _ = std::fs::remove_dir_all(&data_dir);
     println!("Stopping the simulator and Prometheus...");
     let _ = simulation.await;
     tokio::task::spawn_blocking(move || drop(prometheus)).await?;

@@ -49,6 +49,13 @@ enum Command {
         /// Number of nodes.
         #[arg(long, default_value_t = 4)]
         nodes: usize,
+        /// Also ship the pods' container logs to this `_bulk` URL, as
+        /// Fluent Bit's `es` output would (e.g. http://127.0.0.1:9480/_bulk).
+        #[arg(long)]
+        ship_logs: Option<String>,
+        /// Ingest token for `--ship-logs` (sent as the Basic password).
+        #[arg(long, env = "PERISCOPE_INGEST_TOKEN", requires = "ship_logs")]
+        ingest_token: Option<String>,
     },
     /// Start the cluster simulator, a local Prometheus scraping it (with an hour
     /// of history) and Periscope in front of it, and print what to try.
@@ -86,7 +93,12 @@ fn main() -> ExitCode {
             listen,
             seed,
             nodes,
-        } => runtime().and_then(|rt| rt.block_on(simulate(listen, seed, nodes))),
+            ship_logs,
+            ingest_token,
+        } => {
+            let shipping = ship_logs.map(|url| (url, ingest_token.unwrap_or_default()));
+            runtime().and_then(|rt| rt.block_on(simulate(listen, seed, nodes, shipping)))
+        }
         Command::Demo {
             http_listen,
             grpc_listen,
@@ -178,7 +190,12 @@ pub(crate) async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn simulate(listen: String, seed: u64, nodes: usize) -> anyhow::Result<()> {
+async fn simulate(
+    listen: String,
+    seed: u64,
+    nodes: usize,
+    shipping: Option<(String, String)>,
+) -> anyhow::Result<()> {
     use periscope_simulator::{Cluster, ClusterSpec};
     let spec = ClusterSpec {
         seed,
@@ -195,6 +212,20 @@ async fn simulate(listen: String, seed: u64, nodes: usize) -> anyhow::Result<()>
         cluster.summary()
     );
     print!("{}", periscope_simulator::scrape_jobs(&addr.to_string()));
+    if let Some((url, token)) = shipping {
+        println!("Shipping container logs to {url} every 2 s.");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        tokio::spawn(periscope_simulator::ship_logs(
+            cluster.clone(),
+            url,
+            token,
+            now,
+            std::time::Duration::from_secs(2),
+            std::future::pending(),
+        ));
+    }
     periscope_simulator::serve(listener, cluster, None, shutdown_signal()).await?;
     Ok(())
 }

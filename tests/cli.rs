@@ -243,6 +243,28 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("KubePodCrashLooping"), "{body}");
+    // The simulated pods' logs arrive in the embedded store; alice searches
+    // hers and sees no one else's.
+    let logs_deadline = Instant::now() + Duration::from_secs(60);
+    let logs = loop {
+        let (status, body) = blocking::get_as(&format!("{api}logs?size=200"), token("alice"));
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if page["query"]["total"].as_u64().unwrap_or(0) > 0 {
+            break page;
+        }
+        assert!(Instant::now() < logs_deadline, "no logs arrived: {body}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let records = logs["query"]["records"].as_array().unwrap();
+    assert!(records
+        .iter()
+        .all(|r| ["team-a", "team-a-dev"].contains(&r["namespace"].as_str().unwrap())));
+    let (status, body) = blocking::get_as(&format!("{api}logs?log_query=panic"), token("admin"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("FATAL database unreachable"), "{body}");
+    let data_dir = std::env::temp_dir().join(format!("periscope-demo-{}", child.0.id()));
+    assert!(data_dir.join("logs").exists());
 
     let status = terminate(&mut child.0);
     assert!(status.success(), "exit status {status}");
@@ -250,6 +272,7 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
         blocking::unavailable(&format!("{prometheus}/-/ready")),
         "the demo's Prometheus still answers after the demo stopped"
     );
+    assert!(!data_dir.exists(), "the demo left {}", data_dir.display());
 }
 
 #[test]

@@ -11,4 +11,4 @@ mod tenants;
 pub use alertmanager::AlertmanagerProcess;
 pub use prometheus::{find_binary, PrometheusProcess, SandboxError};
 pub use sample::SampleCluster;
-pub use tenants::{demo_config, DemoTenant, DEMO_TENANTS};
+pub use tenants::{demo_config, demo_storage_config, DemoTenant, DEMO_INGEST_TOKEN, DEMO_TENANTS};

@@ -110,3 +110,15 @@ access = "public"
     }
     out
 }
+
+/// The demo's log shipper token (the simulator sends logs with it).
+pub const DEMO_INGEST_TOKEN: &str = "shipper-demo-token";
+
+/// Configuration for the embedded stores in `data_dir` and the demo shipper.
+pub fn demo_storage_config(data_dir: &std::path::Path) -> String {
+    let hash = hex::encode(Sha256::digest(DEMO_INGEST_TOKEN.as_bytes()));
+    format!(
+        "\n[storage]\ndata_dir = {:?}\n\n[[ingest.tokens]]\nname = \"simulator\"\ntoken_sha256 = \"{hash}\"\n",
+        data_dir.display().to_string()
+    )
+}

@@ -10,6 +10,7 @@
 
 mod exposition;
 mod history;
+mod logs;
 mod random;
 mod server;
 mod topology;
@@ -18,5 +19,6 @@ pub use exposition::{
     render, scrape_jobs, Exporter, CONTAINER_CPU_SWING, CRASH_LOOP_SECONDS, PERIOD_SECONDS,
 };
 pub use history::openmetrics_history;
+pub use logs::{bulk_body, log_lines, ship as ship_logs, LogLine};
 pub use server::serve;
 pub use topology::{Cluster, ClusterSpec, Container, Node, Pod, Workload, WorkloadKind};
