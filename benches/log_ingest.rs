@@ -1,0 +1,122 @@
+//! Log ingest through Elasticsearch's `_bulk` API, end to end: HTTP, parsing,
+//! Arrow batches, the write-ahead log with durable acknowledgements (fsync,
+//! group commit) and the background flush to Parquet.
+//!
+//! Periscope runs on a single-threaded runtime (one core for its request
+//! handling, parsing and flushing; fsyncs on its blocking pool); the client
+//! sends four 5,000-line requests at a time from another thread. Baseline in
+//! the same run: only parsing the same bodies (`parse_bulk`, no storage). The
+//! peak resident set of the whole process is printed at the end.
+//!
+//! Run: `cargo bench --bench log_ingest`.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use periscope_api::Server;
+use periscope_config::Config;
+use periscope_simulator::{bulk_body, log_lines, Cluster, ClusterSpec};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const LINES_PER_REQUEST: usize = 5_000;
+const CONCURRENT_REQUESTS: usize = 4;
+const TOKEN: &str = "bench-shipper-token";
+
+/// A `_bulk` body of simulated container logs, as Fluent Bit sends them.
+fn body() -> String {
+    let cluster = Cluster::generate(&ClusterSpec {
+        deployments_per_namespace: 8,
+        ..ClusterSpec::default()
+    });
+    let mut lines = Vec::new();
+    let mut t = 1_795_687_200;
+    while lines.len() < LINES_PER_REQUEST {
+        lines.extend(log_lines(&cluster, t, t + 60));
+        t += 60;
+    }
+    lines.truncate(LINES_PER_REQUEST);
+    bulk_body(&lines)
+}
+
+/// Periscope on a one-thread runtime of its own thread; returns its base URL.
+fn start_periscope(data_dir: &std::path::Path) -> String {
+    let hash = periscope_tenancy::auth::token_sha256(TOKEN);
+    let text = format!(
+        "[server]\nhttp_listen = \"127.0.0.1:0\"\ngrpc_listen = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n\n[[clusters]]\nname = \"default\"\nprometheus = {{ url = \"http://127.0.0.1:9\" }}\n\n[storage]\ndata_dir = {:?}\n\n[[ingest.tokens]]\nname = \"bench\"\ntoken_sha256 = \"{hash}\"\n",
+        data_dir.display().to_string()
+    );
+    let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let server = Server::bind(config).await.unwrap();
+            tx.send(format!("http://{}", server.http_addr())).unwrap();
+            server.run(std::future::pending()).await.unwrap();
+        });
+    });
+    rx.recv().unwrap()
+}
+
+fn peak_rss_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kib| kib / 1024)
+}
+
+fn ingest(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = start_periscope(dir.path());
+    let body = body();
+    let client_runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("{base}/_bulk");
+    let mut group = c.benchmark_group("log_ingest");
+    group.throughput(Throughput::Elements(
+        (LINES_PER_REQUEST * CONCURRENT_REQUESTS) as u64,
+    ));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("parse_only_baseline", |b| {
+        b.iter(|| {
+            for _ in 0..CONCURRENT_REQUESTS {
+                let items = periscope_logs::bulk::parse_bulk(body.as_bytes(), None, 0).unwrap();
+                assert_eq!(items.len(), LINES_PER_REQUEST);
+            }
+        })
+    });
+    group.bench_function("bulk_durable", |b| {
+        b.iter(|| {
+            client_runtime.block_on(async {
+                let requests = (0..CONCURRENT_REQUESTS).map(|_| {
+                    client
+                        .post(&url)
+                        .basic_auth("fluent-bit", Some(TOKEN))
+                        .body(body.clone())
+                        .send()
+                });
+                for response in futures::future::join_all(requests).await {
+                    let response = response.unwrap();
+                    assert_eq!(response.status(), 200);
+                }
+            })
+        })
+    });
+    group.finish();
+    if let Some(mib) = peak_rss_mib() {
+        println!("log_ingest: peak resident set of the process (client included): {mib} MiB");
+    }
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);
