@@ -90,8 +90,8 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("parse_only_baseline", |b| {
         b.iter(|| {
             for _ in 0..CONCURRENT_REQUESTS {
-                let items = periscope_logs::bulk::parse_bulk(body.as_bytes(), None, 0).unwrap();
-                assert_eq!(items.len(), LINES_PER_REQUEST);
+                let bulk = periscope_logs::bulk::parse_bulk(body.as_bytes(), None, 0).unwrap();
+                assert_eq!(bulk.records.len(), LINES_PER_REQUEST);
             }
         })
     });

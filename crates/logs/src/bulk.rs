@@ -4,120 +4,158 @@
 //! line makes the request unreadable (as in Elasticsearch), so nothing of it
 //! is stored.
 
-use crate::record::{DocumentError, LogRecord};
-use serde_json::{json, Map, Value};
+use crate::raw::Members;
+use crate::record::LogRecord;
+use serde::Deserialize;
+use std::fmt::Write;
+use std::sync::Arc;
 
-/// One action of a bulk request.
+/// One action of a bulk request and how it ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulkItem {
-    /// `index` or `create`.
-    pub action: String,
-    pub index: Option<String>,
+    /// `index`, `create`, `update` or `delete`.
+    pub action: &'static str,
+    pub index: Option<Arc<str>>,
     pub id: Option<String>,
-    pub outcome: Result<LogRecord, DocumentError>,
+    /// Why the item was not stored; `None` when its record was.
+    pub error: Option<String>,
+}
+
+/// A parsed bulk request: every item, and the records of the good ones.
+#[derive(Debug, Default)]
+pub struct Bulk {
+    pub items: Vec<BulkItem>,
+    pub records: Vec<LogRecord>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(rename = "_index")]
+    index: Option<String>,
+    #[serde(rename = "_id")]
+    id: Option<String>,
 }
 
 /// Parses a bulk body; `default_index` comes from the path (`/{index}/_bulk`),
 /// `now` (Unix ns) times documents without one.
-pub fn parse_bulk(
-    body: &[u8],
-    default_index: Option<&str>,
-    now: i64,
-) -> Result<Vec<BulkItem>, String> {
-    let mut items = Vec::new();
+pub fn parse_bulk(body: &[u8], default_index: Option<&str>, now: i64) -> Result<Bulk, String> {
+    let mut bulk = Bulk::default();
+    let default_index: Option<Arc<str>> = default_index.map(Arc::from);
+    let mut last_index: Option<Arc<str>> = None;
     let mut lines = body
         .split(|&b| b == b'\n')
         .enumerate()
         .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
         .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace));
     while let Some((number, line)) = lines.next() {
-        let action: Map<String, Value> = serde_json::from_slice(line).map_err(|e| {
-            format!("Malformed action/metadata line [{number}], expected START_OBJECT: {e}")
-        })?;
-        let (name, meta) = match action.iter().next() {
-            Some((name, Value::Object(meta))) if action.len() == 1 => (name.clone(), meta.clone()),
-            _ => {
-                return Err(format!(
-                "Malformed action/metadata line [{number}], expected one action with its metadata"
-            ))
-            }
+        let malformed = |why: &str| format!("Malformed action/metadata line [{number}], {why}");
+        let Members(action) = serde_json::from_slice(line)
+            .map_err(|e| malformed(&format!("expected START_OBJECT: {e}")))?;
+        let [(name, meta)] = action.as_slice() else {
+            return Err(malformed("expected one action with its metadata"));
         };
-        let text = |key: &str| meta.get(key).and_then(Value::as_str).map(str::to_string);
-        let index = text("_index").or_else(|| default_index.map(str::to_string));
-        let id = text("_id");
-        let outcome = match name.as_str() {
+        let meta: Meta = serde_json::from_str(meta.get())
+            .map_err(|_| malformed("expected the action's metadata object"))?;
+        let action = match name.as_ref() {
+            "index" => "index",
+            "create" => "create",
+            "update" => "update",
+            "delete" => "delete",
+            other => return Err(malformed(&format!("unknown action [{other}]"))),
+        };
+        // Items usually share one index: keep one copy of its name.
+        let index = match meta.index {
+            Some(name) => match &last_index {
+                Some(last) if **last == *name => Some(Arc::clone(last)),
+                _ => {
+                    let name: Arc<str> = Arc::from(name);
+                    last_index = Some(Arc::clone(&name));
+                    Some(name)
+                }
+            },
+            None => default_index.clone(),
+        };
+        let error = match action {
             "index" | "create" => match lines.next() {
                 None => {
                     return Err(format!(
                         "the action on line [{number}] has no document line"
                     ))
                 }
-                Some((_, doc)) => match serde_json::from_slice::<Value>(doc) {
-                    Ok(Value::Object(doc)) => LogRecord::from_document(doc, now),
-                    Ok(_) => Err(DocumentError("the document is not a JSON object".into())),
-                    Err(e) => Err(DocumentError(format!("failed to parse the document: {e}"))),
+                Some((_, doc)) => match LogRecord::from_json(doc, now) {
+                    Ok(record) => {
+                        bulk.records.push(record);
+                        None
+                    }
+                    Err(e) => Some(e.0),
                 },
             },
             "update" => {
                 lines.next();
-                Err(DocumentError(
-                    "update is not supported: log lines are append-only".into(),
-                ))
+                Some("update is not supported: log lines are append-only".to_string())
             }
-            "delete" => Err(DocumentError(
-                "delete is not supported: log lines are append-only".into(),
-            )),
-            other => {
-                return Err(format!(
-                    "Malformed action/metadata line [{number}], unknown action [{other}]"
-                ))
-            }
+            _ => Some("delete is not supported: log lines are append-only".to_string()),
         };
-        items.push(BulkItem {
-            action: name,
+        bulk.items.push(BulkItem {
+            action,
             index,
-            id,
-            outcome,
+            id: meta.id,
+            error,
         });
     }
-    Ok(items)
+    Ok(bulk)
 }
 
-/// Elasticsearch's bulk response. `ids` are the ids given to stored items,
-/// in item order (a given `_id` is echoed).
+/// Elasticsearch's bulk response, as JSON text. Items without an `_id` get
+/// one from `generated_id`.
 pub fn bulk_response(
     items: &[BulkItem],
     took_ms: u64,
     mut generated_id: impl FnMut() -> String,
-) -> Value {
-    let mut errors = false;
-    let items: Vec<Value> = items
-        .iter()
-        .map(|item| {
-            let id = item.id.clone().unwrap_or_else(&mut generated_id);
-            let mut body = json!({"_index": item.index.clone().unwrap_or_default(), "_id": id});
-            match &item.outcome {
-                Ok(_) => {
-                    body["result"] = "created".into();
-                    body["status"] = 201.into();
-                    body["_version"] = 1.into();
-                    body["_shards"] = json!({"total": 1, "successful": 1, "failed": 0});
+) -> String {
+    let quote = |s: &str| serde_json::to_string(s).expect("a string serialises");
+    let errors = items.iter().any(|i| i.error.is_some());
+    let mut out = String::with_capacity(64 + items.len() * 160);
+    let _ = write!(out, "{{\"took\":{took_ms},\"errors\":{errors},\"items\":[");
+    let mut last_index: Option<(&Arc<str>, String)> = None;
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let index = match &item.index {
+            None => "\"\"".to_string(),
+            Some(name) => match &last_index {
+                Some((last, quoted)) if Arc::ptr_eq(last, name) => quoted.clone(),
+                _ => {
+                    let quoted = quote(name);
+                    last_index = Some((name, quoted.clone()));
+                    quoted
                 }
-                Err(e) => {
-                    errors = true;
-                    let kind = if item.action == "index" || item.action == "create" {
-                        "mapper_parsing_exception"
-                    } else {
-                        "action_request_validation_exception"
-                    };
-                    body["status"] = 400.into();
-                    body["error"] = json!({"type": kind, "reason": e.0});
-                }
+            },
+        };
+        let id = match &item.id {
+            Some(id) => quote(id),
+            None => quote(&generated_id()),
+        };
+        let _ = write!(
+            out,
+            "{{\"{}\":{{\"_index\":{index},\"_id\":{id},",
+            item.action
+        );
+        match &item.error {
+            None => out.push_str("\"_version\":1,\"result\":\"created\",\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0},\"status\":201}}"),
+            Some(reason) => {
+                let kind = if matches!(item.action, "index" | "create") {
+                    "mapper_parsing_exception"
+                } else {
+                    "action_request_validation_exception"
+                };
+                let _ = write!(out, "\"status\":400,\"error\":{{\"type\":\"{kind}\",\"reason\":{}}}}}}}", quote(reason));
             }
-            json!({ item.action.clone(): body })
-        })
-        .collect();
-    json!({"took": took_ms, "errors": errors, "items": items})
+        }
+    }
+    out.push_str("]}");
+    out
 }
 
 #[cfg(test)]
@@ -138,7 +176,8 @@ mod tests {
 
     #[test]
     fn a_fluent_bit_body_parses_item_by_item() {
-        let items = parse_bulk(FLUENT_BIT.as_bytes(), Some("path-index"), 0).unwrap();
+        let bulk = parse_bulk(FLUENT_BIT.as_bytes(), Some("path-index"), 0).unwrap();
+        let items = &bulk.items;
         assert_eq!(items.len(), 2);
         assert_eq!(
             items[0].index.as_deref(),
@@ -146,12 +185,13 @@ mod tests {
         );
         assert_eq!(items[1].index.as_deref(), Some("path-index"));
         assert_eq!(items[1].id.as_deref(), Some("fixed"));
-        assert_eq!(items[0].outcome.as_ref().unwrap().namespace, "shop");
+        assert_eq!(bulk.records[0].namespace, "shop");
         let mut n = 0;
-        let response = bulk_response(&items, 3, || {
+        let response: serde_json::Value = serde_json::from_str(&bulk_response(items, 3, || {
             n += 1;
             format!("gen-{n}")
-        });
+        }))
+        .unwrap();
         assert_eq!(response["errors"], false);
         assert_eq!(response["items"][0]["index"]["status"], 201);
         assert_eq!(response["items"][0]["index"]["_id"], "gen-1");
@@ -161,9 +201,10 @@ mod tests {
     #[test]
     fn a_bad_document_fails_only_its_item() {
         let body = "{\"index\":{}}\n{not json\n{\"index\":{}}\n{\"log\":\"ok\"}\n{\"delete\":{\"_id\":\"1\"}}\n{\"index\":{}}\n[1]\n";
-        let items = parse_bulk(body.as_bytes(), None, 0).unwrap();
-        assert_eq!(items.len(), 4);
-        let response = bulk_response(&items, 0, String::new);
+        let bulk = parse_bulk(body.as_bytes(), None, 0).unwrap();
+        assert_eq!((bulk.items.len(), bulk.records.len()), (4, 1));
+        let response: serde_json::Value =
+            serde_json::from_str(&bulk_response(&bulk.items, 0, String::new)).unwrap();
         assert_eq!(response["errors"], true);
         let statuses: Vec<i64> = (0..4)
             .map(|i| {
@@ -198,6 +239,6 @@ mod tests {
         ] {
             assert!(parse_bulk(body.as_bytes(), None, 0).is_err(), "{body}");
         }
-        assert_eq!(parse_bulk(b"\n\n", None, 0).unwrap(), vec![]);
+        assert!(parse_bulk(b"\n\n", None, 0).unwrap().items.is_empty());
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod bulk;
 pub mod cursor;
+mod raw;
 pub mod record;
 pub mod request;
 pub mod response;

@@ -7,7 +7,9 @@
 //! three are read. Time comes from `@timestamp` or `time` (RFC 3339, or
 //! Unix seconds as a number). Every other field is kept as JSON.
 
-use serde_json::{Map, Value};
+use crate::raw::{kind, write_object, Members};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// One log line with its pod metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,61 +45,99 @@ const POD_FIELDS: [&str; 5] = [
 ];
 
 impl LogRecord {
-    /// Maps a shipper's document. `now` (Unix ns) is used when it has no time.
-    pub fn from_document(
-        mut doc: Map<String, Value>,
-        now: i64,
-    ) -> Result<LogRecord, DocumentError> {
-        let time = match doc.remove("@timestamp").or_else(|| doc.remove("time")) {
-            None => now,
-            Some(v) => parse_time(&v)?,
-        };
-        // Keep `time` when both were given (it is often the more precise one).
-        let log = match doc.remove("log").or_else(|| doc.remove("message")) {
-            Some(Value::String(s)) => s,
-            Some(other) => {
-                return Err(DocumentError(format!(
-                    "field [log] must be a string, found {}",
-                    kind(&other)
-                )))
+    /// Maps a shipper's document (one JSON object). `now` (Unix ns) is used
+    /// when it has no time.
+    pub fn from_json(document: &[u8], now: i64) -> Result<LogRecord, DocumentError> {
+        let Members(members) = serde_json::from_slice(document).map_err(|e| {
+            DocumentError(if e.is_data() {
+                "the document is not a JSON object".to_string()
+            } else {
+                format!("failed to parse the document: {e}")
+            })
+        })?;
+        let mut time: Option<(bool, &RawValue)> = None;
+        let mut log: Option<(bool, &RawValue)> = None;
+        let mut pod: [Option<String>; 5] = Default::default();
+        let mut rest: Vec<(Cow<'_, str>, &RawValue)> = Vec::with_capacity(members.len());
+        let mut kubernetes_rest = String::new();
+        for (key, value) in members {
+            match key.as_ref() {
+                // `@timestamp` wins over `time`; the one not used is kept.
+                "@timestamp" => {
+                    if let Some((false, t)) = time.replace((true, value)) {
+                        rest.push((Cow::Borrowed("time"), t));
+                    }
+                }
+                "time" if matches!(time, Some((true, _))) => rest.push((key, value)),
+                "time" => time = Some((false, value)),
+                "log" => {
+                    if let Some((false, m)) = log.replace((true, value)) {
+                        rest.push((Cow::Borrowed("message"), m));
+                    }
+                }
+                "message" if matches!(log, Some((true, _))) => rest.push((key, value)),
+                "message" => log = Some((false, value)),
+                "kubernetes" => {
+                    let Members(k) = serde_json::from_str(value.get()).map_err(|_| {
+                        DocumentError(format!(
+                            "field [kubernetes] must be an object, found {}",
+                            kind(value)
+                        ))
+                    })?;
+                    let mut others = Vec::new();
+                    for (name, v) in k {
+                        match POD_FIELDS.iter().position(|f| *f == name.as_ref()) {
+                            Some(i) => {
+                                pod[i] = Some(string_field(&format!("kubernetes.{name}"), v)?)
+                            }
+                            None => others.push((name, v)),
+                        }
+                    }
+                    if !others.is_empty() {
+                        write_object(&mut kubernetes_rest, &others);
+                    }
+                }
+                other => {
+                    let flat = other
+                        .strip_prefix("kubernetes.")
+                        .or_else(|| other.strip_prefix("kubernetes_"))
+                        .and_then(|f| POD_FIELDS.iter().position(|p| *p == f));
+                    match flat {
+                        Some(i) => pod[i] = Some(string_field(other, value)?),
+                        None => rest.push((key, value)),
+                    }
+                }
             }
+        }
+        let time = match time {
+            None => now,
+            Some((_, raw)) => parse_time(raw)?,
+        };
+        let log = match log {
             None => {
                 return Err(DocumentError(
                     "document has no [log] or [message] field".into(),
                 ))
             }
+            Some((_, raw)) => string_field("log", raw)?,
         };
-        let mut pod: [String; 5] = Default::default();
-        let nested = match doc.remove("kubernetes") {
-            Some(Value::Object(k)) => Some(k),
-            None => None,
-            Some(other) => {
-                return Err(DocumentError(format!(
-                    "field [kubernetes] must be an object, found {}",
-                    kind(&other)
-                )))
+        let fields = if rest.is_empty() && kubernetes_rest.is_empty() {
+            None
+        } else {
+            let mut out = String::with_capacity(64);
+            write_object(&mut out, &rest);
+            if !kubernetes_rest.is_empty() {
+                out.pop();
+                if !rest.is_empty() {
+                    out.push(',');
+                }
+                out.push_str("\"kubernetes\":");
+                out.push_str(&kubernetes_rest);
+                out.push('}');
             }
+            Some(out)
         };
-        let mut rest_of_kubernetes = Map::new();
-        if let Some(mut k) = nested {
-            for (i, name) in POD_FIELDS.iter().enumerate() {
-                if let Some(v) = k.remove(*name) {
-                    pod[i] = string_field(&format!("kubernetes.{name}"), v)?;
-                }
-            }
-            rest_of_kubernetes = k;
-        }
-        for (i, name) in POD_FIELDS.iter().enumerate() {
-            for key in [format!("kubernetes.{name}"), format!("kubernetes_{name}")] {
-                if let Some(v) = doc.remove(&key) {
-                    pod[i] = string_field(&key, v)?;
-                }
-            }
-        }
-        if !rest_of_kubernetes.is_empty() {
-            doc.insert("kubernetes".into(), Value::Object(rest_of_kubernetes));
-        }
-        let [namespace, pod_name, container, docker_id, image] = pod;
+        let [namespace, pod_name, container, docker_id, image] = pod.map(Option::unwrap_or_default);
         Ok(LogRecord {
             time,
             namespace,
@@ -106,59 +146,47 @@ impl LogRecord {
             docker_id,
             image,
             log,
-            fields: (!doc.is_empty()).then(|| Value::Object(doc).to_string()),
+            fields,
         })
     }
 }
 
-fn string_field(name: &str, v: Value) -> Result<String, DocumentError> {
-    match v {
-        Value::String(s) => Ok(s),
-        other => Err(DocumentError(format!(
+fn string_field(name: &str, v: &RawValue) -> Result<String, DocumentError> {
+    if !v.get().starts_with('"') {
+        return Err(DocumentError(format!(
             "field [{name}] must be a string, found {}",
-            kind(&other)
-        ))),
+            kind(v)
+        )));
     }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    serde_json::from_str(v.get()).map_err(|e| DocumentError(format!("field [{name}]: {e}")))
 }
 
 /// RFC 3339 text, or Unix seconds (fractions allowed) as a number.
-fn parse_time(v: &Value) -> Result<i64, DocumentError> {
+fn parse_time(v: &RawValue) -> Result<i64, DocumentError> {
+    let text = v.get();
     let bad = || {
         DocumentError(format!(
-            "failed to parse the time {v}: expected RFC 3339 or Unix seconds"
+            "failed to parse the time {text}: expected RFC 3339 or Unix seconds"
         ))
     };
-    match v {
-        Value::String(s) => crate::parse_rfc3339(s).ok_or_else(bad),
-        Value::Number(n) => {
-            let seconds = n.as_f64().ok_or_else(bad)?;
-            if !(0.0..9.0e9).contains(&seconds) {
-                return Err(bad());
-            }
-            Ok((seconds * 1e9).round() as i64)
-        }
-        _ => Err(bad()),
+    if text.starts_with('"') {
+        let s: Cow<'_, str> = serde_json::from_str(text).map_err(|_| bad())?;
+        return crate::parse_rfc3339(&s).ok_or_else(bad);
     }
+    let seconds: f64 = text.parse().map_err(|_| bad())?;
+    if !(0.0..9.0e9).contains(&seconds) {
+        return Err(bad());
+    }
+    Ok((seconds * 1e9).round() as i64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn map(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn map(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
     }
 
     /// A document as Fluent Bit's `es` output sends it after the Kubernetes filter.
@@ -178,7 +206,7 @@ mod tests {
                 "host": "node-1"
             }
         });
-        let r = LogRecord::from_document(map(doc), 0).unwrap();
+        let r = LogRecord::from_json(&map(doc), 0).unwrap();
         assert_eq!(r.time, 1_795_687_200_123_000_000);
         assert_eq!(
             (r.namespace.as_str(), r.pod.as_str(), r.container.as_str()),
@@ -199,12 +227,12 @@ mod tests {
     #[test]
     fn lifted_and_dotted_keys_and_numeric_times() {
         let lifted = json!({"time": 1.5, "log": "x", "kubernetes_namespace_name": "a", "kubernetes.pod_name": "p"});
-        let r = LogRecord::from_document(map(lifted), 0).unwrap();
+        let r = LogRecord::from_json(&map(lifted), 0).unwrap();
         assert_eq!(
             (r.time, r.namespace.as_str(), r.pod.as_str(), r.fields),
             (1_500_000_000, "a", "p", None)
         );
-        let untimed = LogRecord::from_document(map(json!({"message": "m"})), 42).unwrap();
+        let untimed = LogRecord::from_json(&map(json!({"message": "m"})), 42).unwrap();
         assert_eq!((untimed.time, untimed.log.as_str()), (42, "m"));
     }
 
@@ -227,7 +255,7 @@ mod tests {
             ),
             (json!({"log": "x", "time": -5}), "failed to parse the time"),
         ] {
-            let e = LogRecord::from_document(map(doc.clone()), 0).unwrap_err();
+            let e = LogRecord::from_json(&map(doc.clone()), 0).unwrap_err();
             assert!(e.0.contains(expected), "{doc}: {e}");
         }
     }

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use periscope_logs::bulk::{bulk_response, parse_bulk};
 use periscope_logs::LogRecord;
 use periscope_model::{Error, ErrorKind, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -123,22 +123,25 @@ async fn ingest_bulk(
     let started = Instant::now();
     let result = async {
         let (backend, bytes) = authenticated_body(&state, &headers, body).await?;
-        let items = parse_bulk(&bytes, index.as_deref(), periscope_store::unix_now_ns())
+        let bulk = parse_bulk(&bytes, index.as_deref(), periscope_store::unix_now_ns())
             .map_err(Error::bad_request)?;
-        let records: Vec<LogRecord> = items
-            .iter()
-            .filter_map(|i| i.outcome.as_ref().ok().cloned())
-            .collect();
-        backend.ingest(&records).await?;
+        backend.ingest(&bulk.records).await?;
         Ok::<_, Error>(bulk_response(
-            &items,
+            &bulk.items,
             started.elapsed().as_millis() as u64,
             generated_id,
         ))
     }
     .await;
     match result {
-        Ok(body) => Json(body).into_response(),
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
         Err(e) => IngestError(e).into_response(),
     }
 }
@@ -154,11 +157,7 @@ async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let parsed = match serde_json::from_slice::<Value>(line) {
-                Ok(Value::Object(doc)) => LogRecord::from_document(doc, now).map_err(|e| e.0),
-                Ok(_) => Err("the line is not a JSON object".to_string()),
-                Err(e) => Err(format!("the line is not JSON: {e}")),
-            };
+            let parsed = LogRecord::from_json(line, now).map_err(|e| e.0);
             match parsed {
                 Ok(r) => records.push(r),
                 Err(reason) => rejected.push(json!({"line": number + 1, "reason": reason})),
