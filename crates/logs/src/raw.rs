@@ -72,7 +72,13 @@ pub fn write_object(out: &mut String, members: &[(Cow<'_, str>, &RawValue)]) {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&serde_json::to_string(k.as_ref()).expect("a string serialises"));
+        if k.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            out.push('"');
+            out.push_str(k);
+            out.push('"');
+        } else {
+            out.push_str(&serde_json::to_string(k.as_ref()).expect("a string serialises"));
+        }
         out.push(':');
         out.push_str(v.get());
     }

@@ -88,7 +88,7 @@ impl LogRecord {
                     for (name, v) in k {
                         match POD_FIELDS.iter().position(|f| *f == name.as_ref()) {
                             Some(i) => {
-                                pod[i] = Some(string_field(&format!("kubernetes.{name}"), v)?)
+                                pod[i] = Some(string_field(|| format!("kubernetes.{name}"), v)?)
                             }
                             None => others.push((name, v)),
                         }
@@ -103,7 +103,7 @@ impl LogRecord {
                         .or_else(|| other.strip_prefix("kubernetes_"))
                         .and_then(|f| POD_FIELDS.iter().position(|p| *p == f));
                     match flat {
-                        Some(i) => pod[i] = Some(string_field(other, value)?),
+                        Some(i) => pod[i] = Some(string_field(|| other.to_string(), value)?),
                         None => rest.push((key, value)),
                     }
                 }
@@ -119,7 +119,7 @@ impl LogRecord {
                     "document has no [log] or [message] field".into(),
                 ))
             }
-            Some((_, raw)) => string_field("log", raw)?,
+            Some((_, raw)) => string_field(|| "log".to_string(), raw)?,
         };
         let fields = if rest.is_empty() && kubernetes_rest.is_empty() {
             None
@@ -151,14 +151,22 @@ impl LogRecord {
     }
 }
 
-fn string_field(name: &str, v: &RawValue) -> Result<String, DocumentError> {
-    if !v.get().starts_with('"') {
+/// A string member's value; `name` (built only for a message) names it.
+fn string_field(name: impl Fn() -> String, v: &RawValue) -> Result<String, DocumentError> {
+    let text = v.get();
+    if !text.starts_with('"') {
         return Err(DocumentError(format!(
-            "field [{name}] must be a string, found {}",
+            "field [{}] must be a string, found {}",
+            name(),
             kind(v)
         )));
     }
-    serde_json::from_str(v.get()).map_err(|e| DocumentError(format!("field [{name}]: {e}")))
+    // Most values have no escapes: take the text between the quotes.
+    let inner = &text[1..text.len() - 1];
+    if !inner.contains('\\') {
+        return Ok(inner.to_string());
+    }
+    serde_json::from_str(text).map_err(|e| DocumentError(format!("field [{}]: {e}", name())))
 }
 
 /// RFC 3339 text, or Unix seconds (fractions allowed) as a number.
