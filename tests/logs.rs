@@ -587,3 +587,63 @@ async fn the_grpc_logs_service_scopes_and_streams_exports() {
         .unwrap_err();
     assert_eq!(invalid.code(), tonic::Code::ResourceExhausted);
 }
+
+#[tokio::test]
+async fn ingest_requests_in_flight_are_bounded_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = periscope_with(&format!(
+        "\n[ingest]\nmax_concurrent_requests = 1\n{}",
+        logs_config(dir.path())
+    ))
+    .await;
+    // A shipper whose body arrives slowly holds the only slot...
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let slow = p
+        .http
+        .post(format!("{}/_bulk", p.base))
+        .basic_auth("fluent-bit", Some(SHIPPER_TOKEN))
+        .body(reqwest::Body::wrap_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+        .send();
+    let slow = tokio::spawn(slow);
+    tx.send(Ok(b"{\"index\":{}}\n".to_vec())).await.unwrap();
+    // ...so another is refused with 429 and Retry-After, in Elasticsearch's shape.
+    let refused = eventually(
+        std::time::Duration::from_secs(10),
+        "a refused ingest request",
+        async || {
+            let body = fluent_bit_bulk(&[(BASE, "team-a", "web-0", "web", "second")]);
+            let r = p
+                .http
+                .post(format!("{}/_bulk", p.base))
+                .bearer_auth(SHIPPER_TOKEN)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status() == 429).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(
+        answer(refused).await.body["error"]["type"],
+        "es_rejected_execution_exception"
+    );
+    tx.send(Ok(fluent_bit_bulk(&[(
+        BASE, "team-a", "web-0", "web", "first",
+    )])
+    .split_once('\n')
+    .unwrap()
+    .1
+    .as_bytes()
+    .to_vec()))
+        .await
+        .unwrap();
+    drop(tx);
+    let first = slow.await.unwrap().unwrap();
+    assert_eq!(first.status(), 200);
+    let stored = logs(&p, "alice", "/api/v1/logs", &[("log_query", "first")]).await;
+    assert_eq!(stored.body["query"]["total"], 1, "{}", stored.raw);
+}

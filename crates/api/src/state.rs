@@ -38,6 +38,8 @@ pub struct AppState {
     pub(crate) logs: BTreeMap<String, crate::logs::LogBackend>,
     /// Log shippers' tokens.
     pub(crate) ingest_auth: IngestAuthenticator,
+    /// Ingest requests in flight (bounded, so memory is).
+    pub(crate) ingest_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) config: Config,
 }
 
@@ -75,6 +77,9 @@ impl AppState {
             alerting: std::sync::OnceLock::new(),
             logs: crate::logs::open_backends(&config)?,
             ingest_auth: IngestAuthenticator::ingest_from_config(&config),
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(
+                config.ingest.max_concurrent_requests,
+            )),
             default_cluster: config.default_cluster().name.clone(),
             auth: Authenticator::from_config(&config),
             scopes: ScopeResolver::from_config(&config),

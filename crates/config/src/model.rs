@@ -52,6 +52,10 @@ pub struct IngestConfig {
     /// Largest accepted ingest body, in bytes, after decompression.
     #[serde(default = "default_ingest_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Ingest requests handled at once; more are refused (429) so memory
+    /// stays bounded (at most this many bodies are held).
+    #[serde(default = "default_ingest_max_concurrent")]
+    pub max_concurrent_requests: usize,
     #[serde(default)]
     pub tokens: Vec<IngestTokenConfig>,
 }
@@ -60,6 +64,7 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: default_ingest_max_body_bytes(),
+            max_concurrent_requests: default_ingest_max_concurrent(),
             tokens: Vec::new(),
         }
     }
@@ -67,6 +72,9 @@ impl Default for IngestConfig {
 
 fn default_ingest_max_body_bytes() -> usize {
     32 << 20
+}
+fn default_ingest_max_concurrent() -> usize {
+    16
 }
 
 /// A shipper's credential: its lines go to one cluster's log backend.

@@ -219,6 +219,12 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
     if config.ingest.max_body_bytes < 1024 {
         issues.push(Issue::new("ingest.max_body_bytes", "must be at least 1024"));
     }
+    if !(1..=1024).contains(&config.ingest.max_concurrent_requests) {
+        issues.push(Issue::new(
+            "ingest.max_concurrent_requests",
+            "must be from 1 to 1024",
+        ));
+    }
 
     let mut workspace_names = HashSet::new();
     for (i, w) in config.workspaces.iter().enumerate() {

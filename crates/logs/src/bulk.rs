@@ -4,7 +4,7 @@
 //! line makes the request unreadable (as in Elasticsearch), so nothing of it
 //! is stored.
 
-use crate::raw::Members;
+use crate::raw::{Key, Members};
 use crate::record::LogRecord;
 use serde::Deserialize;
 use std::fmt::Write;
@@ -29,11 +29,11 @@ pub struct Bulk {
 }
 
 #[derive(Deserialize)]
-struct Meta {
-    #[serde(rename = "_index")]
-    index: Option<String>,
-    #[serde(rename = "_id")]
-    id: Option<String>,
+struct Meta<'a> {
+    #[serde(rename = "_index", borrow)]
+    index: Option<Key<'a>>,
+    #[serde(rename = "_id", borrow)]
+    id: Option<Key<'a>>,
 }
 
 /// Parses a bulk body; `default_index` comes from the path (`/{index}/_bulk`),
@@ -65,10 +65,10 @@ pub fn parse_bulk(body: &[u8], default_index: Option<&str>, now: i64) -> Result<
         };
         // Items usually share one index: keep one copy of its name.
         let index = match meta.index {
-            Some(name) => match &last_index {
+            Some(Key(name)) => match &last_index {
                 Some(last) if **last == *name => Some(Arc::clone(last)),
                 _ => {
-                    let name: Arc<str> = Arc::from(name);
+                    let name: Arc<str> = Arc::from(name.as_ref());
                     last_index = Some(Arc::clone(&name));
                     Some(name)
                 }
@@ -99,7 +99,7 @@ pub fn parse_bulk(body: &[u8], default_index: Option<&str>, now: i64) -> Result<
         bulk.items.push(BulkItem {
             action,
             index,
-            id: meta.id,
+            id: meta.id.map(|Key(id)| id.into_owned()),
             error,
         });
     }

@@ -7,7 +7,7 @@
 //! three are read. Time comes from `@timestamp` or `time` (RFC 3339, or
 //! Unix seconds as a number). Every other field is kept as JSON.
 
-use crate::raw::{kind, write_object, Members};
+use crate::raw::{kind, write_object, Document};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
@@ -48,7 +48,10 @@ impl LogRecord {
     /// Maps a shipper's document (one JSON object). `now` (Unix ns) is used
     /// when it has no time.
     pub fn from_json(document: &[u8], now: i64) -> Result<LogRecord, DocumentError> {
-        let Members(members) = serde_json::from_slice(document).map_err(|e| {
+        let Document {
+            members,
+            kubernetes,
+        } = serde_json::from_slice(document).map_err(|e| {
             DocumentError(if e.is_data() {
                 "the document is not a JSON object".to_string()
             } else {
@@ -77,26 +80,6 @@ impl LogRecord {
                 }
                 "message" if matches!(log, Some((true, _))) => rest.push((key, value)),
                 "message" => log = Some((false, value)),
-                "kubernetes" => {
-                    let Members(k) = serde_json::from_str(value.get()).map_err(|_| {
-                        DocumentError(format!(
-                            "field [kubernetes] must be an object, found {}",
-                            kind(value)
-                        ))
-                    })?;
-                    let mut others = Vec::new();
-                    for (name, v) in k {
-                        match POD_FIELDS.iter().position(|f| *f == name.as_ref()) {
-                            Some(i) => {
-                                pod[i] = Some(string_field(|| format!("kubernetes.{name}"), v)?)
-                            }
-                            None => others.push((name, v)),
-                        }
-                    }
-                    if !others.is_empty() {
-                        write_object(&mut kubernetes_rest, &others);
-                    }
-                }
                 other => {
                     let flat = other
                         .strip_prefix("kubernetes.")
@@ -106,6 +89,26 @@ impl LogRecord {
                         Some(i) => pod[i] = Some(string_field(|| other.to_string(), value)?),
                         None => rest.push((key, value)),
                     }
+                }
+            }
+        }
+        match kubernetes {
+            None => {}
+            Some(Err(found)) => {
+                return Err(DocumentError(format!(
+                    "field [kubernetes] must be an object, found {found}"
+                )))
+            }
+            Some(Ok(k)) => {
+                let mut others = Vec::new();
+                for (name, v) in k {
+                    match POD_FIELDS.iter().position(|f| *f == name.as_ref()) {
+                        Some(i) => pod[i] = Some(string_field(|| format!("kubernetes.{name}"), v)?),
+                        None => others.push((name, v)),
+                    }
+                }
+                if !others.is_empty() {
+                    write_object(&mut kubernetes_rest, &others);
                 }
             }
         }

@@ -2,7 +2,9 @@
 
 use crate::error::StoreError;
 use crate::manifest::FileEntry;
-use datafusion::arrow::array::{Array, Int64Array, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
 use datafusion::arrow::compute::{
     concat_batches, lexsort_to_indices, take_record_batch, SortColumn,
 };
@@ -11,7 +13,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Rows per Parquet row group: small enough that statistics on the sort
@@ -59,20 +61,62 @@ pub fn split_by_partition(
         .collect()
 }
 
-/// Sorts a batch by the given columns (ascending, nulls first).
+/// Sorts a batch by the given columns (ascending). Text columns are first
+/// replaced by the rank of each distinct value (few distinct namespaces and
+/// pods per flush), so rows compare as integers.
 pub fn sort(batch: &RecordBatch, columns: &[usize]) -> Result<RecordBatch, StoreError> {
     if columns.is_empty() || batch.num_rows() < 2 {
         return Ok(batch.clone());
     }
-    let keys: Vec<SortColumn> = columns
+    let keys: Vec<Vec<i64>> = columns
         .iter()
-        .map(|&c| SortColumn {
-            values: batch.column(c).clone(),
-            options: None,
-        })
-        .collect();
-    let indices = lexsort_to_indices(&keys, None)?;
-    Ok(take_record_batch(batch, &indices)?)
+        .map(|&c| sort_key(batch.column(c)))
+        .collect::<Result<_, _>>()?;
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        keys.iter()
+            .map(|k| k[a as usize].cmp(&k[b as usize]))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Ok(take_record_batch(batch, &UInt32Array::from(order))?)
+}
+
+/// An integer per row ordering like the column: Int64 values as they are,
+/// text as the rank of its value among the column's distinct values.
+fn sort_key(column: &ArrayRef) -> Result<Vec<i64>, StoreError> {
+    if let Some(ints) = column.as_any().downcast_ref::<Int64Array>() {
+        return Ok(ints.values().to_vec());
+    }
+    let Some(text) = column.as_any().downcast_ref::<StringArray>() else {
+        // Other types: ranks from arrow's comparison of the values.
+        let indices = lexsort_to_indices(
+            &[SortColumn {
+                values: column.clone(),
+                options: None,
+            }],
+            None,
+        )?;
+        let mut rank = vec![0i64; column.len()];
+        for (r, i) in indices.values().iter().enumerate() {
+            rank[*i as usize] = r as i64;
+        }
+        return Ok(rank);
+    };
+    let mut distinct: HashMap<&str, i64> = HashMap::new();
+    for v in text.iter() {
+        let next = distinct.len() as i64;
+        distinct.entry(v.unwrap_or_default()).or_insert(next);
+    }
+    let mut names: Vec<&str> = distinct.keys().copied().collect();
+    names.sort_unstable();
+    for (rank, name) in names.iter().enumerate() {
+        distinct.insert(name, rank as i64);
+    }
+    Ok(text
+        .iter()
+        .map(|v| distinct[v.unwrap_or_default()])
+        .collect())
 }
 
 /// Writes one sorted batch as a zstd Parquet file at `table_dir/relative`, fsync'd.

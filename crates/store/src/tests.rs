@@ -238,3 +238,23 @@ async fn concurrent_writers_all_land() {
     }
     assert_eq!(ids(&store).await, (0..1600).collect::<Vec<_>>());
 }
+
+#[test]
+fn files_are_sorted_by_the_sort_columns() {
+    let unsorted = RecordBatch::try_new(
+        spec().schema,
+        vec![
+            Arc::new(Int64Array::from(vec![4, 3, 2, 1, 5])),
+            Arc::new(StringArray::from(vec!["b", "a", "b", "a", "aa"])),
+            Arc::new(Int64Array::from(vec![0, 1, 2, 3, 4])),
+        ],
+    )
+    .unwrap();
+    let sorted = crate::parquet_io::sort(&unsorted, &[1, 0]).unwrap();
+    let ids = sorted
+        .column(2)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
+    assert_eq!(ids.values().to_vec(), [3, 1, 4, 2, 0]);
+}

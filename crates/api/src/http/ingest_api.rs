@@ -21,6 +21,7 @@ use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// The Elasticsearch version announced on `GET /`.
 const ANNOUNCED_VERSION: &str = "8.11.0";
@@ -122,7 +123,7 @@ async fn ingest_bulk(
 ) -> Response {
     let started = Instant::now();
     let result = async {
-        let (backend, bytes) = authenticated_body(&state, &headers, body).await?;
+        let (backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
         let bulk = parse_bulk(&bytes, index.as_deref(), periscope_store::unix_now_ns())
             .map_err(Error::bad_request)?;
         backend.ingest(&bulk.records).await?;
@@ -149,7 +150,7 @@ async fn ingest_bulk(
 /// `POST /api/v1/logs/ingest`: one JSON document per line.
 async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let (backend, bytes) = authenticated_body(&state, &headers, body).await?;
+        let (backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
         let now = periscope_store::unix_now_ns();
         let mut records = Vec::new();
         let mut rejected = Vec::new();
@@ -173,18 +174,26 @@ async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     }
 }
 
-/// The shipper's cluster backend and the (decompressed) body, bounded by
-/// `ingest.max_body_bytes`.
+/// The shipper's cluster backend, the (decompressed) body, bounded by
+/// `ingest.max_body_bytes`, and the slot the request holds until it is done.
 async fn authenticated_body<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(&'a crate::logs::LogBackend, Bytes)> {
+) -> Result<(&'a crate::logs::LogBackend, Bytes, OwnedSemaphorePermit)> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let shipper = state.ingest_auth.authenticate(authorization)?;
     let backend = state.log_backend(Some(&shipper.cluster))?;
+    let permit = Arc::clone(&state.ingest_slots)
+        .try_acquire_owned()
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::TooManyRequests,
+                "too many ingest requests in flight; retry shortly",
+            )
+        })?;
     let limit = state.config.ingest.max_body_bytes;
     let bytes = read_body(body, limit).await.map_err(|e| e.0)?;
     let encoding = headers
@@ -202,7 +211,7 @@ async fn authenticated_body<'a>(
             )))
         }
     };
-    Ok((backend, bytes))
+    Ok((backend, bytes, permit))
 }
 
 /// Decompresses a gzip body, refusing one that inflates past `limit`.
