@@ -90,6 +90,10 @@ struct Frozen {
 
 struct State {
     wal: Arc<File>,
+    /// Sealed segments whose last frames may not be on disk yet.
+    unsynced: Vec<Arc<File>>,
+    /// A segment was created since the log directory was last synced.
+    dir_unsynced: bool,
     segment: u64,
     /// Frames written to the log since start.
     written: u64,
@@ -173,6 +177,8 @@ impl Store {
         let segment = last_segment + 1;
         let state = State {
             wal: Arc::new(wal::create_segment(&wal_dir, segment)?),
+            unsynced: Vec::new(),
+            dir_unsynced: false,
             segment,
             written: 0,
             failed: None,
@@ -246,6 +252,11 @@ impl Store {
             state.active_bytes += bytes;
             state.active_since.get_or_insert_with(Instant::now);
             if state.active_bytes >= self.options.flush_bytes {
+                // Set aside now, so each flush writes a bounded amount.
+                if let Err(e) = self.freeze_locked(&mut state) {
+                    // The rows are logged and in memory; the flush sets them aside later.
+                    tracing::warn!(table = %self.spec.name, error = %e, "cannot start a new log segment");
+                }
                 self.flush_wanted.notify_one();
             }
             state.written
@@ -263,16 +274,32 @@ impl Store {
         if self.synced.load(Ordering::Acquire) >= n {
             return Ok(());
         }
-        let (file, target) = {
-            let state = self.state.lock().expect("store state lock");
-            (Arc::clone(&state.wal), state.written)
+        let (files, sync_dir, target) = {
+            let mut state = self.state.lock().expect("store state lock");
+            let mut files: Vec<Arc<File>> = state.unsynced.drain(..).collect();
+            files.push(Arc::clone(&state.wal));
+            (
+                files,
+                std::mem::take(&mut state.dir_unsynced),
+                state.written,
+            )
         };
-        let result = tokio::task::spawn_blocking(move || file.sync_data())
-            .await
-            .map_err(|e| StoreError::Failed(format!("log sync task: {e}")))?;
+        let wal_dir = self.wal_dir.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            for file in &files {
+                file.sync_data()
+                    .map_err(StoreError::io("syncing the log"))?;
+            }
+            if sync_dir {
+                wal::sync_dir(&wal_dir)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .map_err(|e| StoreError::Failed(format!("log sync task: {e}")))?;
         if let Err(e) = result {
             self.state.lock().expect("store state lock").failed = Some(e.to_string());
-            return Err(StoreError::io("syncing the log")(e));
+            return Err(e);
         }
         self.synced.fetch_max(target, Ordering::AcqRel);
         Ok(())
@@ -281,17 +308,22 @@ impl Store {
     /// Moves the active rows aside and starts a new log segment.
     fn freeze(&self) -> Result<(), StoreError> {
         let mut state = self.state.lock().expect("store state lock");
+        self.freeze_locked(&mut state)
+    }
+
+    /// [`Store::freeze`] with the state locked. The old segment is synced by
+    /// the next group commit (writers waiting on it are covered then).
+    fn freeze_locked(&self, state: &mut State) -> Result<(), StoreError> {
         if state.active.is_empty() {
             return Ok(());
         }
-        // Writers waiting for a sync of the old segment are covered here.
-        state
-            .wal
-            .sync_data()
-            .map_err(StoreError::io("syncing the log"))?;
-        self.synced.fetch_max(state.written, Ordering::AcqRel);
         let next = state.segment + 1;
-        state.wal = Arc::new(wal::create_segment(&self.wal_dir, next)?);
+        let sealed = std::mem::replace(
+            &mut state.wal,
+            Arc::new(wal::open_segment(&self.wal_dir, next)?),
+        );
+        state.unsynced.push(sealed);
+        state.dir_unsynced = true;
         let frozen = Frozen {
             batches: std::mem::take(&mut state.active),
             bytes: std::mem::take(&mut state.active_bytes),
@@ -303,15 +335,47 @@ impl Store {
         Ok(())
     }
 
-    /// Writes everything in memory to Parquet. Returns the rows written.
+    /// Writes everything in memory to Parquet, one set-aside part at a time
+    /// (each becomes files and a manifest of its own, so memory is freed as
+    /// it goes). Returns the rows written.
     pub async fn flush(&self) -> Result<u64, StoreError> {
         let mut manifest = self.manifest.lock().await;
         self.freeze()?;
-        let frozen: Vec<Arc<Frozen>> = self.state.lock().expect("store state lock").frozen.clone();
-        let Some(through) = frozen.iter().map(|f| f.segment).max() else {
-            return Ok(0);
-        };
-        let batches: Vec<RecordBatch> = frozen.iter().flat_map(|f| f.batches.clone()).collect();
+        let mut rows = 0;
+        loop {
+            let oldest = self
+                .state
+                .lock()
+                .expect("store state lock")
+                .frozen
+                .first()
+                .cloned();
+            let Some(frozen) = oldest else {
+                return Ok(rows);
+            };
+            rows += self.write_frozen(&mut manifest, &frozen).await?;
+            self.state
+                .lock()
+                .expect("store state lock")
+                .frozen
+                .retain(|f| !Arc::ptr_eq(f, &frozen));
+            for n in wal::segments(&self.wal_dir)?
+                .into_iter()
+                .filter(|&n| n <= frozen.segment)
+            {
+                let _ = std::fs::remove_file(wal::segment_path(&self.wal_dir, n));
+            }
+        }
+    }
+
+    /// Writes one set-aside part as Parquet files and stores the manifest
+    /// listing them (and its log segment as written).
+    async fn write_frozen(
+        &self,
+        manifest: &mut Manifest,
+        frozen: &Arc<Frozen>,
+    ) -> Result<u64, StoreError> {
+        let batches = frozen.batches.clone();
         let (spec, dir) = (self.spec.clone(), self.options.dir.clone());
         let (time_index, sort) = (self.time_index, self.sort_indices.clone());
         let partition_ns = self.options.partition.as_nanos() as i64;
@@ -319,9 +383,11 @@ impl Store {
         let entries = tokio::task::spawn_blocking(move || {
             let parts =
                 parquet_io::split_by_partition(&spec.schema, &batches, time_index, partition_ns)?;
+            drop(batches);
             let mut entries = Vec::new();
             for (i, (partition, rows)) in parts.into_iter().enumerate() {
                 let sorted = parquet_io::sort(&rows, &sort)?;
+                drop(rows);
                 let name = format!(
                     "{}/{:012}.parquet",
                     parquet_io::partition_dir(partition),
@@ -343,26 +409,14 @@ impl Store {
         let mut next = manifest.clone();
         next.next_file += entries.len() as u64;
         next.files.extend(entries);
-        next.wal_through = through;
+        next.wal_through = frozen.segment;
         let dir = self.options.dir.clone();
         let stored = next.clone();
         tokio::task::spawn_blocking(move || stored.store(&dir))
             .await
             .map_err(|e| StoreError::Engine(format!("manifest task: {e}")))??;
         *manifest = next;
-        {
-            let mut state = self.state.lock().expect("store state lock");
-            state.files = Arc::new(manifest.files.clone());
-            state
-                .frozen
-                .retain(|f| !frozen.iter().any(|done| Arc::ptr_eq(f, done)));
-        }
-        for n in wal::segments(&self.wal_dir)?
-            .into_iter()
-            .filter(|&n| n <= through)
-        {
-            let _ = std::fs::remove_file(wal::segment_path(&self.wal_dir, n));
-        }
+        self.state.lock().expect("store state lock").files = Arc::new(manifest.files.clone());
         Ok(rows)
     }
 

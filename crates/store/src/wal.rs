@@ -56,14 +56,20 @@ pub fn segments(dir: &Path) -> Result<Vec<u64>, StoreError> {
     Ok(found)
 }
 
-/// Creates segment `n` for appending and makes its directory entry durable.
-pub fn create_segment(dir: &Path, n: u64) -> Result<File, StoreError> {
+/// Creates segment `n` for appending; its directory entry is made durable
+/// by a later [`sync_dir`].
+pub fn open_segment(dir: &Path, n: u64) -> Result<File, StoreError> {
     let path = segment_path(dir, n);
-    let file = OpenOptions::new()
+    OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(StoreError::io(format!("creating {}", path.display())))?;
+        .map_err(StoreError::io(format!("creating {}", path.display())))
+}
+
+/// Creates segment `n` for appending and makes its directory entry durable.
+pub fn create_segment(dir: &Path, n: u64) -> Result<File, StoreError> {
+    let file = open_segment(dir, n)?;
     sync_dir(dir)?;
     Ok(file)
 }

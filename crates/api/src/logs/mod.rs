@@ -104,7 +104,9 @@ pub(crate) fn open_backends(config: &Config) -> Result<BTreeMap<String, LogBacke
                 options.retention = Some(e.retention);
                 options.flush_interval = e.flush_interval;
                 options.max_buffered_bytes = e.max_buffered_bytes;
-                options.flush_bytes = (e.max_buffered_bytes / 4).max(1 << 20);
+                // Set aside in parts of an eighth of the bound: a flush's copies
+                // (sorting, encoding) stay small next to it.
+                options.flush_bytes = (e.max_buffered_bytes / 8).max(1 << 20);
                 let store = LogStore::open(options).map_err(|err| {
                     Error::internal(format!(
                         "cannot open the log store of cluster {} in {}: {}",
