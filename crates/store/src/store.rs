@@ -46,7 +46,8 @@ pub struct StoreOptions {
     pub retention: Option<Duration>,
     /// Merge a partition's small files once it has this many.
     pub compact_files: usize,
-    /// Files with fewer rows than this count as small.
+    /// Files with fewer rows than this count as small, and a merge writes
+    /// at most this many rows (it holds them in memory to sort them).
     pub compact_rows: u64,
     /// How often retention and compaction run.
     pub maintenance_interval: Duration,
@@ -63,7 +64,7 @@ impl StoreOptions {
             max_buffered_bytes: 512 << 20,
             retention: None,
             compact_files: 8,
-            compact_rows: 2_000_000,
+            compact_rows: 250_000,
             maintenance_interval: Duration::from_secs(60),
         }
     }
