@@ -107,8 +107,18 @@ fn data_set(runtime: &tokio::runtime::Runtime) -> (LogStore, PathBuf) {
                 .map(|i| record(i, &mut rng))
                 .collect();
             for r in &records {
-                let line = serde_json::json!({"time": format_time(r.time), "namespace": r.namespace, "pod": r.pod, "container": r.container, "log": r.log});
-                writeln!(out, "{line}").unwrap();
+                // Fields in a fixed order, as a shipper writes them.
+                let q = |s: &str| serde_json::to_string(s).unwrap();
+                writeln!(
+                    out,
+                    "{{\"time\":\"{}\",\"namespace\":{},\"pod\":{},\"container\":{},\"log\":{}}}",
+                    format_time(r.time),
+                    q(&r.namespace),
+                    q(&r.pod),
+                    q(&r.container),
+                    q(&r.log)
+                )
+                .unwrap();
             }
             runtime.block_on(store.ingest(&records)).unwrap();
             if (chunk + 1) % 20 == 0 {

@@ -243,10 +243,7 @@ impl ElasticsearchLogs {
             )
             .await?;
         let histograms = response::histogram(&body)?;
-        Ok(Histogram {
-            total: histograms.iter().map(|b| b.count).sum(),
-            histograms,
-        })
+        Ok(Histogram::from_buckets(histograms))
     }
 
     /// Every matching line, page after page (`search_after`, in a point in

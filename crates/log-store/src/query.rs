@@ -193,10 +193,7 @@ impl LogStore {
                 format!("the histogram has {} buckets, more than {MAX_BUCKETS}; choose a larger interval or a shorter time range", histograms.len()),
             ));
         }
-        Ok(Histogram {
-            total: histograms.iter().map(|b| b.count).sum(),
-            histograms,
-        })
+        Ok(Histogram::from_buckets(histograms))
     }
 
     /// Sends every matching line, in time order, in chunks; waits while the

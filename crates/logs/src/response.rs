@@ -40,6 +40,16 @@ pub struct Histogram {
     pub histograms: Vec<HistogramBucket>,
 }
 
+impl Histogram {
+    /// A histogram of these buckets; the total is their sum.
+    pub fn from_buckets(histograms: Vec<HistogramBucket>) -> Histogram {
+        Histogram {
+            total: histograms.iter().map(|b| b.count).sum(),
+            histograms,
+        }
+    }
+}
+
 /// Lines in `[time, time + interval)`; `time` in Unix ms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistogramBucket {

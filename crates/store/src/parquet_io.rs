@@ -11,7 +11,8 @@ use datafusion::arrow::compute::{
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
+use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -19,6 +20,8 @@ use std::path::Path;
 /// Rows per Parquet row group: small enough that statistics on the sort
 /// columns skip most of a file for a namespace or pod filter.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
+/// Rows per data page (at most).
+const PAGE_ROWS: usize = 2048;
 
 /// The time column of a batch.
 pub fn times(batch: &RecordBatch, time_column: usize) -> &Int64Array {
@@ -132,10 +135,17 @@ pub fn write_file(
     std::fs::create_dir_all(dir).map_err(StoreError::io(format!("creating {}", dir.display())))?;
     let file = std::fs::File::create(&path)
         .map_err(StoreError::io(format!("creating {}", path.display())))?;
+    // Small pages with statistics let a filter on the sort columns skip most
+    // of a row group (page index); times, increasing within a run of rows,
+    // are delta-encoded.
+    let time = ColumnPath::from(batch.schema().field(time_column).name().as_str());
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
+        .set_column_dictionary_enabled(time.clone(), false)
+        .set_column_encoding(time, Encoding::DELTA_BINARY_PACKED)
         .build();
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
     writer.write(batch)?;

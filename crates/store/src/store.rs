@@ -411,6 +411,13 @@ impl Store {
         next.next_file += entries.len() as u64;
         next.files.extend(entries);
         next.wal_through = frozen.segment;
+        self.commit(manifest, next).await?;
+        Ok(rows)
+    }
+
+    /// Stores `next` as the manifest on disk, then makes it the current one
+    /// (queries see its files from then on).
+    async fn commit(&self, manifest: &mut Manifest, next: Manifest) -> Result<(), StoreError> {
         let dir = self.options.dir.clone();
         let stored = next.clone();
         tokio::task::spawn_blocking(move || stored.store(&dir))
@@ -418,7 +425,7 @@ impl Store {
             .map_err(|e| StoreError::Engine(format!("manifest task: {e}")))??;
         *manifest = next;
         self.state.lock().expect("store state lock").files = Arc::new(manifest.files.clone());
-        Ok(rows)
+        Ok(())
     }
 
     /// A DataFrame over the rows with time in `[from, to]` (Unix ns): the
@@ -539,13 +546,7 @@ impl Store {
             replaced.extend(small.into_iter().map(|f| f.path));
         }
         if !replaced.is_empty() {
-            let dir = self.options.dir.clone();
-            let stored = next.clone();
-            tokio::task::spawn_blocking(move || stored.store(&dir))
-                .await
-                .map_err(|e| StoreError::Engine(format!("manifest task: {e}")))??;
-            *manifest = next;
-            self.state.lock().expect("store state lock").files = Arc::new(manifest.files.clone());
+            self.commit(&mut manifest, next).await?;
             let mut graveyard = self.graveyard.lock().expect("graveyard lock");
             let now = Instant::now();
             graveyard.extend(
