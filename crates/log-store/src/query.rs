@@ -249,10 +249,13 @@ impl LogStore {
     }
 }
 
-/// Rows in time order, `seq` breaking ties.
+/// The columns of a line, in time order, `seq` breaking ties.
 fn sorted(frame: DataFrame, order: SortOrder) -> Result<DataFrame> {
     let asc = order == SortOrder::Asc;
     frame
+        // Only the columns of a line are read for it.
+        .select_columns(&["time", "seq", "namespace", "pod", "container", "log"])
+        .map_err(engine)?
         .sort(vec![
             col("time").sort(asc, false),
             col("seq").sort(asc, false),
