@@ -336,7 +336,7 @@ pub fn logs_config(data_dir: &std::path::Path) -> String {
 pub fn fluent_bit_bulk(lines: &[(i64, &str, &str, &str, &str)]) -> String {
     let mut body = String::new();
     for (t, namespace, pod, container, log) in lines {
-        let time = chrono_free_rfc3339(*t);
+        let time = periscope_logs::format_time(t * 1_000_000_000);
         body.push_str(
             &serde_json::json!({"index": {"_index": "ks-logstash-log", "_type": "_doc"}})
                 .to_string(),
@@ -360,11 +360,6 @@ pub fn fluent_bit_bulk(lines: &[(i64, &str, &str, &str, &str)]) -> String {
         body.push('\n');
     }
     body
-}
-
-/// Unix seconds as RFC 3339 UTC (via Periscope's own formatter).
-fn chrono_free_rfc3339(seconds: i64) -> String {
-    periscope_logs::format_time(seconds * 1_000_000_000)
 }
 
 /// A `periscope serve` child process and its HTTP address.
