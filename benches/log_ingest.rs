@@ -74,6 +74,8 @@ fn ingest(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let base = start_periscope(dir.path());
     let body = body();
+    // Shared, so the client does not copy a body per request.
+    let shared = bytes::Bytes::from(body.clone());
     let client_runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -102,7 +104,7 @@ fn ingest(c: &mut Criterion) {
                     client
                         .post(&url)
                         .basic_auth("fluent-bit", Some(TOKEN))
-                        .body(body.clone())
+                        .body(shared.clone())
                         .send()
                 });
                 for response in futures::future::join_all(requests).await {
