@@ -144,13 +144,6 @@ impl ElasticsearchLogs {
 
     /// A page of lines and the total; the cursor carries the point in time.
     pub async fn query(&self, request: &LogRequest) -> Result<QueryPage> {
-        if request.filter.is_empty_scope() {
-            return Ok(QueryPage {
-                total: 0,
-                records: vec![],
-                cursor: None,
-            });
-        }
         let server = self.server().await?;
         // Cursor: [point in time id or null, sort values of the last hit...].
         let (pit, after) = match &request.cursor {
@@ -202,12 +195,6 @@ impl ElasticsearchLogs {
 
     /// Line and container counts.
     pub async fn statistics(&self, filter: &LogFilter) -> Result<Statistics> {
-        if filter.is_empty_scope() {
-            return Ok(Statistics {
-                containers: 0,
-                logs: 0,
-            });
-        }
         let path = format!(
             "/{}/_search?ignore_unavailable=true&allow_no_indices=true",
             self.index(filter)
@@ -225,12 +212,6 @@ impl ElasticsearchLogs {
 
     /// Line counts per bucket.
     pub async fn histogram(&self, filter: &LogFilter, interval: i64) -> Result<Histogram> {
-        if filter.is_empty_scope() {
-            return Ok(Histogram {
-                total: 0,
-                histograms: vec![],
-            });
-        }
         let path = format!(
             "/{}/_search?ignore_unavailable=true&allow_no_indices=true",
             self.index(filter)
@@ -254,9 +235,6 @@ impl ElasticsearchLogs {
         order: SortOrder,
         out: mpsc::Sender<Vec<LogLine>>,
     ) -> Result<()> {
-        if filter.is_empty_scope() {
-            return Ok(());
-        }
         let mut pit = match self.server().await?.point_in_time() {
             true => Some(self.open_point_in_time(&self.index(filter)).await?),
             false => None,

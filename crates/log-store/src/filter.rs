@@ -10,6 +10,10 @@ use periscope_store::datafusion::prelude::{col, lit};
 pub fn predicate(filter: &LogFilter) -> Option<Expr> {
     let mut parts: Vec<Expr> = Vec::new();
     if let Some(namespaces) = &filter.namespaces {
+        if namespaces.is_empty() {
+            // An empty scope sees nothing.
+            return Some(lit(false));
+        }
         parts.push(
             col("namespace").in_list(namespaces.iter().map(|n| lit(n.as_str())).collect(), false),
         );
@@ -86,6 +90,15 @@ mod tests {
     #[test]
     fn no_filter_no_predicate() {
         assert!(predicate(&empty()).is_none());
+    }
+
+    #[test]
+    fn an_empty_scope_matches_nothing() {
+        let filter = LogFilter {
+            namespaces: Some(Arc::new(BTreeSet::new())),
+            ..empty()
+        };
+        assert_eq!(predicate(&filter), Some(lit(false)));
     }
 
     #[test]

@@ -74,13 +74,6 @@ impl LogStore {
 
     /// A page of lines, newest (or oldest) first, and the total.
     pub async fn query(&self, request: &LogRequest) -> Result<QueryPage> {
-        if request.filter.is_empty_scope() {
-            return Ok(QueryPage {
-                total: 0,
-                records: vec![],
-                cursor: None,
-            });
-        }
         let rows = self.rows(&request.filter).await?;
         let total = rows.clone().count();
         let mut page = rows;
@@ -117,12 +110,6 @@ impl LogStore {
 
     /// Line and container counts.
     pub async fn statistics(&self, filter: &LogFilter) -> Result<Statistics> {
-        if filter.is_empty_scope() {
-            return Ok(Statistics {
-                containers: 0,
-                logs: 0,
-            });
-        }
         let batches = self
             .rows(filter)
             .await?
@@ -157,12 +144,6 @@ impl LogStore {
 
     /// Line counts per `interval` (ns) bucket, oldest first.
     pub async fn histogram(&self, filter: &LogFilter, interval: i64) -> Result<Histogram> {
-        if filter.is_empty_scope() {
-            return Ok(Histogram {
-                total: 0,
-                histograms: vec![],
-            });
-        }
         let bucket = col("time") - (col("time") % lit(interval));
         let batches = self
             .rows(filter)
@@ -205,9 +186,6 @@ impl LogStore {
         order: SortOrder,
         out: mpsc::Sender<Vec<LogLine>>,
     ) -> Result<()> {
-        if filter.is_empty_scope() {
-            return Ok(());
-        }
         let Some((first, last)) = self.store.time_bounds() else {
             return Ok(());
         };
