@@ -7,6 +7,7 @@
 use crate::exposition::CRASH_LOOP_SECONDS;
 use crate::random::SplitMix64;
 use crate::topology::{Cluster, Pod, WorkloadKind};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 /// One simulated log line with its pod metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,41 +180,18 @@ fn name_hash(name: &str) -> u64 {
     })
 }
 
-/// Common Log Format time (`26/Nov/2026:10:00:00 +0000`).
-fn format_clf(ns: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let (y, m, d, hh, mm, ss) = civil(ns.div_euclid(1_000_000_000));
-    format!(
-        "{d:02}/{}/{y}:{hh:02}:{mm:02}:{ss:02} +0000",
-        MONTHS[m as usize - 1]
-    )
+fn utc(ns: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_nanos(ns)
 }
 
-/// Unix seconds to UTC calendar fields (Howard Hinnant's civil_from_days).
-fn civil(seconds: i64) -> (i64, u32, u32, i64, i64, i64) {
-    let days = seconds.div_euclid(86_400);
-    let rem = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+/// Common Log Format time (`26/Nov/2026:10:00:00 +0000`).
+fn format_clf(ns: i64) -> String {
+    utc(ns).format("%d/%b/%Y:%H:%M:%S +0000").to_string()
 }
 
 /// RFC 3339 UTC with milliseconds, as Fluent Bit writes `@timestamp`.
 pub fn rfc3339_millis(ns: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(ns.div_euclid(1_000_000_000));
-    format!(
-        "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{:03}Z",
-        ns.rem_euclid(1_000_000_000) / 1_000_000
-    )
+    utc(ns).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A `_bulk` body as Fluent Bit's `es` output (Kubernetes filter, Logstash
@@ -221,9 +199,9 @@ pub fn rfc3339_millis(ns: i64) -> String {
 pub fn bulk_body(lines: &[LogLine]) -> String {
     let mut body = String::with_capacity(lines.len() * 400);
     for l in lines {
-        let (y, m, d, ..) = civil(l.time.div_euclid(1_000_000_000));
         body.push_str(&format!(
-            "{{\"index\":{{\"_index\":\"ks-logstash-log-{y:04}.{m:02}.{d:02}\"}}}}\n"
+            "{{\"index\":{{\"_index\":\"ks-logstash-log-{}\"}}}}\n",
+            utc(l.time).format("%Y.%m.%d")
         ));
         body.push_str(&format!(
             "{{\"@timestamp\":\"{}\",\"log\":{},\"stream\":\"{}\",\"kubernetes\":{{\"namespace_name\":{},\"pod_name\":{},\"container_name\":{},\"docker_id\":\"{}\",\"container_image\":{}}}}}\n",
@@ -242,21 +220,7 @@ pub fn bulk_body(lines: &[LogLine]) -> String {
 
 /// A JSON string literal.
 fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    serde_json::to_string(s).expect("a string serialises")
 }
 
 /// Ships the lines of `[from, …)` to `url` (`…/_bulk`) every `every`, as
