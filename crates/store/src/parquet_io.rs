@@ -181,8 +181,3 @@ pub fn read_file(path: &Path, schema: &SchemaRef) -> Result<RecordBatch, StoreEr
 pub fn partition_dir(partition: i64) -> String {
     format!("p{}", partition.div_euclid(1_000_000_000))
 }
-
-/// Whether `array` has nulls (the time column must not).
-pub fn has_nulls(array: &dyn Array) -> bool {
-    array.null_count() > 0
-}

@@ -222,7 +222,7 @@ impl Store {
                 detail: "columns differ".into(),
             });
         }
-        if parquet_io::has_nulls(batch.column(self.time_index)) {
+        if batch.column(self.time_index).null_count() > 0 {
             return Err(StoreError::Schema {
                 table: self.spec.name.clone(),
                 detail: format!("{} has nulls", self.spec.time_column),
