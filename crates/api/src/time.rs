@@ -24,12 +24,13 @@ pub(crate) fn parse_time(name: &str, value: &str) -> Result<f64> {
 /// A duration parameter: float seconds (`15`, `0.5`) or a Prometheus duration (`1m30s`).
 pub(crate) fn parse_duration(name: &str, value: &str) -> Result<Duration> {
     if let Ok(secs) = value.parse::<f64>() {
-        if secs.is_finite() && secs > 0.0 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
-        return Err(Error::bad_request(format!(
-            "invalid parameter {name:?}: must be a positive duration"
-        )));
+        return match Duration::try_from_secs_f64(secs) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(Error::bad_request(format!(
+                "invalid parameter {name:?}: must be a positive duration of at most {} seconds",
+                u64::MAX
+            ))),
+        };
     }
     match humantime::parse_duration(value) {
         Ok(d) if !d.is_zero() => Ok(d),

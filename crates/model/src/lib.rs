@@ -1,10 +1,12 @@
-//! Shared vocabulary of Periscope: what a tenant may see ([`Scope`]) and the one
-//! error type every crate returns ([`Error`]), classified by [`ErrorKind`].
+//! Shared vocabulary of Periscope: what a tenant may see ([`Scope`]), the one
+//! error type every crate returns ([`Error`]), classified by [`ErrorKind`], and
+//! the panic boundary around third-party parsers ([`guard`]).
 //!
 //! Mapping an [`ErrorKind`] to an HTTP status or a gRPC code happens in exactly one
 //! place, the API crate's `error` module.
 
 mod error;
+pub mod guard;
 mod scope;
 
 pub use error::{Error, ErrorKind, Result};

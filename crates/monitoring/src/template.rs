@@ -67,7 +67,8 @@ impl Template {
     /// Parses `text`; every `$...` matcher value must be a known placeholder
     /// used with `=~`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let expr = parser::parse(text)?;
+        let expr = periscope_model::guard::no_panic(|| parser::parse(text))
+            .map_err(|panic| format!("the query cannot be parsed: {panic}"))??;
         let mut problem = None;
         visit_matchers(&mut expr.clone(), &mut |m| {
             if m.value.starts_with('$') && problem.is_none() {

@@ -101,9 +101,15 @@ impl Enforcer {
         let Scope::Namespaces(namespaces) = scope else {
             return Ok(None);
         };
-        let printed = expr.to_string();
-        let reparsed = parser::parse(&printed)
-            .map_err(|e| Error::internal(format!("rewritten query does not parse again: {e}")))?;
+        let printed = print(&expr)?;
+        // A printer/parser disagreement is a query Periscope cannot prove safe:
+        // refused like any other, as the client's problem to rephrase.
+        let reparsed = parse_promql(&printed).map_err(|e| {
+            Error::bad_request(format!(
+                "this query cannot be enforced: its rewritten form does not parse again ({})",
+                e.message()
+            ))
+        })?;
         verify::verify(&reparsed, namespaces, &self.policy)?;
         Ok(Some(Arc::from(printed)))
     }
@@ -121,12 +127,12 @@ impl Enforcer {
             )));
         };
         selector::enforce_selector(vs, namespaces, &self.policy, &self.regexes)?;
-        let printed = expr.to_string();
-        match parser::parse(&printed) {
+        let printed = print(&expr)?;
+        match parse_promql(&printed) {
             Ok(Expr::VectorSelector(vs)) => verify::verify_selector(&vs, namespaces, &self.policy)?,
             _ => {
-                return Err(Error::internal(
-                    "rewritten selector does not parse again as a selector",
+                return Err(Error::bad_request(
+                    "this selector cannot be enforced: its rewritten form does not parse again",
                 ))
             }
         }
@@ -171,7 +177,7 @@ impl Enforcer {
             return Err(Error::bad_request("empty query"));
         }
         self.admission.check(query)?;
-        parser::parse(query).map_err(|e| Error::bad_request(format!("invalid PromQL: {e}")))
+        parse_promql(query)
     }
 
     fn walk(&self, expr: &mut Expr, scope: &Scope, limits: &Limits) -> Result<()> {
@@ -184,6 +190,24 @@ impl Enforcer {
         }
         .visit(expr)
     }
+}
+
+/// Parses PromQL text; a parser error or a panic inside the parser (it has
+/// some, e.g. on `offset 1e400`) is a 400 naming the problem.
+pub fn parse_promql(text: &str) -> Result<Expr> {
+    match periscope_model::guard::no_panic(|| parser::parse(text)) {
+        Ok(Ok(expr)) => Ok(expr),
+        Ok(Err(e)) => Err(Error::bad_request(format!("invalid PromQL: {}", e.trim()))),
+        Err(panic) => Err(Error::bad_request(format!(
+            "invalid PromQL: the query cannot be parsed: {panic}"
+        ))),
+    }
+}
+
+/// Prints an AST (the printer is third-party code too).
+fn print(expr: &Expr) -> Result<String> {
+    periscope_model::guard::no_panic(|| expr.to_string())
+        .map_err(|panic| Error::bad_request(format!("the query cannot be printed: {panic}")))
 }
 
 /// A PromQL double-quoted string literal.
