@@ -1,7 +1,7 @@
 //! Alerting: Prometheus rule groups (parsed and validated as Prometheus does),
 //! the alert templates they carry, the built-in rules shipped in the binary,
-//! and the engine that evaluates them with Prometheus' semantics and sends
-//! their alerts to Alertmanager.
+//! the engine that evaluates them with Prometheus' semantics and sends their
+//! alerts to Alertmanager, and tenants' own rule groups and receivers.
 
 mod builtin;
 mod engine;
@@ -12,14 +12,15 @@ mod remote_write;
 mod rules;
 mod state;
 mod template;
+pub mod tenant;
 
 pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
 pub use engine::{Engine, EngineConfig, GroupStatus, Health, QueryFn, RuleStatus};
 pub use format::rfc3339_ms;
 pub use remote_write::RemoteWriter;
 pub use rules::{
-    parse_rule_file, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup, TenantLevel,
-    DEFAULT_INTERVAL,
+    parse_rule_file, parse_rule_group, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup,
+    TenantLevel, DEFAULT_INTERVAL,
 };
 pub use state::{
     key_of, Alert, AlertState, Candidate, EvalError, Labels, Notification, RuleState,

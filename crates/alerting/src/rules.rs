@@ -20,6 +20,7 @@ struct RuleFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GroupFile {
+    #[serde(default)]
     name: String,
     interval: Option<String>,
     query_offset: Option<String>,
@@ -141,48 +142,13 @@ pub fn parse_rule_file(source: &str, text: &str) -> Result<Vec<RuleGroup>, RuleE
     let mut groups = Vec::new();
     for (g, group) in file.groups.into_iter().enumerate() {
         let at = format!("{source}: groups[{g}]");
-        if group.name.is_empty() {
-            errors.push(format!("{at}.name: must not be empty"));
-        } else if !names.insert(group.name.clone()) {
+        if !group.name.is_empty() && !names.insert(group.name.clone()) {
             errors.push(format!(
                 "{at}.name: group {:?} is defined twice",
                 group.name
             ));
         }
-        let interval = duration(
-            &mut errors,
-            &format!("{at}.interval"),
-            group.interval.as_deref(),
-        )
-        .unwrap_or(DEFAULT_INTERVAL);
-        if interval.is_zero() {
-            errors.push(format!("{at}.interval: must be greater than zero"));
-        }
-        let query_offset = duration(
-            &mut errors,
-            &format!("{at}.query_offset"),
-            group.query_offset.as_deref(),
-        )
-        .unwrap_or_default();
-        for (k, v) in &group.labels {
-            check_label(&mut errors, &format!("{at}.labels"), k, v);
-        }
-        let mut rules = Vec::new();
-        for (r, rule) in group.rules.into_iter().enumerate() {
-            if let Some(rule) = validate_rule(&mut errors, &format!("{at}.rules[{r}]"), rule) {
-                rules.push(rule);
-            }
-        }
-        groups.push(RuleGroup {
-            name: group.name,
-            source: source.to_string(),
-            interval,
-            query_offset,
-            limit: group.limit,
-            labels: group.labels,
-            rules,
-            tenant: None,
-        });
+        groups.push(validate_group(&mut errors, &at, source, group));
     }
     if errors.is_empty() {
         Ok(groups)
@@ -191,10 +157,75 @@ pub fn parse_rule_file(source: &str, text: &str) -> Result<Vec<RuleGroup>, RuleE
     }
 }
 
+/// Parses and validates one group given on its own (`{name, interval,
+/// rules, ...}`, YAML or JSON) under the name `name`; a `name` in the text
+/// must be the same.
+pub fn parse_rule_group(source: &str, name: &str, text: &str) -> Result<RuleGroup, RuleErrors> {
+    let mut group: GroupFile = serde_yaml_ng::from_str(text).map_err(|e| {
+        RuleErrors(vec![format!(
+            "{source}: not a rule group (an object with `rules`, and optionally `interval`, \
+             `query_offset`, `limit`, `labels`): {e}"
+        )])
+    })?;
+    if group.name.is_empty() {
+        group.name = name.to_string();
+    } else if group.name != name {
+        return Err(RuleErrors(vec![format!(
+            "{source}: the group's name {:?} differs from the one in the path {name:?}",
+            group.name
+        )]));
+    }
+    let mut errors = Vec::new();
+    let group = validate_group(&mut errors, &format!("{source}: {name}"), source, group);
+    if errors.is_empty() {
+        Ok(group)
+    } else {
+        Err(RuleErrors(errors))
+    }
+}
+
+fn validate_group(errors: &mut Vec<String>, at: &str, source: &str, group: GroupFile) -> RuleGroup {
+    if group.name.is_empty() {
+        errors.push(format!("{at}.name: must not be empty"));
+    }
+    let interval = duration(errors, &format!("{at}.interval"), group.interval.as_deref())
+        .unwrap_or(DEFAULT_INTERVAL);
+    if interval.is_zero() {
+        errors.push(format!("{at}.interval: must be greater than zero"));
+    }
+    let query_offset = duration(
+        errors,
+        &format!("{at}.query_offset"),
+        group.query_offset.as_deref(),
+    )
+    .unwrap_or_default();
+    for (k, v) in &group.labels {
+        check_label(errors, &format!("{at}.labels"), k, v);
+    }
+    let mut rules = Vec::new();
+    for (r, rule) in group.rules.into_iter().enumerate() {
+        if let Some(rule) = validate_rule(errors, &format!("{at}.rules[{r}]"), rule) {
+            rules.push(rule);
+        }
+    }
+    RuleGroup {
+        name: group.name,
+        source: source.to_string(),
+        interval,
+        query_offset,
+        limit: group.limit,
+        labels: group.labels,
+        rules,
+        tenant: None,
+    }
+}
+
 fn validate_rule(errors: &mut Vec<String>, at: &str, rule: RuleFileEntry) -> Option<Rule> {
     let before = errors.len();
-    if let Err(e) = promql_parser::parser::parse(&rule.expr) {
-        errors.push(format!("{at}.expr: {}", e.trim()));
+    match periscope_model::guard::no_panic(|| promql_parser::parser::parse(&rule.expr)) {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => errors.push(format!("{at}.expr: {}", e.trim())),
+        Err(panic) => errors.push(format!("{at}.expr: the query cannot be parsed: {panic}")),
     }
     for (k, v) in &rule.labels {
         check_label(errors, &format!("{at}.labels"), k, v);
@@ -285,7 +316,9 @@ pub(crate) fn prometheus_duration(text: &str) -> Result<Duration, String> {
     if zero {
         return Ok(Duration::ZERO);
     }
-    parse_duration(text)
+    // The parser panics on float seconds out of `Duration`'s range (`1e400`, `-1`).
+    periscope_model::guard::no_panic(|| parse_duration(text))
+        .map_err(|_| "out of range".to_string())?
 }
 
 fn check_label(errors: &mut Vec<String>, at: &str, name: &str, _value: &str) {

@@ -14,7 +14,7 @@ pub fn http_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::LimitExceeded => StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::TooManyRequests | ErrorKind::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::BackendUnavailable => StatusCode::BAD_GATEWAY,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -29,7 +29,9 @@ pub fn grpc_code(kind: ErrorKind) -> tonic::Code {
         ErrorKind::Forbidden => tonic::Code::PermissionDenied,
         ErrorKind::NotFound => tonic::Code::NotFound,
         ErrorKind::MethodNotAllowed => tonic::Code::Unimplemented,
-        ErrorKind::LimitExceeded | ErrorKind::TooManyRequests => tonic::Code::ResourceExhausted,
+        ErrorKind::LimitExceeded | ErrorKind::TooManyRequests | ErrorKind::QuotaExceeded => {
+            tonic::Code::ResourceExhausted
+        }
         ErrorKind::BackendUnavailable => tonic::Code::Unavailable,
         ErrorKind::Timeout => tonic::Code::DeadlineExceeded,
         ErrorKind::Internal => tonic::Code::Internal,

@@ -418,6 +418,30 @@ pub struct Limits {
     /// Queries one principal may have in flight at once.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent_queries: u32,
+    /// Shortest evaluation interval of a tenant's rule group.
+    #[serde(default = "default_min_rule_interval", with = "crate::duration")]
+    pub min_rule_interval: Duration,
+    /// Most rules in one tenant rule group.
+    #[serde(default = "default_max_rules_per_group")]
+    pub max_rules_per_group: usize,
+    /// Most rule groups one namespace, workspace or the cluster level may hold.
+    #[serde(default = "default_max_rule_groups")]
+    pub max_rule_groups: usize,
+    /// Largest text of one rule group.
+    #[serde(default = "default_max_rule_group_bytes")]
+    pub max_rule_group_bytes: usize,
+    /// Most webhook receivers of one namespace.
+    #[serde(default = "default_max_receivers")]
+    pub max_receivers: usize,
+    /// Largest body of one receiver.
+    #[serde(default = "default_max_object_bytes")]
+    pub max_receiver_bytes: usize,
+    /// Most silences not yet expired that match one namespace.
+    #[serde(default = "default_max_silences")]
+    pub max_silences: usize,
+    /// Largest body of one silence.
+    #[serde(default = "default_max_object_bytes")]
+    pub max_silence_bytes: usize,
 }
 
 impl Default for Limits {
@@ -428,6 +452,14 @@ impl Default for Limits {
             max_subquery_points: default_max_points(),
             query_timeout: default_query_timeout(),
             max_concurrent_queries: default_max_concurrent(),
+            min_rule_interval: default_min_rule_interval(),
+            max_rules_per_group: default_max_rules_per_group(),
+            max_rule_groups: default_max_rule_groups(),
+            max_rule_group_bytes: default_max_rule_group_bytes(),
+            max_receivers: default_max_receivers(),
+            max_receiver_bytes: default_max_object_bytes(),
+            max_silences: default_max_silences(),
+            max_silence_bytes: default_max_object_bytes(),
         }
     }
 }
@@ -443,6 +475,27 @@ fn default_query_timeout() -> Duration {
 }
 fn default_max_concurrent() -> u32 {
     20
+}
+fn default_min_rule_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_rules_per_group() -> usize {
+    100
+}
+fn default_max_rule_groups() -> usize {
+    50
+}
+fn default_max_rule_group_bytes() -> usize {
+    64 << 10
+}
+fn default_max_receivers() -> usize {
+    20
+}
+fn default_max_silences() -> usize {
+    100
+}
+fn default_max_object_bytes() -> usize {
+    4 << 10
 }
 
 /// Per-principal overrides; each unset field keeps the global value.
@@ -467,6 +520,26 @@ pub struct LimitsOverride {
     pub query_timeout: Option<Duration>,
     #[serde(default)]
     pub max_concurrent_queries: Option<u32>,
+    #[serde(
+        default,
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub min_rule_interval: Option<Duration>,
+    #[serde(default)]
+    pub max_rules_per_group: Option<usize>,
+    #[serde(default)]
+    pub max_rule_groups: Option<usize>,
+    #[serde(default)]
+    pub max_rule_group_bytes: Option<usize>,
+    #[serde(default)]
+    pub max_receivers: Option<usize>,
+    #[serde(default)]
+    pub max_receiver_bytes: Option<usize>,
+    #[serde(default)]
+    pub max_silences: Option<usize>,
+    #[serde(default)]
+    pub max_silence_bytes: Option<usize>,
 }
 
 impl Limits {
@@ -482,6 +555,14 @@ impl Limits {
             max_concurrent_queries: o
                 .max_concurrent_queries
                 .unwrap_or(self.max_concurrent_queries),
+            min_rule_interval: o.min_rule_interval.unwrap_or(self.min_rule_interval),
+            max_rules_per_group: o.max_rules_per_group.unwrap_or(self.max_rules_per_group),
+            max_rule_groups: o.max_rule_groups.unwrap_or(self.max_rule_groups),
+            max_rule_group_bytes: o.max_rule_group_bytes.unwrap_or(self.max_rule_group_bytes),
+            max_receivers: o.max_receivers.unwrap_or(self.max_receivers),
+            max_receiver_bytes: o.max_receiver_bytes.unwrap_or(self.max_receiver_bytes),
+            max_silences: o.max_silences.unwrap_or(self.max_silences),
+            max_silence_bytes: o.max_silence_bytes.unwrap_or(self.max_silence_bytes),
         }
     }
 }

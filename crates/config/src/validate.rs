@@ -351,6 +351,14 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         ("max_subquery_points", l.max_subquery_points == 0),
         ("query_timeout", l.query_timeout.is_zero()),
         ("max_concurrent_queries", l.max_concurrent_queries == 0),
+        ("min_rule_interval", l.min_rule_interval.is_zero()),
+        ("max_rules_per_group", l.max_rules_per_group == 0),
+        ("max_rule_groups", l.max_rule_groups == 0),
+        ("max_rule_group_bytes", l.max_rule_group_bytes == 0),
+        ("max_receivers", l.max_receivers == 0),
+        ("max_receiver_bytes", l.max_receiver_bytes == 0),
+        ("max_silences", l.max_silences == 0),
+        ("max_silence_bytes", l.max_silence_bytes == 0),
     ] {
         if zero {
             issues.push(Issue::new(

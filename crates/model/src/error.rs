@@ -23,6 +23,9 @@ pub enum ErrorKind {
     LimitExceeded,
     /// Too many concurrent requests for this principal.
     TooManyRequests,
+    /// A tenant already holds as many stored objects of a kind (rule groups,
+    /// receivers, silences) as its limits allow; retrying will not help.
+    QuotaExceeded,
     /// The backend answered with an error of its own or could not be reached.
     BackendUnavailable,
     /// The backend did not answer in time.
@@ -41,7 +44,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::LimitExceeded => "execution",
-            ErrorKind::TooManyRequests => "too_many_requests",
+            ErrorKind::TooManyRequests | ErrorKind::QuotaExceeded => "too_many_requests",
             ErrorKind::BackendUnavailable => "unavailable",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Internal => "internal",
@@ -99,6 +102,16 @@ impl Error {
     /// Shorthand for [`ErrorKind::LimitExceeded`].
     pub fn limit(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::LimitExceeded, message)
+    }
+
+    /// Shorthand for [`ErrorKind::PayloadTooLarge`].
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::PayloadTooLarge, message)
+    }
+
+    /// Shorthand for [`ErrorKind::QuotaExceeded`].
+    pub fn quota(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::QuotaExceeded, message)
     }
 
     /// Shorthand for [`ErrorKind::Internal`].

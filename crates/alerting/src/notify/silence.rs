@@ -4,6 +4,7 @@
 
 use crate::files::JsonStore;
 use crate::state::Labels;
+use periscope_model::Error;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -58,6 +59,14 @@ impl Silence {
         } else {
             "active"
         }
+    }
+
+    /// The namespace it is confined to: its `namespace="..."` matcher.
+    pub fn namespace(&self) -> Option<&str> {
+        self.matchers
+            .iter()
+            .find(|m| m.name == "namespace" && m.is_equal && !m.is_regex)
+            .map(|m| m.value.as_str())
     }
 
     /// Whether it mutes `labels` at `now`.
@@ -116,20 +125,62 @@ impl Silences {
             .read(|all| all.values().any(|s| s.mutes(labels, now)))
     }
 
-    /// Creates a silence (empty id) or replaces one; returns its id.
-    pub fn put(&self, mut silence: Silence, now: i64) -> Result<String, String> {
-        silence.validate()?;
+    /// Creates a silence (empty id) or replaces one; returns its id. A new
+    /// silence is refused (429) when `max_unexpired` silences not yet expired
+    /// already match its namespace (or, for one without, match none).
+    pub fn put(
+        &self,
+        mut silence: Silence,
+        now: i64,
+        max_unexpired: usize,
+    ) -> Result<String, Error> {
+        silence.validate().map_err(Error::bad_request)?;
         if silence.id.is_empty() {
             let n = self.counter.fetch_add(1, Ordering::SeqCst);
             silence.id = format!("{:016x}-{n:04x}", now as u64 ^ 0x9e37_79b9_7f4a_7c15);
         }
         silence.updated_at = now;
         let id = silence.id.clone();
-        self.store.change(|all| {
-            all.insert(id.clone(), silence);
-            Ok::<_, String>(())
-        })??;
+        self.store
+            .change(|all| {
+                let held = all
+                    .values()
+                    .filter(|s| s.id != id && s.ends_at > now && s.namespace() == silence.namespace())
+                    .count();
+                if !all.contains_key(&id) && held >= max_unexpired {
+                    let whose = silence
+                        .namespace()
+                        .map_or("without a namespace".to_string(), |ns| format!("for namespace {ns:?}"));
+                    return Err(Error::quota(format!(
+                        "there are already {held} silences {whose}, the most allowed (limit max_silences)"
+                    )));
+                }
+                all.insert(id.clone(), silence);
+                Ok(())
+            })
+            .map_err(Error::internal)??;
         Ok(id)
+    }
+
+    /// Namespaces with more silences not yet expired at `now` than `max`: one
+    /// sentence each.
+    pub fn limit_problems(&self, now: i64, max: usize) -> Vec<String> {
+        self.store.read(|all| {
+            let mut per_namespace: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+            for s in all.values().filter(|s| s.ends_at > now) {
+                *per_namespace.entry(s.namespace()).or_default() += 1;
+            }
+            per_namespace
+                .into_iter()
+                .filter(|(_, count)| *count > max)
+                .map(|(ns, count)| {
+                    format!(
+                        "{} {count} silences not yet expired, more than the {max} allowed (limit max_silences)",
+                        ns.map_or("there are".to_string(), |ns| format!("namespace {ns:?} has"))
+                    )
+                })
+                .collect()
+        })
     }
 
     /// Expires a silence now; false when there is none.
@@ -177,7 +228,7 @@ mod tests {
             comment: "maintenance".into(),
             updated_at: 0,
         };
-        let id = s.put(silence, 50).unwrap();
+        let id = s.put(silence.clone(), 50, 2).unwrap();
         let labels = |ns: &str, name: &str| {
             Labels::from([
                 ("namespace".to_string(), ns.to_string()),
@@ -193,6 +244,40 @@ mod tests {
         assert_eq!(s.get(&id).unwrap().state(161), "expired");
         let mut bad = s.get(&id).unwrap();
         bad.matchers.clear();
-        assert!(s.put(bad, 170).is_err());
+        assert_eq!(
+            s.put(bad, 170, 2).unwrap_err().kind(),
+            periscope_model::ErrorKind::BadRequest
+        );
+    }
+
+    #[test]
+    fn unexpired_silences_per_namespace_are_bounded() {
+        let s = Silences::open(None).unwrap();
+        let silence = |ns: &str| Silence {
+            id: String::new(),
+            matchers: vec![SilenceMatcher {
+                name: "namespace".into(),
+                value: ns.into(),
+                is_regex: false,
+                is_equal: true,
+            }],
+            starts_at: 0,
+            ends_at: 1_000,
+            created_by: String::new(),
+            comment: String::new(),
+            updated_at: 0,
+        };
+        let first = s.put(silence("a"), 10, 1).unwrap();
+        let e = s.put(silence("a"), 10, 1).unwrap_err();
+        assert_eq!(e.kind(), periscope_model::ErrorKind::QuotaExceeded);
+        assert!(e.message().contains("namespace \"a\"") && e.message().contains("max_silences"));
+        s.put(silence("b"), 10, 1).unwrap();
+        let mut again = s.get(&first).unwrap();
+        again.comment = "changed".into();
+        s.put(again, 20, 1).unwrap();
+        assert_eq!(s.limit_problems(20, 0).len(), 2);
+        s.expire(&first, 30).unwrap();
+        s.put(silence("a"), 40, 1).unwrap();
+        assert!(s.limit_problems(40, 1).is_empty());
     }
 }

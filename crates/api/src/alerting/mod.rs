@@ -4,14 +4,13 @@
 //! and the Prometheus-shaped rules and alerts answers.
 
 mod api_shape;
-pub(crate) mod tenant_rules;
 
 pub(crate) use api_shape::{alerts_data, rules_data, RuleFilter, Visibility};
-pub(crate) use tenant_rules::{TenantReceiverStore, TenantRuleStore};
 
 use crate::query::decode_query;
 use crate::state::AppState;
 use periscope_alerting::notify::{Dispatcher, NotificationConfig, Outbox, Silences};
+use periscope_alerting::tenant::{TenantReceiverStore, TenantRuleStore};
 use periscope_alerting::{
     builtin_groups, parse_rule_file, Engine, EngineConfig, QueryFn, RemoteWriter, RuleGroup,
     TenantLevel,
@@ -95,6 +94,7 @@ impl AlertingService {
         );
         let receivers = TenantReceiverStore::open(config.data_dir.as_deref())?;
         dispatcher.set_tenant_receivers(receivers.list());
+        report_limit_problems(state, &tenant, &receivers, &silences);
         let engine = Engine::new(
             groups,
             EngineConfig {
@@ -148,6 +148,36 @@ impl AlertingService {
             .clone();
         groups.extend(self.tenant.groups());
         self.engine.replace_groups(groups);
+    }
+}
+
+/// Logs every stored tenant object that breaks the limits now configured:
+/// such objects are kept and used, and the operator is told.
+fn report_limit_problems(
+    state: &AppState,
+    rules: &TenantRuleStore,
+    receivers: &TenantReceiverStore,
+    silences: &Silences,
+) {
+    let defaults = &state.config.limits;
+    let limits_of = |author: Option<&str>| {
+        state
+            .config
+            .principals
+            .iter()
+            .find(|p| Some(p.name.as_str()) == author)
+            .map_or_else(|| defaults.clone(), |p| defaults.with_override(&p.limits))
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let problems = rules
+        .limit_problems(limits_of)
+        .into_iter()
+        .chain(receivers.limit_problems(defaults))
+        .chain(silences.limit_problems(now, defaults.max_silences));
+    for problem in problems {
+        tracing::warn!(%problem, "stored alerting object breaks a configured limit; kept as it is");
     }
 }
 

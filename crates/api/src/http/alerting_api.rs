@@ -157,7 +157,8 @@ async fn put_group(
     let service = service(&state)?;
     let level = level(&state, &caller, &uri, &path)?;
     let name = &path["name"];
-    let group = crate::alerting::tenant_rules::parse_group(&level, name, &body)?;
+    let limits = &caller.principal.limits;
+    let group = periscope_alerting::tenant::validate_tenant_group(&level, name, &body, limits)?;
     // Every query must pass the enforcement for the level's namespaces.
     let scope = level_scope(&state, &level)?;
     for rule in &group.rules {
@@ -168,8 +169,9 @@ async fn put_group(
                 Error::new(e.kind(), format!("rule {:?}: {}", rule.name(), e.message()))
             })?;
     }
-    let created = service.tenant.get(&level, name).is_none();
-    service.tenant.put(&level, name, &body)?;
+    let created = service
+        .tenant
+        .put(&level, name, &body, &caller.principal.name, limits)?;
     service.apply();
     let status = if created {
         axum::http::StatusCode::CREATED
@@ -264,6 +266,13 @@ async fn put_receiver(
         ))
         .into());
     }
+    let limits = &caller.principal.limits;
+    within_bytes(
+        "receiver",
+        &body,
+        limits.max_receiver_bytes,
+        "max_receiver_bytes",
+    )?;
     let webhook: periscope_alerting::notify::Webhook = serde_json::from_str(&body)
         .map_err(|e| Error::bad_request(format!("invalid receiver: {e}")))?;
     let url_ok = webhook
@@ -278,13 +287,14 @@ async fn put_receiver(
         ))
         .into());
     }
-    let created = service
-        .receivers
-        .put(periscope_alerting::notify::TenantReceiver {
+    let created = service.receivers.put(
+        periscope_alerting::notify::TenantReceiver {
             namespace,
             name,
             webhook,
-        })?;
+        },
+        limits,
+    )?;
     service
         .dispatcher
         .set_tenant_receivers(service.receivers.list());
@@ -382,21 +392,24 @@ fn parse_time(field: &str, text: &str) -> Result<i64> {
         })
 }
 
-/// The namespace a silence is confined to: its `namespace="..."` matcher.
-fn silence_namespace(matchers: &[periscope_alerting::notify::SilenceMatcher]) -> Option<&str> {
-    matchers
-        .iter()
-        .find(|m| m.name == "namespace" && m.is_equal && !m.is_regex)
-        .map(|m| m.value.as_str())
-}
-
 /// Tenants may silence only their namespaces' alerts: a silence must match
 /// `namespace` exactly against one of them.
-fn may_silence(caller: &Caller, matchers: &[periscope_alerting::notify::SilenceMatcher]) -> bool {
+fn may_silence(caller: &Caller, silence: &periscope_alerting::notify::Silence) -> bool {
     match &caller.scope {
         Scope::ClusterWide => true,
-        Scope::Namespaces(set) => silence_namespace(matchers).is_some_and(|ns| set.contains(ns)),
+        Scope::Namespaces(set) => silence.namespace().is_some_and(|ns| set.contains(ns)),
     }
+}
+
+/// Refuses (413) a body over a per-principal byte limit, naming the limit.
+fn within_bytes(what: &str, body: &str, max: usize, limit: &str) -> Result<()> {
+    if body.len() > max {
+        return Err(Error::too_large(format!(
+            "the {what} is {} bytes, more than the {max} allowed (limit {limit})",
+            body.len()
+        )));
+    }
+    Ok(())
 }
 
 fn gettable(s: &periscope_alerting::notify::Silence, now: i64) -> serde_json::Value {
@@ -422,7 +435,7 @@ async fn list_silences(
         .silences
         .list()
         .iter()
-        .filter(|s| may_silence(&caller, &s.matchers))
+        .filter(|s| may_silence(&caller, s))
         .map(|s| gettable(s, now))
         .collect();
     Ok(Json(list).into_response())
@@ -436,7 +449,7 @@ async fn get_silence(
     let silence = service(&state)?
         .silences
         .get(&id)
-        .filter(|s| may_silence(&caller, &s.matchers))
+        .filter(|s| may_silence(&caller, s))
         .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no silence {id:?}")))?;
     Ok(Json(gettable(&silence, unix_ms_now())).into_response())
 }
@@ -447,22 +460,15 @@ async fn post_silence(
     body: String,
 ) -> Handled {
     let service = service(&state)?;
+    let limits = &caller.principal.limits;
+    within_bytes(
+        "silence",
+        &body,
+        limits.max_silence_bytes,
+        "max_silence_bytes",
+    )?;
     let posted: PostableSilence = serde_json::from_str(&body)
         .map_err(|e| Error::bad_request(format!("invalid silence: {e}")))?;
-    if !may_silence(&caller, &posted.matchers) {
-        return Err(Error::forbidden(
-            "a silence must match namespace=\"<one of your namespaces>\"",
-        )
-        .into());
-    }
-    if !posted.id.is_empty() {
-        let existing = service.silences.get(&posted.id).ok_or_else(|| {
-            Error::new(ErrorKind::NotFound, format!("no silence {:?}", posted.id))
-        })?;
-        if !may_silence(&caller, &existing.matchers) {
-            return Err(Error::forbidden("that silence is not yours to change").into());
-        }
-    }
     let now = unix_ms_now();
     let silence = periscope_alerting::notify::Silence {
         id: posted.id,
@@ -473,10 +479,21 @@ async fn post_silence(
         comment: posted.comment,
         updated_at: now,
     };
-    let id = service
-        .silences
-        .put(silence, now)
-        .map_err(Error::bad_request)?;
+    if !may_silence(&caller, &silence) {
+        return Err(Error::forbidden(
+            "a silence must match namespace=\"<one of your namespaces>\"",
+        )
+        .into());
+    }
+    if !silence.id.is_empty() {
+        let existing = service.silences.get(&silence.id).ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("no silence {:?}", silence.id))
+        })?;
+        if !may_silence(&caller, &existing) {
+            return Err(Error::forbidden("that silence is not yours to change").into());
+        }
+    }
+    let id = service.silences.put(silence, now, limits.max_silences)?;
     Ok(Json(json!({ "silenceID": id })).into_response())
 }
 
@@ -489,7 +506,7 @@ async fn delete_silence(
     let visible = service
         .silences
         .get(&id)
-        .is_some_and(|s| may_silence(&caller, &s.matchers));
+        .is_some_and(|s| may_silence(&caller, &s));
     if !visible {
         return Err(Error::new(ErrorKind::NotFound, format!("no silence {id:?}")).into());
     }
