@@ -298,7 +298,7 @@ async fn tenants_manage_their_own_rule_groups_confined_to_their_namespaces() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = format!(
-        "\n[alerting]\nbuiltin_rules = false\ndata_dir = {:?}\n",
+        "\n[alerting]\nbuiltin_rules = false\ndata_dir = {:?}\n\n[limits]\nmin_rule_interval = \"1s\"\n",
         data.display().to_string()
     );
     let p = periscope_with(&config).await;

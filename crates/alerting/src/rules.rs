@@ -163,7 +163,7 @@ pub fn parse_rule_file(source: &str, text: &str) -> Result<Vec<RuleGroup>, RuleE
 pub fn parse_rule_group(source: &str, name: &str, text: &str) -> Result<RuleGroup, RuleErrors> {
     let mut group: GroupFile = serde_yaml_ng::from_str(text).map_err(|e| {
         RuleErrors(vec![format!(
-            "{source}: not a rule group (an object with `rules`, and optionally `interval`, \
+            "{source}: not a valid YAML or JSON rule group (an object with `rules`, and optionally `interval`, \
              `query_offset`, `limit`, `labels`): {e}"
         )])
     })?;
@@ -366,6 +366,34 @@ groups:
         };
         assert_eq!(a.for_, Duration::from_secs(300));
         assert_eq!(a.keep_firing_for, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn queries_and_durations_that_panic_the_parser_are_errors_with_their_place() {
+        let e = parse_rule_file(
+            "t.yaml",
+            r#"
+groups:
+  - name: g
+    interval: 1e400
+    rules:
+      - alert: A
+        expr: up offset +Inf
+      - alert: B
+        expr: rate(up[1e400])
+        for: "-1"
+"#,
+        )
+        .unwrap_err();
+        let all = e.0.join("\n");
+        for expected in [
+            "groups[0].interval: \"1e400\" is not a duration: out of range",
+            "groups[0].rules[0].expr: the query cannot be parsed: cannot convert float seconds",
+            "groups[0].rules[1].expr: the query cannot be parsed",
+            "groups[0].rules[1].for: \"-1\" is not a duration: out of range",
+        ] {
+            assert!(all.contains(expected), "missing {expected:?} in\n{all}");
+        }
     }
 
     #[test]
