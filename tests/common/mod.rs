@@ -3,6 +3,8 @@
 //! cluster), and a fresh Periscope per test, in process, on free ports.
 #![allow(dead_code)]
 
+pub mod fuzz;
+
 use periscope_api::Server;
 use periscope_config::Config;
 use periscope_sandbox::{demo_config, DemoTenant, PrometheusProcess};
