@@ -135,8 +135,7 @@ impl std::error::Error for RuleErrors {}
 
 /// Parses and validates the rule groups of one file.
 pub fn parse_rule_file(source: &str, text: &str) -> Result<Vec<RuleGroup>, RuleErrors> {
-    let file: RuleFile =
-        serde_yaml_ng::from_str(text).map_err(|e| RuleErrors(vec![format!("{source}: {e}")]))?;
+    let file: RuleFile = from_yaml(text).map_err(|e| RuleErrors(vec![format!("{source}: {e}")]))?;
     let mut errors = Vec::new();
     let mut names = HashSet::new();
     let mut groups = Vec::new();
@@ -161,7 +160,7 @@ pub fn parse_rule_file(source: &str, text: &str) -> Result<Vec<RuleGroup>, RuleE
 /// rules, ...}`, YAML or JSON) under the name `name`; a `name` in the text
 /// must be the same.
 pub fn parse_rule_group(source: &str, name: &str, text: &str) -> Result<RuleGroup, RuleErrors> {
-    let mut group: GroupFile = serde_yaml_ng::from_str(text).map_err(|e| {
+    let mut group: GroupFile = from_yaml(text).map_err(|e| {
         RuleErrors(vec![format!(
             "{source}: not a valid YAML or JSON rule group (an object with `rules`, and optionally `interval`, \
              `query_offset`, `limit`, `labels`): {e}"
@@ -182,6 +181,13 @@ pub fn parse_rule_group(source: &str, name: &str, text: &str) -> Result<RuleGrou
     } else {
         Err(RuleErrors(errors))
     }
+}
+
+/// YAML (or JSON) text as `T`, behind the parser boundary: tenants write it.
+fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    periscope_model::guard::no_panic(|| serde_yaml_ng::from_str(text))
+        .map_err(|panic| format!("the YAML parser failed: {panic}"))?
+        .map_err(|e| e.to_string())
 }
 
 fn validate_group(errors: &mut Vec<String>, at: &str, source: &str, group: GroupFile) -> RuleGroup {
