@@ -31,6 +31,7 @@ pub fn log_table() -> TableSpec {
         schema: log_schema(),
         time_column: "time".into(),
         sort_columns: vec!["namespace".into(), "pod".into(), "time".into()],
+        bloom_filter_columns: Vec::new(),
     }
 }
 

@@ -4,6 +4,7 @@
 use periscope_logs::{workload, LogFilter};
 use periscope_store::datafusion::logical_expr::{binary_expr, Expr, Operator};
 use periscope_store::datafusion::prelude::{col, lit};
+use periscope_store::like_contains;
 
 /// The predicate for everything but the time range (the scan applies that),
 /// or `None` when nothing narrows the rows.
@@ -35,7 +36,7 @@ pub fn predicate(filter: &LogFilter) -> Option<Expr> {
         any_of(
             values
                 .iter()
-                .map(|v| col(column).ilike(lit(contains_pattern(v)))),
+                .map(|v| col(column).ilike(lit(like_contains(v)))),
         )
     };
     parts.extend(fuzzy("namespace", &filter.namespace_query));
@@ -49,20 +50,6 @@ pub fn predicate(filter: &LogFilter) -> Option<Expr> {
 /// The OR of the expressions, `None` when there are none.
 fn any_of(exprs: impl Iterator<Item = Expr>) -> Option<Expr> {
     exprs.reduce(Expr::or)
-}
-
-/// A LIKE pattern matching `text` anywhere, its wildcards taken literally.
-fn contains_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
 }
 
 #[cfg(test)]
@@ -116,6 +103,6 @@ mod tests {
 
     #[test]
     fn wildcards_in_keywords_are_literal() {
-        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+        assert_eq!(like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
     }
 }

@@ -26,5 +26,20 @@ pub use store::{unix_now_ns, Store, StoreOptions, StoreStats, TableSpec};
 /// Re-exported so callers build batches and queries with the same versions.
 pub use datafusion;
 
+/// A LIKE pattern matching `text` anywhere, its wildcards (`%`, `_`, `\\`)
+/// taken literally.
+pub fn like_contains(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
 #[cfg(test)]
 mod tests;

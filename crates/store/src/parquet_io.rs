@@ -129,6 +129,7 @@ pub fn write_file(
     partition: i64,
     batch: &RecordBatch,
     time_column: usize,
+    bloom_filter_columns: &[String],
 ) -> Result<FileEntry, StoreError> {
     let path = table_dir.join(relative);
     let dir = path.parent().expect("files live in a partition directory");
@@ -139,14 +140,17 @@ pub fn write_file(
     // of a row group (page index); times, increasing within a run of rows,
     // are delta-encoded.
     let time = ColumnPath::from(batch.schema().field(time_column).name().as_str());
-    let props = WriterProperties::builder()
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_column_dictionary_enabled(time.clone(), false)
-        .set_column_encoding(time, Encoding::DELTA_BINARY_PACKED)
-        .build();
+        .set_column_encoding(time, Encoding::DELTA_BINARY_PACKED);
+    for column in bloom_filter_columns {
+        props = props.set_column_bloom_filter_enabled(ColumnPath::from(column.as_str()), true);
+    }
+    let props = props.build();
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
     writer.write(batch)?;
     let file = writer.into_inner()?;

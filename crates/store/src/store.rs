@@ -27,6 +27,9 @@ pub struct TableSpec {
     pub time_column: String,
     /// Rows in a file are sorted by these columns (the usual filters first).
     pub sort_columns: Vec<String>,
+    /// Columns written with Parquet bloom filters, so an equality filter on
+    /// one (a trace id) skips row groups whatever the sort order.
+    pub bloom_filter_columns: Vec<String>,
 }
 
 /// Tuning of a store.
@@ -395,7 +398,12 @@ impl Store {
                     first_file + i as u64
                 );
                 entries.push(parquet_io::write_file(
-                    &dir, &name, partition, &sorted, time_index,
+                    &dir,
+                    &name,
+                    partition,
+                    &sorted,
+                    time_index,
+                    &spec.bloom_filter_columns,
                 )?);
             }
             for parent in entries.iter().filter_map(|e| Path::new(&e.path).parent()) {
@@ -528,6 +536,7 @@ impl Store {
             next.next_file += 1;
             let (dir, schema) = (self.options.dir.clone(), self.spec.schema.clone());
             let (time_index, sort) = (self.time_index, self.sort_indices.clone());
+            let blooms = self.spec.bloom_filter_columns.clone();
             let inputs: Vec<PathBuf> = small.iter().map(|f| dir.join(&f.path)).collect();
             let merged = tokio::task::spawn_blocking(move || {
                 let batches = inputs
@@ -536,7 +545,7 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()?;
                 let all = datafusion::arrow::compute::concat_batches(&schema, batches.iter())?;
                 let sorted = parquet_io::sort(&all, &sort)?;
-                parquet_io::write_file(&dir, &name, partition, &sorted, time_index)
+                parquet_io::write_file(&dir, &name, partition, &sorted, time_index, &blooms)
             })
             .await
             .map_err(|e| StoreError::Engine(format!("compaction task: {e}")))??;

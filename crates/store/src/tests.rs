@@ -19,6 +19,7 @@ fn spec() -> TableSpec {
         ])),
         time_column: "time".into(),
         sort_columns: vec!["namespace".into(), "time".into()],
+        bloom_filter_columns: Vec::new(),
     }
 }
 

@@ -1,0 +1,296 @@
+//! The embedded trace backend: spans in the store, the trace operations in
+//! DataFusion. Every read is narrowed by the caller's namespace set before
+//! anything else; the trace service checks each span again.
+
+use crate::table::{span_table, spans, tag_line, to_batch};
+use futures::future::BoxFuture;
+use periscope_model::{Error, Result};
+use periscope_store::datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use periscope_store::datafusion::arrow::compute::cast;
+use periscope_store::datafusion::arrow::datatypes::{DataType, Int32Type, Int64Type};
+use periscope_store::datafusion::dataframe::DataFrame;
+use periscope_store::datafusion::functions_aggregate::expr_fn::{count, max};
+use periscope_store::datafusion::logical_expr::{Expr, JoinType};
+use periscope_store::datafusion::prelude::{col, lit};
+use periscope_store::{like_contains, Store, StoreOptions};
+use periscope_traces::{Namespaces, Operation, RawEdge, Span, SpanQuery, TraceBackend, TraceId};
+use std::sync::Arc;
+
+/// Spans in an embedded store.
+pub struct TraceStore {
+    store: Arc<Store>,
+}
+
+/// Most spans one read of traces by id returns (a runaway trace is cut).
+const MAX_SPANS_READ: usize = 100_000;
+
+fn engine(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("trace query: {e}"))
+}
+
+/// `namespace IN (...)` for a scope, `false` for an empty one, nothing for
+/// cluster-wide callers.
+fn scope_filter(namespaces: &Namespaces) -> Option<Expr> {
+    namespaces.as_ref().map(|set| {
+        if set.is_empty() {
+            lit(false)
+        } else {
+            col("namespace").in_list(set.iter().map(|n| lit(n.as_str())).collect(), false)
+        }
+    })
+}
+
+fn texts(batches: &[RecordBatch], column: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let c = cast(b.column(column), &DataType::Utf8).expect("text column");
+        let c = c.as_string::<i32>();
+        out.extend((0..c.len()).map(|i| c.value(i).to_string()));
+    }
+    out
+}
+
+impl TraceStore {
+    /// Opens the span table in `options.dir`, replaying its write-ahead log.
+    pub fn open(options: StoreOptions) -> Result<TraceStore> {
+        Ok(TraceStore {
+            store: Arc::new(Store::open(span_table(), options)?),
+        })
+    }
+
+    /// The underlying table (to run its background task, or for statistics).
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    async fn frame(&self, start: i64, end: i64, filters: Vec<Expr>) -> Result<DataFrame> {
+        let frame = self.store.scan(start, end).await.map_err(Error::from)?;
+        match filters.into_iter().reduce(Expr::and) {
+            Some(f) => frame.filter(f).map_err(engine),
+            None => Ok(frame),
+        }
+    }
+
+    async fn find(&self, q: SpanQuery, namespaces: Namespaces) -> Result<Vec<TraceId>> {
+        let mut filters: Vec<Expr> = scope_filter(&namespaces).into_iter().collect();
+        if let Some(s) = &q.service {
+            filters.push(col("service").eq(lit(s.as_str())));
+        }
+        if let Some(o) = &q.operation {
+            filters.push(col("operation").eq(lit(o.as_str())));
+        }
+        if let Some(k) = q.kind {
+            filters.push(col("kind").eq(lit(k)));
+        }
+        if let Some(d) = q.min_duration {
+            filters.push(col("duration").gt_eq(lit(d)));
+        }
+        if let Some(d) = q.max_duration {
+            filters.push(col("duration").lt_eq(lit(d)));
+        }
+        for (k, v) in &q.tags {
+            filters
+                .push(col("tag_index").like(lit(like_contains(&format!("\n{}", tag_line(k, v))))));
+        }
+        let batches = self
+            .frame(q.start, q.end, filters)
+            .await?
+            .aggregate(
+                vec![col("trace_id")],
+                vec![max(col("start")).alias("latest")],
+            )
+            .and_then(|f| {
+                f.sort(vec![
+                    col("latest").sort(false, false),
+                    col("trace_id").sort(true, false),
+                ])
+            })
+            .and_then(|f| f.limit(0, Some(q.limit)))
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)?;
+        Ok(texts(&batches, 0)
+            .iter()
+            .filter_map(|id| TraceId::parse(id).ok())
+            .collect())
+    }
+
+    async fn read_traces(&self, ids: Vec<TraceId>) -> Result<Vec<Span>> {
+        let ids: Vec<Expr> = ids.iter().map(|id| lit(id.to_hex32())).collect();
+        let batches = self
+            .frame(
+                i64::MIN,
+                i64::MAX,
+                vec![col("trace_id").in_list(ids, false)],
+            )
+            .await?
+            .limit(0, Some(MAX_SPANS_READ))
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)?;
+        let mut out = Vec::new();
+        for b in &batches {
+            spans(b, &mut out);
+        }
+        Ok(out)
+    }
+
+    async fn distinct(&self, filters: Vec<Expr>, columns: Vec<Expr>) -> Result<Vec<RecordBatch>> {
+        self.frame(i64::MIN, i64::MAX, filters)
+            .await?
+            .aggregate(columns, vec![])
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)
+    }
+
+    async fn list_services(&self, namespaces: Namespaces) -> Result<Vec<String>> {
+        let batches = self
+            .distinct(
+                scope_filter(&namespaces).into_iter().collect(),
+                vec![col("service")],
+            )
+            .await?;
+        Ok(texts(&batches, 0))
+    }
+
+    async fn list_operations(
+        &self,
+        service: String,
+        kind: Option<i32>,
+        namespaces: Namespaces,
+    ) -> Result<Vec<Operation>> {
+        let mut filters: Vec<Expr> = scope_filter(&namespaces).into_iter().collect();
+        filters.push(col("service").eq(lit(service)));
+        if let Some(k) = kind {
+            filters.push(col("kind").eq(lit(k)));
+        }
+        let batches = self
+            .distinct(filters, vec![col("operation"), col("kind")])
+            .await?;
+        let names = texts(&batches, 0);
+        let kinds = batches
+            .iter()
+            .flat_map(|b| b.column(1).as_primitive::<Int32Type>().values().to_vec());
+        Ok(names
+            .into_iter()
+            .zip(kinds)
+            .map(|(name, kind)| Operation { name, kind })
+            .collect())
+    }
+
+    async fn list_edges(&self, start: i64, end: i64) -> Result<Vec<RawEdge>> {
+        let spans = self.frame(start, end, vec![]).await?;
+        let side = |frame: DataFrame, prefix: &str| {
+            frame.select(
+                [
+                    "trace_id",
+                    "span_id",
+                    "parent_span_id",
+                    "service",
+                    "namespace",
+                ]
+                .iter()
+                .map(|c| col(*c).alias(format!("{prefix}{c}")))
+                .collect::<Vec<_>>(),
+            )
+        };
+        let children = side(spans.clone(), "c_")
+            .and_then(|f| f.filter(col("c_parent_span_id").not_eq(lit(""))))
+            .map_err(engine)?;
+        let parents = side(spans, "p_").map_err(engine)?;
+        let batches = children
+            .join(
+                parents,
+                JoinType::Inner,
+                &["c_trace_id", "c_parent_span_id"],
+                &["p_trace_id", "p_span_id"],
+                Some(col("c_service").not_eq(col("p_service"))),
+            )
+            .and_then(|f| {
+                f.aggregate(
+                    vec![
+                        col("p_service"),
+                        col("p_namespace"),
+                        col("c_service"),
+                        col("c_namespace"),
+                    ],
+                    vec![count(lit(1)).alias("calls")],
+                )
+            })
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)?;
+        let (ps, pn, cs, cn) = (
+            texts(&batches, 0),
+            texts(&batches, 1),
+            texts(&batches, 2),
+            texts(&batches, 3),
+        );
+        let calls = batches
+            .iter()
+            .flat_map(|b| b.column(4).as_primitive::<Int64Type>().values().to_vec());
+        Ok(ps
+            .into_iter()
+            .zip(pn)
+            .zip(cs.into_iter().zip(cn))
+            .zip(calls)
+            .map(
+                |(
+                    ((parent_service, parent_namespace), (child_service, child_namespace)),
+                    calls,
+                )| RawEdge {
+                    parent_service,
+                    parent_namespace,
+                    child_service,
+                    child_namespace,
+                    calls: calls as u64,
+                },
+            )
+            .collect())
+    }
+}
+
+impl TraceBackend for TraceStore {
+    fn ingest(&self, spans: Vec<Span>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.store
+                .append(to_batch(&spans))
+                .await
+                .map_err(Error::from)
+        })
+    }
+
+    fn find_traces(
+        &self,
+        query: SpanQuery,
+        namespaces: Namespaces,
+    ) -> BoxFuture<'_, Result<Vec<TraceId>>> {
+        Box::pin(self.find(query, namespaces))
+    }
+
+    fn spans_of(&self, ids: Vec<TraceId>) -> BoxFuture<'_, Result<Vec<Span>>> {
+        Box::pin(self.read_traces(ids))
+    }
+
+    fn services(&self, namespaces: Namespaces) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(self.list_services(namespaces))
+    }
+
+    fn operations(
+        &self,
+        service: String,
+        kind: Option<i32>,
+        namespaces: Namespaces,
+    ) -> BoxFuture<'_, Result<Vec<Operation>>> {
+        Box::pin(self.list_operations(service, kind, namespaces))
+    }
+
+    fn edges(&self, start: i64, end: i64) -> BoxFuture<'_, Result<Vec<RawEdge>>> {
+        Box::pin(self.list_edges(start, end))
+    }
+}

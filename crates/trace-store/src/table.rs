@@ -1,0 +1,189 @@
+//! The span table: one row per span. Files are sorted by namespace, service
+//! and start (a scope and a service narrow a search to few row groups) and
+//! carry a bloom filter on the trace id, so a trace is found by id without a
+//! time range.
+
+use periscope_store::datafusion::arrow::array::{
+    ArrayRef, AsArray, Int32Array, Int64Array, RecordBatch, StringBuilder,
+};
+use periscope_store::datafusion::arrow::compute::cast;
+use periscope_store::datafusion::arrow::datatypes::{
+    DataType, Field, Int32Type, Int64Type, Schema, SchemaRef,
+};
+use periscope_store::TableSpec;
+use periscope_traces::{Event, Link, Place, Span, SpanId, Tag, TraceId};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Columns of the span table.
+pub fn span_schema() -> SchemaRef {
+    let text = |name: &str| Field::new(name, DataType::Utf8, false);
+    let int = |name: &str, t: DataType| Field::new(name, t, false);
+    Arc::new(Schema::new(vec![
+        int("start", DataType::Int64),
+        text("trace_id"),
+        text("span_id"),
+        text("parent_span_id"),
+        text("service"),
+        text("operation"),
+        int("kind", DataType::Int32),
+        int("status_code", DataType::Int32),
+        int("duration", DataType::Int64),
+        text("namespace"),
+        text("pod"),
+        text("node"),
+        text("container"),
+        text("workload"),
+        text("tag_index"),
+        text("detail"),
+    ]))
+}
+
+/// The span table's layout.
+pub fn span_table() -> TableSpec {
+    TableSpec {
+        name: "spans".into(),
+        schema: span_schema(),
+        time_column: "start".into(),
+        sort_columns: vec!["namespace".into(), "service".into(), "start".into()],
+        bloom_filter_columns: vec!["trace_id".into()],
+    }
+}
+
+/// The searchable text of a span's tags and its resource's: one line per tag,
+/// `\nkey=value\n`, so a tag filter is one LIKE on `\nkey=value\n`.
+pub fn tag_index(span: &Span) -> String {
+    let mut out = String::from("\n");
+    for t in span.tags.iter().chain(&span.resource) {
+        out.push_str(&tag_line(&t.key, &t.value.as_text()));
+    }
+    out
+}
+
+/// A tag's line in the index (newlines inside become spaces).
+pub fn tag_line(key: &str, value: &str) -> String {
+    format!("{}={}\n", key.replace('\n', " "), value.replace('\n', " "))
+}
+
+/// A batch of spans.
+pub fn to_batch(spans: &[Span]) -> RecordBatch {
+    let text = |f: &dyn Fn(&Span) -> String| -> ArrayRef {
+        let mut b = StringBuilder::with_capacity(spans.len(), spans.len() * 16);
+        for s in spans {
+            b.append_value(f(s));
+        }
+        Arc::new(b.finish())
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| s.start))),
+        text(&|s| s.trace_id.to_hex32()),
+        text(&|s| s.span_id.to_string()),
+        text(&|s| s.parent_span_id.map(|p| p.to_string()).unwrap_or_default()),
+        text(&|s| s.service.clone()),
+        text(&|s| s.operation.clone()),
+        Arc::new(Int32Array::from_iter_values(spans.iter().map(|s| s.kind))),
+        Arc::new(Int32Array::from_iter_values(
+            spans.iter().map(|s| s.status_code),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            spans.iter().map(|s| s.duration),
+        )),
+        text(&|s| s.place.namespace.clone()),
+        text(&|s| s.place.pod.clone()),
+        text(&|s| s.place.node.clone()),
+        text(&|s| s.place.container.clone()),
+        text(&|s| s.place.workload.clone()),
+        text(&tag_index),
+        text(&|s| {
+            json!({"tags": s.tags, "resource": s.resource, "events": s.events, "links": s.links})
+                .to_string()
+        }),
+    ];
+    RecordBatch::try_new(span_schema(), columns).expect("columns match the span schema")
+}
+
+/// The spans of a batch read back (any column order the schema has).
+pub fn spans(batch: &RecordBatch, out: &mut Vec<Span>) {
+    let text = |name: &str| {
+        let column = batch.column_by_name(name).expect("span column");
+        cast(column, &DataType::Utf8)
+            .expect("text columns cast to Utf8")
+            .as_string::<i32>()
+            .clone()
+    };
+    let int64 = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("span column")
+            .as_primitive::<Int64Type>()
+            .clone()
+    };
+    let int32 = |name: &str| {
+        batch
+            .column_by_name(name)
+            .expect("span column")
+            .as_primitive::<Int32Type>()
+            .clone()
+    };
+    let (start, duration) = (int64("start"), int64("duration"));
+    let (kind, status) = (int32("kind"), int32("status_code"));
+    let [trace_id, span_id, parent, service, operation, namespace, pod, node, container, workload, detail] =
+        [
+            "trace_id",
+            "span_id",
+            "parent_span_id",
+            "service",
+            "operation",
+            "namespace",
+            "pod",
+            "node",
+            "container",
+            "workload",
+            "detail",
+        ]
+        .map(text);
+    for i in 0..batch.num_rows() {
+        let (Ok(trace), Some(span)) = (
+            TraceId::parse(trace_id.value(i)),
+            SpanId::parse(span_id.value(i)),
+        ) else {
+            continue;
+        };
+        let detail: Detail = serde_json::from_str(detail.value(i)).unwrap_or_default();
+        out.push(Span {
+            trace_id: trace,
+            span_id: span,
+            parent_span_id: SpanId::parse(parent.value(i)),
+            service: service.value(i).to_string(),
+            operation: operation.value(i).to_string(),
+            kind: kind.value(i),
+            status_code: status.value(i),
+            start: start.value(i),
+            duration: duration.value(i),
+            place: Place {
+                namespace: namespace.value(i).to_string(),
+                pod: pod.value(i).to_string(),
+                node: node.value(i).to_string(),
+                container: container.value(i).to_string(),
+                workload: workload.value(i).to_string(),
+            },
+            tags: detail.tags,
+            resource: detail.resource,
+            events: detail.events,
+            links: detail.links,
+        });
+    }
+}
+
+/// What the `detail` column holds.
+#[derive(Default, serde::Deserialize)]
+struct Detail {
+    #[serde(default)]
+    tags: Vec<Tag>,
+    #[serde(default)]
+    resource: Vec<Tag>,
+    #[serde(default)]
+    events: Vec<Event>,
+    #[serde(default)]
+    links: Vec<Link>,
+}

@@ -1,0 +1,21 @@
+//! Periscope's trace model, the same for the embedded span store and Jaeger:
+//!
+//! - [`id`]: trace and span ids, in Jaeger's hex forms;
+//! - [`span`]: a span with its Kubernetes place, tags, events and links;
+//! - [`otlp`]: OTLP trace requests (protobuf, OTLP/JSON) turned into spans;
+//! - [`query`]: the parameters of Jaeger's query API, in Jaeger's units;
+//! - [`service`]: the backend interface and the trace operations with the
+//!   tenancy rules applied once for every backend;
+//! - [`jaeger`]: answers in Jaeger's UI model.
+
+pub mod id;
+pub mod jaeger;
+pub mod otlp;
+pub mod query;
+pub mod service;
+pub mod span;
+
+pub use id::{SpanId, TraceId};
+pub use query::{SpanQuery, TraceRequest};
+pub use service::{Edge, Namespaces, Operation, RawEdge, ScopedTrace, TraceBackend, TraceService};
+pub use span::{Event, Link, Place, Span, Tag, TagValue};
