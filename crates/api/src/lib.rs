@@ -15,5 +15,6 @@ mod server;
 mod state;
 mod telemetry;
 mod time;
+mod traces;
 
 pub use server::{BoundServer, Server, Services};

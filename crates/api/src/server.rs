@@ -110,8 +110,15 @@ impl BoundServer {
             #[cfg(unix)]
             tokio::spawn(reload_on_sighup(Arc::clone(&self.state)));
         }
-        let stores =
+        let mut stores =
             crate::logs::run_stores(&self.state.logs, || Box::pin(stopped(stop_rx.clone())));
+        stores.extend(
+            self.state
+                .traces
+                .stores
+                .iter()
+                .map(|store| tokio::spawn(Arc::clone(store).run(stopped(stop_rx.clone())))),
+        );
         let http_router = http::router(Arc::clone(&self.state));
         // Responses stream in several writes; without TCP_NODELAY the last small
         // write waits for the client's delayed ACK (tens of milliseconds).

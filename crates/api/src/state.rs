@@ -36,6 +36,10 @@ pub struct AppState {
     pub(crate) alerting: std::sync::OnceLock<crate::alerting::AlertingService>,
     /// Each cluster's log backend (clusters without one are absent).
     pub(crate) logs: BTreeMap<String, crate::logs::LogBackend>,
+    /// Each cluster's trace service.
+    pub(crate) traces: crate::traces::TraceBackends,
+    /// Where OTLP resource attributes put a span.
+    pub(crate) place_attributes: periscope_traces::otlp::PlaceAttributes,
     /// Log shippers' tokens.
     pub(crate) ingest_auth: IngestAuthenticator,
     /// Ingest requests in flight (bounded, so memory is).
@@ -76,6 +80,11 @@ impl AppState {
             catalog,
             alerting: std::sync::OnceLock::new(),
             logs: crate::logs::open_backends(&config)?,
+            traces: crate::traces::open_backends(&config)?,
+            place_attributes: periscope_traces::otlp::PlaceAttributes {
+                namespace: config.ingest.trace_namespace_attributes.clone(),
+                ..Default::default()
+            },
             ingest_auth: IngestAuthenticator::ingest_from_config(&config),
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.ingest.max_concurrent_requests,
@@ -105,6 +114,23 @@ impl AppState {
                 ErrorKind::NotFound,
                 format!(
                     "cluster {:?} has no log backend (configure [storage] or clusters.logs)",
+                    cluster.name
+                ),
+            )
+        })
+    }
+
+    /// The trace service of the named cluster (default for `None`/empty).
+    pub(crate) fn trace_service(
+        &self,
+        name: Option<&str>,
+    ) -> Result<&periscope_traces::TraceService> {
+        let cluster = self.cluster(name)?;
+        self.traces.services.get(&cluster.name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "cluster {:?} has no trace backend (configure [storage] or clusters.traces)",
                     cluster.name
                 ),
             )

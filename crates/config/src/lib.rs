@@ -91,23 +91,49 @@ impl Config {
     /// `logs` setting a cluster uses the embedded store when `[storage]` is
     /// configured, and has no log backend otherwise.
     pub fn logs_backend(&self, cluster: &ClusterConfig) -> Option<LogsConfig> {
+        match &cluster.logs {
+            Some(LogsConfig::Elasticsearch(es)) => Some(LogsConfig::Elasticsearch(es.clone())),
+            Some(LogsConfig::Embedded(e)) => self
+                .embedded(cluster, "logs", Some(e))
+                .map(LogsConfig::Embedded),
+            None => self
+                .embedded(cluster, "logs", None)
+                .map(LogsConfig::Embedded),
+        }
+    }
+
+    /// The trace backend of `cluster`, resolved like [`Config::logs_backend`]
+    /// (`<storage.data_dir>/traces/<cluster>` by default).
+    pub fn traces_backend(&self, cluster: &ClusterConfig) -> Option<TracesConfig> {
+        let configured = cluster.traces.as_ref().map(|t| match t {
+            TracesConfig::Embedded(e) => e,
+        });
+        self.embedded(cluster, "traces", configured)
+            .map(TracesConfig::Embedded)
+    }
+
+    /// An embedded store of `signal` for `cluster`: its configuration with the
+    /// directory resolved, or the defaults under `[storage]` when it has none.
+    fn embedded(
+        &self,
+        cluster: &ClusterConfig,
+        signal: &str,
+        configured: Option<&EmbeddedLogsConfig>,
+    ) -> Option<EmbeddedLogsConfig> {
         let default_dir = || {
             self.storage
                 .as_ref()
-                .map(|s| s.data_dir.join("logs").join(&cluster.name))
+                .map(|s| s.data_dir.join(signal).join(&cluster.name))
         };
-        match &cluster.logs {
-            Some(LogsConfig::Embedded(embedded)) => {
-                let mut embedded = embedded.clone();
-                embedded.dir = embedded.dir.or_else(default_dir);
-                Some(LogsConfig::Embedded(embedded))
+        match configured {
+            Some(e) => {
+                let mut e = e.clone();
+                e.dir = e.dir.or_else(default_dir);
+                Some(e)
             }
-            Some(other) => Some(other.clone()),
-            None => default_dir().map(|dir| {
-                LogsConfig::Embedded(EmbeddedLogsConfig {
-                    dir: Some(dir),
-                    ..Default::default()
-                })
+            None => default_dir().map(|dir| EmbeddedLogsConfig {
+                dir: Some(dir),
+                ..Default::default()
             }),
         }
     }

@@ -58,6 +58,10 @@ pub struct IngestConfig {
     pub max_concurrent_requests: usize,
     #[serde(default)]
     pub tokens: Vec<IngestTokenConfig>,
+    /// OTLP resource attributes that give a span its namespace, the first
+    /// present winning (e.g. add `service.namespace` as a fallback).
+    #[serde(default = "default_trace_namespace_attributes")]
+    pub trace_namespace_attributes: Vec<String>,
 }
 
 impl Default for IngestConfig {
@@ -66,8 +70,13 @@ impl Default for IngestConfig {
             max_body_bytes: default_ingest_max_body_bytes(),
             max_concurrent_requests: default_ingest_max_concurrent(),
             tokens: Vec::new(),
+            trace_namespace_attributes: default_trace_namespace_attributes(),
         }
     }
+}
+
+fn default_trace_namespace_attributes() -> Vec<String> {
+    vec!["k8s.namespace.name".into()]
 }
 
 fn default_ingest_max_body_bytes() -> usize {
@@ -99,11 +108,11 @@ pub enum LogsConfig {
     Elasticsearch(Box<ElasticsearchConfig>),
 }
 
-/// The embedded log store.
+/// An embedded store (of log lines, or of spans).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbeddedLogsConfig {
-    /// Default: `<storage.data_dir>/logs/<cluster>`.
+    /// Default: `<storage.data_dir>/<logs|traces>/<cluster>`.
     #[serde(default)]
     pub dir: Option<std::path::PathBuf>,
     /// Partitions older than this are deleted.
@@ -317,6 +326,18 @@ pub struct ClusterConfig {
     /// `[storage]` is configured, else no logs.
     #[serde(default)]
     pub logs: Option<LogsConfig>,
+    /// The cluster's trace backend; absent means the embedded store when
+    /// `[storage]` is configured, else no traces.
+    #[serde(default)]
+    pub traces: Option<TracesConfig>,
+}
+
+/// Where a cluster's spans are kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum TracesConfig {
+    /// Periscope's own store, like the embedded log store.
+    Embedded(EmbeddedLogsConfig),
 }
 
 /// Where a cluster's Prometheus (or Thanos Query) answers.

@@ -1,6 +1,6 @@
 //! Whole-configuration checks, each reported with the key path it concerns.
 
-use crate::{Config, ConfigError, Issue, LogsConfig, Role};
+use crate::{Config, ConfigError, EmbeddedLogsConfig, Issue, LogsConfig, Role, TracesConfig};
 use periscope_model::is_label_name;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -140,20 +140,22 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                 "must be greater than zero",
             ));
         }
+        if let Some(TracesConfig::Embedded(e)) = &c.traces {
+            check_embedded(
+                &mut issues,
+                &format!("clusters[{i}].traces.embedded"),
+                e,
+                config,
+            );
+        }
         match &c.logs {
             Some(LogsConfig::Embedded(e)) => {
-                if e.dir.is_none() && config.storage.is_none() {
-                    issues.push(Issue::new(
-                        format!("clusters[{i}].logs.embedded.dir"),
-                        "set a directory, or [storage] data_dir",
-                    ));
-                }
-                if e.flush_interval.is_zero() || e.max_buffered_bytes < (1 << 20) {
-                    issues.push(Issue::new(
-                        format!("clusters[{i}].logs.embedded"),
-                        "flush_interval must be greater than zero and max_buffered_bytes at least 1 MiB",
-                    ));
-                }
+                check_embedded(
+                    &mut issues,
+                    &format!("clusters[{i}].logs.embedded"),
+                    e,
+                    config,
+                );
             }
             Some(LogsConfig::Elasticsearch(es)) => {
                 if !is_http_url(&es.url) {
@@ -450,4 +452,21 @@ fn is_http_url(url: &str) -> bool {
     url.strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
         .is_some_and(|h| !h.is_empty() && !h.starts_with('/'))
+}
+
+/// An embedded store needs a directory (its own or under `[storage]`), a
+/// flush interval and room for at least 1 MiB in memory.
+fn check_embedded(issues: &mut Vec<Issue>, key: &str, e: &EmbeddedLogsConfig, config: &Config) {
+    if e.dir.is_none() && config.storage.is_none() {
+        issues.push(Issue::new(
+            format!("{key}.dir"),
+            "set a directory, or [storage] data_dir",
+        ));
+    }
+    if e.flush_interval.is_zero() || e.max_buffered_bytes < (1 << 20) {
+        issues.push(Issue::new(
+            key.to_string(),
+            "flush_interval must be greater than zero and max_buffered_bytes at least 1 MiB",
+        ));
+    }
 }

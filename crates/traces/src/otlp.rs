@@ -292,6 +292,64 @@ fn json_text(v: &any_value::Value) -> String {
     to_json(Some(v)).to_string()
 }
 
+/// `google.rpc.Status`, the body of OTLP/HTTP errors and the details of
+/// OTLP/gRPC ones.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+    #[prost(message, repeated, tag = "3")]
+    pub details: Vec<ProtoAny>,
+}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProtoAny {
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub value: Vec<u8>,
+}
+
+/// `google.rpc.RetryInfo`: how long a client should wait before retrying.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+/// `google.protobuf.Duration`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+/// gRPC code numbers OTLP answers use.
+pub const INVALID_ARGUMENT: i32 = 3;
+pub const RESOURCE_EXHAUSTED: i32 = 8;
+
+/// The encoded `google.rpc.Status` telling a client to retry after
+/// `seconds` (OTLP makes RESOURCE_EXHAUSTED retryable only with it).
+pub fn retry_status(code: i32, message: &str, seconds: i64) -> Vec<u8> {
+    let info = RetryInfo {
+        retry_delay: Some(ProtoDuration { seconds, nanos: 0 }),
+    };
+    RpcStatus {
+        code,
+        message: message.to_string(),
+        details: vec![ProtoAny {
+            type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+            value: info.encode_to_vec(),
+        }],
+    }
+    .encode_to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,16 @@
-//! gRPC services: `periscope.v1.Metrics`, `periscope.v1.Monitoring` and
-//! `periscope.v1.Alerting` and `periscope.v1.Logs`, plus
-//! standard health and reflection.
+//! gRPC services: `periscope.v1.Metrics`, `periscope.v1.Monitoring`,
+//! `periscope.v1.Alerting` and `periscope.v1.Logs`, OTLP trace ingest, plus
+//! standard health and reflection (`grpc.reflection.v1` and `v1alpha`, which
+//! older clients such as Python grpcio's and Evans speak).
 
 mod alerting;
 mod logs;
 mod metrics;
 mod monitoring;
+mod otlp;
 
 use crate::state::AppState;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
 use periscope_proto::v1::alerting_server::AlertingServer;
 use periscope_proto::v1::logs_server::LogsServer;
 use periscope_proto::v1::metrics_server::MetricsServer;
@@ -30,14 +33,23 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
     health_reporter
         .set_serving::<LogsServer<logs::LogsService>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let max_ingest = state.config.ingest.max_body_bytes;
+    let otlp = TraceServiceServer::new(otlp::OtlpTraces {
+        state: Arc::clone(&state),
+    })
+    .max_decoding_message_size(max_ingest)
+    .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
     let mut builder = Routes::builder();
     builder
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(otlp)
         .add_service(MetricsServer::new(metrics::MetricsService {
             state: Arc::clone(&state),
         }))

@@ -181,11 +181,30 @@ async fn authenticated_body<'a>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(&'a crate::logs::LogBackend, Bytes, OwnedSemaphorePermit)> {
+    let shipper = shipper(state, headers)?;
+    let backend = state.log_backend(Some(&shipper.cluster))?;
+    let (bytes, permit) = ingest_body(state, headers, body).await?;
+    Ok((backend, bytes, permit))
+}
+
+/// The shipper an ingest token in the `Authorization` header identifies.
+pub(crate) fn shipper(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Arc<periscope_tenancy::Shipper>> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let shipper = state.ingest_auth.authenticate(authorization)?;
-    let backend = state.log_backend(Some(&shipper.cluster))?;
+    state.ingest_auth.authenticate(authorization)
+}
+
+/// An ingest body, decompressed and bounded by `ingest.max_body_bytes`, and
+/// the slot the request holds until it is done (429 when none is free).
+pub(crate) async fn ingest_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, OwnedSemaphorePermit)> {
     let permit = Arc::clone(&state.ingest_slots)
         .try_acquire_owned()
         .map_err(|_| {
@@ -211,7 +230,7 @@ async fn authenticated_body<'a>(
             )))
         }
     };
-    Ok((backend, bytes, permit))
+    Ok((bytes, permit))
 }
 
 /// Decompresses a gzip body, refusing one that inflates past `limit`.

@@ -1,12 +1,15 @@
 //! The HTTP surface: the Prometheus-compatible API (per cluster), the
-//! drill-down monitoring API, and the operations endpoints.
+//! drill-down monitoring API, alerting, logs, Jaeger's query API, the ingest
+//! endpoints (Elasticsearch `_bulk`, OTLP), and the operations endpoints.
 
 mod alerting_api;
 mod extract;
 mod ingest_api;
+mod jaeger_api;
 mod logs_api;
 mod monitoring_api;
 mod ops;
+mod otlp_api;
 mod params;
 mod prometheus_api;
 
@@ -36,6 +39,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(alerting_api::routes())
         .merge(logs_api::routes())
         .merge(ingest_api::routes())
+        .merge(otlp_api::routes())
+        .nest("/jaeger", jaeger_api::routes())
+        .nest("/clusters/{cluster}/jaeger", jaeger_api::routes())
         .nest("/api/v1", monitoring.clone())
         .nest("/api/v1/clusters/{cluster}", monitoring)
         .fallback(not_found)

@@ -1,0 +1,216 @@
+//! Jaeger's query API at `/jaeger` (and `/clusters/{cluster}/jaeger`), so
+//! Grafana's Jaeger datasource and the Jaeger UI work unchanged, tenant-scoped
+//! on every route: `api/services`, `api/services/{service}/operations`,
+//! `api/operations`, `api/traces` (search or ids), `api/traces/{id}`,
+//! `api/dependencies`. Answers and errors in Jaeger's envelope.
+
+use super::extract::ClusterName;
+use crate::error::http_status;
+use crate::state::{AppState, Caller};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use periscope_model::{Error, ErrorKind, Result};
+use periscope_traces::query::{dependency_window, span_kind};
+use periscope_traces::{jaeger, TraceId, TraceRequest, TraceService};
+use std::sync::Arc;
+
+/// The Jaeger routes, relative to `/jaeger`.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    use super::method_not_allowed as other;
+    Router::new()
+        .route("/api/services", get(services).fallback(other))
+        .route(
+            "/api/services/{service}/operations",
+            get(service_operations).fallback(other),
+        )
+        .route("/api/operations", get(operations).fallback(other))
+        .route("/api/traces", get(traces).fallback(other))
+        .route("/api/traces/{id}", get(trace).fallback(other))
+        .route("/api/dependencies", get(dependencies).fallback(other))
+}
+
+/// An error in Jaeger's envelope with the matching status.
+struct JaegerError(Error);
+
+impl From<Error> for JaegerError {
+    fn from(e: Error) -> Self {
+        JaegerError(e)
+    }
+}
+
+impl IntoResponse for JaegerError {
+    fn into_response(self) -> Response {
+        let status = http_status(self.0.kind());
+        let mut response = (
+            status,
+            Json(jaeger::error(status.as_u16(), self.0.message())),
+        )
+            .into_response();
+        if self.0.kind() == ErrorKind::TooManyRequests {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+type Answer = std::result::Result<Response, JaegerError>;
+
+/// What every route works with.
+struct Context<'a> {
+    caller: Caller,
+    service: &'a TraceService,
+    params: Vec<(String, String)>,
+}
+
+/// The caller, its cluster's trace service and the query parameters.
+fn context<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+    cluster: &ClusterName,
+    query: Option<String>,
+) -> Result<Context<'a>> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let caller = state.caller(authorization)?;
+    let service = state.trace_service(cluster.0.as_deref())?;
+    let params = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    Ok(Context {
+        caller,
+        service,
+        params,
+    })
+}
+
+fn ok(data: serde_json::Value, total: usize) -> Answer {
+    Ok(Json(jaeger::envelope(data, total)).into_response())
+}
+
+fn now_ns() -> i64 {
+    periscope_store::unix_now_ns()
+}
+
+async fn services(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let Context {
+        caller, service, ..
+    } = context(&state, &headers, &cluster, query)?;
+    let names = service.services(&caller.scope).await?;
+    ok(serde_json::json!(names), names.len())
+}
+
+async fn service_operations(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    Path(params): Path<Vec<(String, String)>>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let Context {
+        caller, service, ..
+    } = context(&state, &headers, &cluster, query)?;
+    let name = path_value(&params, "service");
+    let operations = service.operations(name, None, &caller.scope).await?;
+    let mut names: Vec<&str> = operations.iter().map(|o| o.name.as_str()).collect();
+    names.dedup();
+    ok(serde_json::json!(names), names.len())
+}
+
+/// A path parameter (the cluster may come before it).
+fn path_value(params: &[(String, String)], name: &str) -> String {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+async fn operations(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let Context {
+        caller,
+        service,
+        params,
+    } = context(&state, &headers, &cluster, query)?;
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let name = get("service")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::bad_request("parameter \"service\" is required"))?;
+    let kind = span_kind(get("spanKind"))?;
+    let found = service
+        .operations(name.to_string(), kind, &caller.scope)
+        .await?;
+    ok(jaeger::operations(&found), found.len())
+}
+
+async fn traces(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let Context {
+        caller,
+        service,
+        params,
+    } = context(&state, &headers, &cluster, query)?;
+    let found = match TraceRequest::parse(&params, now_ns())? {
+        TraceRequest::Search(q) => service.search(q, &caller.scope).await?,
+        TraceRequest::Ids(ids) => service.traces(ids, &caller.scope).await?,
+    };
+    let data: Vec<serde_json::Value> = found.iter().map(jaeger::trace).collect();
+    ok(serde_json::Value::Array(data), found.len())
+}
+
+async fn trace(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    Path(params): Path<Vec<(String, String)>>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let Context {
+        caller, service, ..
+    } = context(&state, &headers, &cluster, query)?;
+    let id = TraceId::parse(&path_value(&params, "id"))?;
+    match service.trace(id, &caller.scope).await? {
+        Some(t) => ok(serde_json::json!([jaeger::trace(&t)]), 1),
+        None => Err(Error::new(ErrorKind::NotFound, "trace not found").into()),
+    }
+}
+
+async fn dependencies(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let Context {
+        caller,
+        service,
+        params,
+    } = context(&state, &headers, &cluster, query)?;
+    let (start, end) = dependency_window(&params, now_ns())?;
+    let edges = service.dependencies(start, end, &caller.scope).await?;
+    ok(jaeger::dependencies(&edges), edges.len())
+}

@@ -1,0 +1,144 @@
+//! OTLP/HTTP trace ingest: `POST /v1/traces` (and `/otlp/v1/traces`),
+//! protobuf or OTLP/JSON, gzip or not. Authenticated with ingest tokens; the
+//! answer is sent once the spans are in the write-ahead log, in the request's
+//! encoding, with rejected spans counted in `partial_success`. Errors follow
+//! OTLP/HTTP: 400 with a `google.rpc.Status` (not retryable), 429/503 with
+//! `Retry-After`, 413 over the size limit.
+
+use super::ingest_api::{ingest_body, shipper};
+use crate::error::http_status;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use periscope_model::{Error, ErrorKind, Result};
+use periscope_traces::otlp::{self, RpcStatus};
+use prost::Message;
+use std::sync::Arc;
+
+/// The OTLP routes.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/v1/traces",
+            post(export).fallback(super::method_not_allowed),
+        )
+        .route(
+            "/otlp/v1/traces",
+            post(export).fallback(super::method_not_allowed),
+        )
+}
+
+/// The two encodings OTLP/HTTP defines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn of(headers: &HeaderMap) -> Result<Encoding> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        match media.to_ascii_lowercase().as_str() {
+            "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
+            "application/json" => Ok(Encoding::Json),
+            other => Err(Error::bad_request(format!(
+                "unsupported Content-Type {other:?}: use application/x-protobuf or application/json"
+            ))),
+        }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        })
+    }
+}
+
+async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let encoding = Encoding::of(&headers).unwrap_or(Encoding::Json);
+    match ingest(&state, &headers, body).await {
+        Ok(answer) => {
+            let bytes = match encoding {
+                Encoding::Protobuf => answer.encode_to_vec(),
+                // Full success leaves `partialSuccess` unset, not null.
+                Encoding::Json if answer.partial_success.is_none() => b"{}".to_vec(),
+                Encoding::Json => serde_json::to_vec(&answer).unwrap_or_default(),
+            };
+            ([(header::CONTENT_TYPE, encoding.content_type())], bytes).into_response()
+        }
+        Err(e) => failure(&e, encoding),
+    }
+}
+
+async fn ingest(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<otlp::ExportTraceServiceResponse> {
+    let shipper = shipper(state, headers)?;
+    let service = state.trace_service(Some(&shipper.cluster))?;
+    let encoding = Encoding::of(headers)?;
+    let (bytes, _permit) = ingest_body(state, headers, body).await?;
+    let request = match encoding {
+        Encoding::Protobuf => otlp::decode_protobuf(&bytes)?,
+        Encoding::Json => otlp::decode_json(&bytes)?,
+    };
+    let decoded = otlp::spans(request, &state.place_attributes);
+    let answer = decoded.response();
+    service.ingest(decoded.spans).await?;
+    Ok(answer)
+}
+
+/// An OTLP/HTTP error: its status, a `google.rpc.Status` body in the
+/// request's encoding, and `Retry-After` where a retry will help.
+fn failure(e: &Error, encoding: Encoding) -> Response {
+    let kind = e.kind();
+    let code = match kind {
+        ErrorKind::Unauthenticated => 16,
+        ErrorKind::Forbidden => 7,
+        ErrorKind::NotFound => 5,
+        ErrorKind::TooManyRequests => otlp::RESOURCE_EXHAUSTED,
+        ErrorKind::Internal => 13,
+        ErrorKind::BackendUnavailable | ErrorKind::Timeout => 14,
+        _ => otlp::INVALID_ARGUMENT,
+    };
+    let status = RpcStatus {
+        code,
+        message: e.message().to_string(),
+        details: vec![],
+    };
+    let body = match encoding {
+        Encoding::Protobuf => status.encode_to_vec(),
+        Encoding::Json => {
+            serde_json::to_vec(&serde_json::json!({"code": code, "message": e.message()}))
+                .unwrap_or_default()
+        }
+    };
+    let mut response = (
+        http_status(kind),
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        body,
+    )
+        .into_response();
+    if kind == ErrorKind::TooManyRequests {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if kind == ErrorKind::Unauthenticated {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"periscope\""),
+        );
+    }
+    response
+}
