@@ -170,6 +170,12 @@ async fn serve(path: PathBuf, target: Target) -> anyhow::Result<()> {
     }
     let server = Server::bind_services(config, services).await?;
     tracing::info!(http = %server.http_addr(), grpc = %server.grpc_addr(), "periscope listening");
+    if let Some(a) = server.otlp_http_addr() {
+        tracing::info!(otlp_http = %a, "OTLP/HTTP listening");
+    }
+    if let Some(a) = server.otlp_grpc_addr() {
+        tracing::info!(otlp_grpc = %a, "OTLP/gRPC listening");
+    }
     server.run(shutdown_signal()).await?;
     Ok(())
 }

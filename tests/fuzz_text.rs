@@ -1,4 +1,6 @@
-//! Text-level fuzzing of every parser Periscope exposes: real inputs mutated
+//! Text-level fuzzing of every parser Periscope exposes (PromQL, `_bulk` and
+//! NDJSON, rule groups and templates, drill-down, log and Jaeger parameters,
+//! OTLP/JSON): real inputs mutated
 //! token by token (`common::fuzz`). The property, for each surface: never a
 //! panic, never a 5xx (or an internal gRPC code) for client input, and the
 //! server still answers afterwards.
@@ -98,6 +100,20 @@ const LOG_QUERIES: &[&str] = &[
     "operation=export&format=ndjson&cursor=abc&workspaces=ws-a",
 ];
 
+/// OTLP/JSON trace requests as the OpenTelemetry exporters send them.
+const OTLP_JSON: &[&str] = &[
+    r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","startTimeUnixNano":1700000000000000000,"endTimeUnixNano":1700000000000000001}]}]}]}"#,
+    r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"k8s.namespace.name","value":{"stringValue":"team-a"}}]},"scopeSpans":[]}]}"#,
+    r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}},{"key":"k8s.namespace.name","value":{"stringValue":"team-a"}}]},"scopeSpans":[{"scope":{"name":"lib","version":"1"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","parentSpanId":"eee19b7ec3c1b173","name":"GET /","kind":2,"startTimeUnixNano":"1700000000000000000","endTimeUnixNano":"1700000000100000000","attributes":[{"key":"http.status_code","value":{"intValue":"500"}},{"key":"a","value":{"arrayValue":{"values":[{"doubleValue":1.5},{"boolValue":true}]}}}],"events":[{"timeUnixNano":"1700000000050000000","name":"e","attributes":[{"key":"k","value":{"kvlistValue":{"values":[{"key":"x","value":{"bytesValue":"AAE="}}]}}}]}],"links":[{"traceId":"5b8efff798038103d269b633813fc60d","spanId":"eee19b7ec3c1b175"}],"status":{"code":2,"message":"boom"}}]}]}]}"#,
+];
+
+/// Jaeger search query strings as Grafana's Jaeger datasource sends them.
+const JAEGER_QUERIES: &[&str] = &[
+    r#"service=api&operation=GET%20%2F&tags=%7B%22error%22%3A%22true%22%7D&minDuration=10ms&maxDuration=1.5s&limit=20&start=1700000000000000&end=1700003600000000&lookback=custom"#,
+    "traceID=5b8efff798038103d269b633813fc60c&traceID=d269b633813fc60c",
+    "service=db&tag=http.status_code:500&spanKind=server&endTs=1700003600000&lookback=3600000",
+];
+
 const SCOPE: [&str; 2] = ["team-a", "team-a-dev"];
 
 #[test]
@@ -180,6 +196,49 @@ fn bulk_bodies_and_documents_never_panic_their_parsers() {
         for line in body.lines() {
             let _ = periscope_logs::LogRecord::from_json(line.as_bytes(), 0);
         }
+    });
+}
+
+#[test]
+fn otlp_requests_never_panic_their_decoder() {
+    let attributes = periscope_traces::otlp::PlaceAttributes::default();
+    for seed in OTLP_JSON {
+        if let Err(e) = periscope_traces::otlp::decode_json(seed.as_bytes()) {
+            panic!("seed does not decode: {e}: {seed}");
+        }
+    }
+    let mut decoded = 0;
+    run_cases(
+        3000,
+        mutated(OTLP_JSON, &["\"traceId\"", "\"spanId\"", "\"kind\"", "-5"]),
+        |body| {
+            if let Ok(request) = periscope_traces::otlp::decode_json(body.as_bytes()) {
+                decoded += 1;
+                let spans = periscope_traces::otlp::spans(request.clone(), &attributes);
+                let _ = spans.response();
+                let bytes = prost::Message::encode_to_vec(&request);
+                let again = periscope_traces::otlp::decode_protobuf(&bytes)
+                    .expect("its own encoding decodes");
+                assert_eq!(again, request);
+            }
+            let _ = periscope_traces::otlp::decode_protobuf(body.as_bytes());
+        },
+    );
+    // Almost every token of compact JSON is structural, so most mutations are
+    // refused by the decoder (about 1 %); some must pass for the conversion to
+    // spans to run on odd values too.
+    assert!(decoded > 5, "only {decoded} decoded");
+}
+
+#[test]
+fn jaeger_query_parameters_never_panic() {
+    run_cases(3000, mutated(JAEGER_QUERIES, &[]), |query| {
+        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let _ = periscope_traces::TraceRequest::parse(&params, 1_700_000_000_000_000_000);
+        let _ = periscope_traces::query::dependency_window(&params, i64::MAX);
+        let _ = periscope_traces::query::dependency_window(&params, i64::MIN);
     });
 }
 
@@ -333,6 +392,38 @@ fn every_entry_point_answers_mutated_input_without_a_server_error() {
         status(b, "NDJSON ingest", &body);
     });
 
+    // Compact JSON rarely survives a mutation, so the seeds go first as they are.
+    let otlp = |body: &str| {
+        let t = http
+            .post(url("/v1/traces"))
+            .header("content-type", "application/json")
+            .bearer_auth(SHIPPER_TOKEN)
+            .body(body.to_string());
+        status(t, "OTLP/HTTP", body);
+    };
+    OTLP_JSON.iter().for_each(|seed| otlp(seed));
+    run_cases(150, mutated(OTLP_JSON, &[]), |body| otlp(&body));
+    run_cases(150, mutated(JAEGER_QUERIES, &[]), |query| {
+        for tenant in ["alice", "admin"] {
+            let j = http
+                .get(format!(
+                    "{}?{}",
+                    url("/jaeger/api/traces"),
+                    raw_query(&query)
+                ))
+                .bearer_auth(token(tenant));
+            status(j, "Jaeger traces", &query);
+        }
+        let d = http
+            .get(format!(
+                "{}?{}",
+                url("/jaeger/api/dependencies"),
+                raw_query(&query)
+            ))
+            .bearer_auth(token("alice"));
+        status(d, "Jaeger dependencies", &query);
+    });
+
     run_cases(150, mutated(RULE_GROUPS, PROMQL), |text| {
         let g = http
             .put(url("/api/v1/alerting/namespaces/team-a/groups/fuzz"))
@@ -370,7 +461,7 @@ fn every_entry_point_answers_mutated_input_without_a_server_error() {
     let up = runtime.block_on(p.query("alice", "up"));
     assert_eq!(up.status, 200, "{}", up.raw);
     let tally = tally.into_inner();
-    assert_eq!(tally.len(), 12, "{tally:?}");
+    assert_eq!(tally.len(), 15, "{tally:?}");
     for (surface, (answers, successes)) in &tally {
         assert!(
             *successes > 0,

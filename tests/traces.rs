@@ -88,7 +88,7 @@ const T5: &str = "0000000000000000d269b633813fc605";
 /// T1 frontend (team-a) → api (team-a, fails with 500) → db (team-b);
 /// T2 api alone, later; T3 db (team-b) alone; T4 batch without a namespace;
 /// T5 worker in team-a-dev.
-fn export(p: &Periscope, base: i64) {
+fn export(grpc_addr: &str, http_base: &str, base: i64) {
     let mut api = span(
         "a000000000000002",
         Some("a000000000000001"),
@@ -116,13 +116,13 @@ fn export(p: &Periscope, base: i64) {
     ]});
     let g = client(
         "otlp_traces.py",
-        &["grpc", &p.grpc.to_string(), SHIPPER_TOKEN],
+        &["grpc", grpc_addr, SHIPPER_TOKEN],
         &grpc.to_string(),
     );
     assert_eq!(g["exported"], 4, "{g}");
     let h = client(
         "otlp_traces.py",
-        &["http", &format!("{}/v1/traces", p.base), SHIPPER_TOKEN],
+        &["http", &format!("{http_base}/v1/traces"), SHIPPER_TOKEN],
         &http.to_string(),
     );
     assert_eq!(h["exported"], 3, "{h}");
@@ -144,7 +144,7 @@ async fn setup() -> Setup {
         - 60_000)
         * MS;
     let p = tokio::task::spawn_blocking(move || {
-        export(&p, base);
+        export(&p.grpc.to_string(), &p.base, base);
         p
     })
     .await
@@ -382,6 +382,140 @@ async fn sdk_exported_traces_answer_every_jaeger_route_per_tenant() {
     );
     assert!(edges(&s.jaeger("carol", &deps).await).is_empty());
 
+    // api_v3 over HTTP: the same scoping, OTLP JSON in `result`.
+    let a = s.jaeger("bob", "/api/v3/services").await;
+    assert_eq!(a.body, json!({"services": ["db"]}));
+    let a = s
+        .jaeger("bob", "/api/v3/operations?service=db&span_kind=server")
+        .await;
+    assert_eq!(
+        a.body,
+        json!({"operations": [{"name": "SELECT", "spanKind": "server"}]})
+    );
+    let (min, max) = (
+        periscope_logs::format_time(s.base - 60_000 * MS),
+        periscope_logs::format_time(s.base + 60_000 * MS),
+    );
+    let v3 = format!("/api/v3/traces?query.start_time_min={min}&query.start_time_max={max}");
+    let a = s
+        .jaeger("alice", &format!("{v3}&query.service_name=api"))
+        .await;
+    assert_eq!(a.status, 200, "{}", a.raw);
+    let otlp_spans = |body: &Value| -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for rs in body["result"]["resourceSpans"].as_array().unwrap() {
+            for ss in rs["scopeSpans"].as_array().unwrap() {
+                for sp in ss["spans"].as_array().unwrap() {
+                    out.push((
+                        sp["traceId"].as_str().unwrap().to_string(),
+                        sp["name"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let expected: Vec<(String, String)> = [(T1, "GET /"), (T1, "GET /api"), (T2, "GET /api")]
+        .iter()
+        .map(|(t, n)| (t.to_string(), n.to_string()))
+        .collect();
+    assert_eq!(otlp_spans(&a.body), expected);
+    let a = s.jaeger("alice", &format!("/api/v3/traces/{T1}")).await;
+    assert_eq!(otlp_spans(&a.body).len(), 2);
+    let a = s.jaeger("alice", &format!("/api/v3/traces/{T3}")).await;
+    assert_eq!(
+        (a.status, &a.body["error"]["httpCode"]),
+        (404, &json!(404)),
+        "{}",
+        a.raw
+    );
+    let a = s
+        .jaeger("alice", &format!("{v3}&query.serviceName=db"))
+        .await;
+    assert_eq!(a.status, 404, "no match is a 404 in api_v3");
+
+    // gRPC periscope.v1.Traces: the same parsing and scoping.
+    use periscope_proto::v1::traces_client::TracesClient;
+    use periscope_proto::v1::{
+        FindTracesRequest, GetDependenciesRequest, GetServicesRequest, GetTraceRequest,
+    };
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.p.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = TracesClient::new(channel);
+    let found = grpc
+        .find_traces(grpc_as(
+            "alice",
+            FindTracesRequest {
+                service: "api".into(),
+                start_unix_nano: s.base - 60_000 * MS,
+                end_unix_nano: s.base + 60_000 * MS,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = found.traces.iter().map(|t| t.trace_id.as_str()).collect();
+    assert_eq!(ids, [T2, T1]);
+    assert_eq!(
+        (found.traces[1].spans.len(), found.traces[1].hidden_spans),
+        (2, 1)
+    );
+    assert_eq!(found.traces[1].spans[1].tags["http.status_code"], "500");
+    assert_eq!(found.traces[1].spans[1].namespace, "team-a");
+    let services = grpc
+        .get_services(grpc_as("bob", GetServicesRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(services.services, ["db"]);
+    let foreign = grpc
+        .get_trace(grpc_as(
+            "alice",
+            GetTraceRequest {
+                trace_id: T3.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.code(), tonic::Code::NotFound);
+    let bad = grpc
+        .get_trace(grpc_as(
+            "alice",
+            GetTraceRequest {
+                trace_id: "zz".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let deps = grpc
+        .get_dependencies(grpc_as(
+            "bob",
+            GetDependenciesRequest {
+                start_unix_nano: s.base - 60_000 * MS,
+                end_unix_nano: s.base + 60_000 * MS,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(deps.dependencies.len(), 1);
+    assert_eq!(
+        (
+            deps.dependencies[0].parent.as_str(),
+            deps.dependencies[0].child.as_str()
+        ),
+        ("(outside your scope)", "db")
+    );
+
     // The per-cluster path answers the same.
     let r =
         s.p.http
@@ -511,6 +645,11 @@ async fn tenants_never_reach_other_tenants_spans() {
         ("nobody", format!("/api/traces/{T1}"), 404),
         ("carol", format!("/api/traces/{T1}"), 404),
         ("carol", "/api/dependencies".into(), 200),
+        ("alice", format!("/api/v3/traces/{T3}"), 404),
+        ("alice", format!("/api/v3/traces/{T4}"), 404),
+        ("alice", "/api/v3/traces?query.service_name=db".into(), 400),
+        ("alice", "/api/v3/operations?service=db".into(), 200),
+        ("alice", "/api/v3/services".into(), 200),
     ];
     assert!(cases.len() >= 30);
     for (tenant, path, status) in &cases {
@@ -520,13 +659,10 @@ async fn tenants_never_reach_other_tenants_spans() {
             panic!("{tenant} {path} shows {needle}: {}", a.raw);
         }
         if *status == 400 {
-            assert!(
-                a.body["errors"][0]["msg"]
-                    .as_str()
-                    .is_some_and(|m| !m.is_empty()),
-                "{}",
-                a.raw
-            );
+            let message = a.body["errors"][0]["msg"]
+                .as_str()
+                .or(a.body["error"]["message"].as_str());
+            assert!(message.is_some_and(|m| !m.is_empty()), "{}", a.raw);
         }
     }
     // bob and nina (team-b) never see alice's spans either.
@@ -755,4 +891,65 @@ async fn python_grpcio_lists_services_through_v1alpha_reflection() {
         );
     }
     assert!(strings(&answer["query_request_fields"]).contains(&"query".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dedicated_otlp_listeners_take_what_the_sdk_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url().to_string())
+        .await
+        .unwrap();
+    let text =
+        periscope_sandbox::demo_config(&prometheus_url, "127.0.0.1:0", "127.0.0.1:0").replacen(
+            "[server]\n",
+            "[server]\notlp_http_listen = \"127.0.0.1:0\"\notlp_grpc_listen = \"127.0.0.1:0\"\n",
+            1,
+        ) + &logs_config(dir.path());
+    let config = periscope_config::Config::from_toml(&text, "test", &Default::default()).unwrap();
+    let server = periscope_api::Server::bind(config).await.unwrap();
+    let (http, otlp_http, otlp_grpc) = (
+        server.http_addr(),
+        server.otlp_http_addr().expect("an OTLP/HTTP listener"),
+        server.otlp_grpc_addr().expect("an OTLP/gRPC listener"),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let base = 1_700_000_000_000 * MS;
+    tokio::task::spawn_blocking(move || {
+        export(&otlp_grpc.to_string(), &format!("http://{otlp_http}"), base)
+    })
+    .await
+    .unwrap();
+    let services = reqwest::Client::new()
+        .get(format!("http://{http}/jaeger/api/services"))
+        .bearer_auth(token("admin"))
+        .send()
+        .await
+        .unwrap();
+    let services = answer(services).await;
+    assert_eq!(
+        strings(&services.body["data"]),
+        ["api", "batch", "db", "frontend", "worker"]
+    );
+    // The OTLP listener serves OTLP only.
+    let other = reqwest::Client::new()
+        .get(format!("http://{otlp_http}/jaeger/api/services"))
+        .bearer_auth(token("admin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 404);
+    drop(stop);
+}
+
+/// A gRPC request as `tenant`.
+fn grpc_as<T>(tenant: &str, message: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(message);
+    r.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", token(tenant)).parse().unwrap(),
+    );
+    r
 }

@@ -30,6 +30,22 @@ pub struct BoundServer {
     state: Arc<AppState>,
     http: TcpListener,
     grpc: TcpListener,
+    /// OTLP-only listeners, when configured.
+    otlp_http: Option<TcpListener>,
+    otlp_grpc: Option<TcpListener>,
+}
+
+async fn bind(address: &str) -> Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|e| Error::internal(format!("cannot listen on {address}: {e}")))
+}
+
+async fn bind_optional(address: &Option<String>) -> Result<Option<TcpListener>> {
+    match address {
+        Some(a) => bind(a).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 impl Server {
@@ -42,8 +58,7 @@ impl Server {
 
     /// Like [`Server::bind`], running only the given services.
     pub async fn bind_services(config: Config, services: Services) -> Result<BoundServer> {
-        let http_addr = config.server.http_listen.clone();
-        let grpc_addr = config.server.grpc_listen.clone();
+        let listen = config.server.clone();
         let discovery = config.workspace_discovery.clone();
         let state = Arc::new(AppState::from_config(config)?);
         if services.alerting {
@@ -51,12 +66,10 @@ impl Server {
                 let _ = state.alerting.set(service);
             }
         }
-        let http = TcpListener::bind(&http_addr)
-            .await
-            .map_err(|e| Error::internal(format!("cannot listen on {http_addr}: {e}")))?;
-        let grpc = TcpListener::bind(&grpc_addr)
-            .await
-            .map_err(|e| Error::internal(format!("cannot listen on {grpc_addr}: {e}")))?;
+        let http = bind(&listen.http_listen).await?;
+        let grpc = bind(&listen.grpc_listen).await?;
+        let otlp_http = bind_optional(&listen.otlp_http_listen).await?;
+        let otlp_grpc = bind_optional(&listen.otlp_grpc_listen).await?;
         if let Some(d) = &discovery {
             match discovery::refresh(&state, d).await {
                 Ok(n) => tracing::info!(namespaces = n, "workspace membership discovered"),
@@ -65,7 +78,13 @@ impl Server {
                 }
             }
         }
-        Ok(BoundServer { state, http, grpc })
+        Ok(BoundServer {
+            state,
+            http,
+            grpc,
+            otlp_http,
+            otlp_grpc,
+        })
     }
 }
 
@@ -82,6 +101,16 @@ impl BoundServer {
         self.grpc
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// The bound OTLP/HTTP-only address, when configured.
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.otlp_http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The bound OTLP/gRPC-only address, when configured.
+    pub fn otlp_grpc_addr(&self) -> Option<SocketAddr> {
+        self.otlp_grpc.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests.
@@ -139,12 +168,36 @@ impl BoundServer {
             .timeout(std::time::Duration::from_secs(300))
             .add_routes(grpc_routes)
             .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
+        let mut otlp_servers = Vec::new();
+        if let Some(listener) = self.otlp_http {
+            let router = http::otlp_router(Arc::clone(&self.state));
+            let server =
+                axum::serve(listener, router).with_graceful_shutdown(stopped(stop_rx.clone()));
+            otlp_servers.push(tokio::spawn(async move {
+                server.await.map_err(|e| format!("OTLP/HTTP server: {e}"))
+            }));
+        }
+        if let Some(listener) = self.otlp_grpc {
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let server = tonic::transport::Server::builder()
+                .add_routes(grpc::otlp_routes(Arc::clone(&self.state)))
+                .serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
+            otlp_servers.push(tokio::spawn(async move {
+                server.await.map_err(|e| format!("OTLP/gRPC server: {e}"))
+            }));
+        }
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
         });
         let (h, g) = tokio::join!(http_server, grpc_server);
+        for server in otlp_servers {
+            if let Ok(Err(e)) = server.await {
+                tracing::error!(error = %e, "an OTLP listener failed");
+            }
+        }
         // The stores flush what they hold in memory before the process ends.
         for store in stores {
             let _ = store.await;

@@ -294,6 +294,14 @@ pub struct ServerConfig {
     /// Largest accepted request body, in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// A listener for OTLP/gRPC only (4317 by convention); OTLP is always
+    /// served on `grpc_listen` too.
+    #[serde(default)]
+    pub otlp_grpc_listen: Option<String>,
+    /// A listener for OTLP/HTTP only (4318 by convention); OTLP is always
+    /// served on `http_listen` too.
+    #[serde(default)]
+    pub otlp_http_listen: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -302,6 +310,8 @@ impl Default for ServerConfig {
             http_listen: default_http_listen(),
             grpc_listen: default_grpc_listen(),
             max_body_bytes: default_max_body_bytes(),
+            otlp_grpc_listen: None,
+            otlp_http_listen: None,
         }
     }
 }

@@ -53,6 +53,14 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         "server.grpc_listen",
         &config.server.grpc_listen,
     );
+    for (key, value) in [
+        ("server.otlp_grpc_listen", &config.server.otlp_grpc_listen),
+        ("server.otlp_http_listen", &config.server.otlp_http_listen),
+    ] {
+        if let Some(value) = value {
+            check_listen(&mut issues, key, value);
+        }
+    }
 
     for (key, value, max) in [
         (

@@ -2,7 +2,8 @@
 //!
 //! - [`id`]: trace and span ids, in Jaeger's hex forms;
 //! - [`span`]: a span with its Kubernetes place, tags, events and links;
-//! - [`otlp`]: OTLP trace requests (protobuf, OTLP/JSON) turned into spans;
+//! - [`otlp`]: OTLP trace requests (protobuf, OTLP/JSON) turned into spans,
+//!   and [`otlp_out`] spans back into OTLP (Jaeger's api_v3 answers);
 //! - [`query`]: the parameters of Jaeger's query API, in Jaeger's units;
 //! - [`service`]: the backend interface and the trace operations with the
 //!   tenancy rules applied once for every backend;
@@ -11,6 +12,7 @@
 pub mod id;
 pub mod jaeger;
 pub mod otlp;
+pub mod otlp_out;
 pub mod query;
 pub mod service;
 pub mod span;

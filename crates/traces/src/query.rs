@@ -163,6 +163,96 @@ impl TraceRequest {
     }
 }
 
+/// The first non-empty of several parameter names (api_v3 takes camelCase
+/// and the older snake_case spellings).
+fn any_of<'a>(params: &'a [(String, String)], names: &[&str]) -> Option<&'a str> {
+    names.iter().find_map(|n| get(params, n))
+}
+
+/// An RFC 3339 time (nanoseconds allowed) in Unix ns.
+fn rfc3339(name: &str, text: &str) -> Result<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| {
+            Error::bad_request(format!(
+                "malformed parameter {name}: {text:?} is not an RFC 3339 time"
+            ))
+        })
+}
+
+impl SpanQuery {
+    /// Parses api_v3's `GET /api/v3/traces` parameters (`query.serviceName`,
+    /// `query.startTimeMin`, ... or their snake_case forms).
+    pub fn parse_v3(params: &[(String, String)]) -> Result<SpanQuery> {
+        let (min, max) = (
+            any_of(params, &["query.startTimeMin", "query.start_time_min"]),
+            any_of(params, &["query.startTimeMax", "query.start_time_max"]),
+        );
+        let (Some(min), Some(max)) = (min, max) else {
+            return Err(Error::bad_request(
+                "query.start_time_min and query.start_time_max are required",
+            ));
+        };
+        let (start, end) = (
+            rfc3339("query.start_time_min", min)?,
+            rfc3339("query.start_time_max", max)?,
+        );
+        if start > end {
+            return Err(Error::bad_request(
+                "query.start_time_min is after query.start_time_max",
+            ));
+        }
+        let duration = |names: &[&str]| {
+            any_of(params, names)
+                .map(|d| go_duration(names[1], d))
+                .transpose()
+        };
+        let mut tags = Vec::new();
+        if let Some(json) = any_of(params, &["query.attributes"]) {
+            let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json)
+                .map_err(|e| {
+                    Error::bad_request(format!("malformed parameter query.attributes: {e}"))
+                })?;
+            for (k, v) in map {
+                tags.push((k, v.as_str().map_or_else(|| v.to_string(), str::to_string)));
+            }
+        }
+        let limit = match any_of(
+            params,
+            &[
+                "query.searchDepth",
+                "query.search_depth",
+                "query.num_traces",
+            ],
+        ) {
+            None => DEFAULT_LIMIT,
+            Some(n) => match integer("query.search_depth", n)? {
+                n if n < 0 => {
+                    return Err(Error::bad_request(
+                        "query.search_depth must not be negative",
+                    ))
+                }
+                0 => DEFAULT_LIMIT,
+                n => (n as usize).min(MAX_LIMIT),
+            },
+        };
+        Ok(SpanQuery {
+            service: any_of(params, &["query.serviceName", "query.service_name"])
+                .map(str::to_string),
+            operation: any_of(params, &["query.operationName", "query.operation_name"])
+                .map(str::to_string),
+            kind: None,
+            tags,
+            start,
+            end,
+            min_duration: duration(&["query.durationMin", "query.duration_min"])?,
+            max_duration: duration(&["query.durationMax", "query.duration_max"])?,
+            limit,
+        })
+    }
+}
+
 /// A `spanKind` parameter (`server`, `client`, ...) as its OTLP number.
 pub fn span_kind(text: Option<&str>) -> Result<Option<i32>> {
     match text {
@@ -329,6 +419,46 @@ mod tests {
             let e = TraceRequest::parse(&params(&bad), 0).unwrap_err();
             assert!(e.message().contains(says), "{bad:?}: {e}");
         }
+    }
+
+    #[test]
+    fn api_v3_searches_take_both_spellings() {
+        let camel = params(&[
+            ("query.serviceName", "api"),
+            ("query.startTimeMin", "2023-11-14T22:13:20.000000001Z"),
+            ("query.startTimeMax", "2023-11-14T23:13:20Z"),
+            ("query.durationMin", "5ms"),
+            ("query.attributes", r#"{"http.status_code":"500"}"#),
+            ("query.searchDepth", "3"),
+        ]);
+        let q = SpanQuery::parse_v3(&camel).unwrap();
+        assert_eq!(q.service.as_deref(), Some("api"));
+        assert_eq!(
+            (q.start, q.end),
+            (1_700_000_000_000_000_001, 1_700_003_600_000_000_000)
+        );
+        assert_eq!((q.min_duration, q.limit), (Some(5_000_000), 3));
+        assert_eq!(
+            q.tags,
+            [("http.status_code".to_string(), "500".to_string())]
+        );
+        let snake = params(&[
+            ("query.service_name", "api"),
+            ("query.start_time_min", "2023-11-14T22:13:20Z"),
+            ("query.start_time_max", "2023-11-14T23:13:20Z"),
+            ("query.num_traces", "7"),
+        ]);
+        assert_eq!(SpanQuery::parse_v3(&snake).unwrap().limit, 7);
+        let e = SpanQuery::parse_v3(&params(&[("query.service_name", "api")])).unwrap_err();
+        assert!(e.message().contains("required"));
+        let bad = params(&[
+            ("query.start_time_min", "yesterday"),
+            ("query.start_time_max", "2023-11-14T23:13:20Z"),
+        ]);
+        assert!(SpanQuery::parse_v3(&bad)
+            .unwrap_err()
+            .message()
+            .contains("RFC 3339"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! gRPC services: `periscope.v1.Metrics`, `periscope.v1.Monitoring`,
-//! `periscope.v1.Alerting` and `periscope.v1.Logs`, OTLP trace ingest, plus
+//! `periscope.v1.Alerting`, `periscope.v1.Logs` and `periscope.v1.Traces`,
+//! OTLP trace ingest, plus
 //! standard health and reflection (`grpc.reflection.v1` and `v1alpha`, which
 //! older clients such as Python grpcio's and Evans speak).
 
@@ -8,6 +9,7 @@ mod logs;
 mod metrics;
 mod monitoring;
 mod otlp;
+mod traces;
 
 use crate::state::AppState;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
@@ -15,6 +17,7 @@ use periscope_proto::v1::alerting_server::AlertingServer;
 use periscope_proto::v1::logs_server::LogsServer;
 use periscope_proto::v1::metrics_server::MetricsServer;
 use periscope_proto::v1::monitoring_server::MonitoringServer;
+use periscope_proto::v1::traces_server::TracesServer;
 use std::sync::Arc;
 use tonic::service::Routes;
 
@@ -38,12 +41,7 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
             .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let max_ingest = state.config.ingest.max_body_bytes;
-    let otlp = TraceServiceServer::new(otlp::OtlpTraces {
-        state: Arc::clone(&state),
-    })
-    .max_decoding_message_size(max_ingest)
-    .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let otlp = otlp_service(&state);
     let mut builder = Routes::builder();
     builder
         .add_service(health_service)
@@ -59,6 +57,23 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
         .add_service(LogsServer::new(logs::LogsService {
             state: Arc::clone(&state),
         }))
+        .add_service(TracesServer::new(traces::TracesService {
+            state: Arc::clone(&state),
+        }))
         .add_service(AlertingServer::new(alerting::AlertingService { state }));
     Ok(builder.routes())
+}
+
+/// OTLP trace ingest, bounded by the ingest body limit, gzip accepted.
+fn otlp_service(state: &Arc<AppState>) -> TraceServiceServer<otlp::OtlpTraces> {
+    TraceServiceServer::new(otlp::OtlpTraces {
+        state: Arc::clone(state),
+    })
+    .max_decoding_message_size(state.config.ingest.max_body_bytes)
+    .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
+/// The routes of the OTLP/gRPC-only listener.
+pub fn otlp_routes(state: Arc<AppState>) -> Routes {
+    Routes::new(otlp_service(&state))
 }

@@ -2,10 +2,12 @@
 //! Grafana's Jaeger datasource and the Jaeger UI work unchanged, tenant-scoped
 //! on every route: `api/services`, `api/services/{service}/operations`,
 //! `api/operations`, `api/traces` (search or ids), `api/traces/{id}`,
-//! `api/dependencies`. Answers and errors in Jaeger's envelope.
+//! `api/dependencies`, and api_v3 over HTTP (`api/v3/services`,
+//! `api/v3/operations`, `api/v3/traces`, `api/v3/traces/{id}`, OTLP JSON).
+//! Answers and errors in Jaeger's shapes for each.
 
 use super::extract::ClusterName;
-use crate::error::http_status;
+use crate::error::{grpc_code, http_status};
 use crate::state::{AppState, Caller};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap};
@@ -13,8 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use periscope_model::{Error, ErrorKind, Result};
+use periscope_traces::otlp_out::traces_data;
 use periscope_traces::query::{dependency_window, span_kind};
-use periscope_traces::{jaeger, TraceId, TraceRequest, TraceService};
+use periscope_traces::{jaeger, SpanQuery, TraceId, TraceRequest, TraceService};
 use std::sync::Arc;
 
 /// The Jaeger routes, relative to `/jaeger`.
@@ -30,6 +33,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/api/traces", get(traces).fallback(other))
         .route("/api/traces/{id}", get(trace).fallback(other))
         .route("/api/dependencies", get(dependencies).fallback(other))
+        .route("/api/v3/services", get(v3_services).fallback(other))
+        .route("/api/v3/operations", get(v3_operations).fallback(other))
+        .route("/api/v3/traces", get(v3_search).fallback(other))
+        .route("/api/v3/traces/{id}", get(v3_trace).fallback(other))
 }
 
 /// An error in Jaeger's envelope with the matching status.
@@ -213,4 +220,107 @@ async fn dependencies(
     let (start, end) = dependency_window(&params, now_ns())?;
     let edges = service.dependencies(start, end, &caller.scope).await?;
     ok(jaeger::dependencies(&edges), edges.len())
+}
+
+/// An error in api_v3's grpc-gateway shape.
+struct V3Error(Error);
+
+impl From<Error> for V3Error {
+    fn from(e: Error) -> Self {
+        V3Error(e)
+    }
+}
+
+impl IntoResponse for V3Error {
+    fn into_response(self) -> Response {
+        let status = http_status(self.0.kind());
+        let body = serde_json::json!({"error": {
+            "grpcCode": grpc_code(self.0.kind()) as i32,
+            "httpCode": status.as_u16(),
+            "message": self.0.message(),
+            "httpStatus": status.canonical_reason().unwrap_or(""),
+        }});
+        (status, Json(body)).into_response()
+    }
+}
+
+type V3Answer = std::result::Result<Response, V3Error>;
+
+async fn v3_services(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    RawQuery(query): RawQuery,
+) -> V3Answer {
+    let Context {
+        caller, service, ..
+    } = context(&state, &headers, &cluster, query)?;
+    let names = service.services(&caller.scope).await?;
+    Ok(Json(serde_json::json!({ "services": names })).into_response())
+}
+
+async fn v3_operations(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    RawQuery(query): RawQuery,
+) -> V3Answer {
+    let Context {
+        caller,
+        service,
+        params,
+    } = context(&state, &headers, &cluster, query)?;
+    let get = |names: &[&str]| {
+        params
+            .iter()
+            .find(|(k, v)| names.contains(&k.as_str()) && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    };
+    let name =
+        get(&["service"]).ok_or_else(|| Error::bad_request("parameter service is required"))?;
+    let kind = span_kind(get(&["spanKind", "span_kind"]).as_deref())?;
+    let found = service.operations(name, kind, &caller.scope).await?;
+    Ok(Json(serde_json::json!({ "operations": jaeger::operations(&found) })).into_response())
+}
+
+/// `{"result": TracesData}`, or 404 when there is nothing to show.
+fn v3_result(found: &[periscope_traces::ScopedTrace]) -> V3Answer {
+    if found.is_empty() {
+        return Err(Error::new(ErrorKind::NotFound, "trace not found").into());
+    }
+    let data = serde_json::to_value(traces_data(found))
+        .map_err(|e| Error::internal(format!("encoding OTLP JSON: {e}")))?;
+    Ok(Json(serde_json::json!({ "result": data })).into_response())
+}
+
+async fn v3_search(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    RawQuery(query): RawQuery,
+) -> V3Answer {
+    let Context {
+        caller,
+        service,
+        params,
+    } = context(&state, &headers, &cluster, query)?;
+    let found = service
+        .search(SpanQuery::parse_v3(&params)?, &caller.scope)
+        .await?;
+    v3_result(&found)
+}
+
+async fn v3_trace(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    cluster: ClusterName,
+    Path(params): Path<Vec<(String, String)>>,
+    RawQuery(query): RawQuery,
+) -> V3Answer {
+    let Context {
+        caller, service, ..
+    } = context(&state, &headers, &cluster, query)?;
+    let id = TraceId::parse(&path_value(&params, "id"))?;
+    let found = service.trace(id, &caller.scope).await?;
+    v3_result(found.as_slice())
 }

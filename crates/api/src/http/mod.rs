@@ -49,6 +49,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// The router of the OTLP/HTTP-only listener.
+pub fn otlp_router(state: Arc<AppState>) -> Router {
+    otlp_api::routes()
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
+        .with_state(state)
+}
+
 /// 405 for a method the route does not take (Grafana then retries with GET).
 async fn method_not_allowed(method: axum::http::Method) -> ApiError {
     Error::new(
