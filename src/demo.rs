@@ -81,8 +81,17 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
         std::time::Duration::from_secs(2),
         wait_stop(),
     ));
+    // Their requests' traces, over OTLP/HTTP as an SDK exports them.
+    let tracer = tokio::spawn(periscope_simulator::ship_traces(
+        demo_cluster(),
+        format!("{base}/v1/traces"),
+        DEMO_INGEST_TOKEN.to_string(),
+        origin,
+        std::time::Duration::from_secs(2),
+        wait_stop(),
+    ));
     println!(
-        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  gRPC:                  {}\n  Prometheus (direct):   {}\n",
+        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  Jaeger API:            {base}/jaeger  (Grafana Jaeger datasource URL)\n  OTLP/HTTP traces:      {base}/v1/traces  (Bearer {DEMO_INGEST_TOKEN})\n  gRPC:                  {}  (also OTLP/gRPC)\n  Prometheus (direct):   {}\n",
         server.grpc_addr(),
         prometheus.url()
     );
@@ -109,6 +118,12 @@ Try:
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?log_query=error&size=5'
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?operation=histogram&interval=5m'
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?operation=export&workloads=web' | head
+  # traces, scoped the same way: alice's services, her newest failing requests
+  # (the call into bob's namespace shows as one opaque node), and a trace by id
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/jaeger/api/services'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/jaeger/api/traces?service=<a service above>&tags=%7B%22error%22%3A%22true%22%7D&limit=5'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/jaeger/api/dependencies'
+  curl -s -H 'Authorization: Bearer bob-demo-token' '{base}/jaeger/api/traces/<a trace id of alice's>'   # 404 unless it reached team-b
   # every named metric
   curl -s -u admin:admin-demo-token '{base}/api/v1/catalog'
   # the built-in alert rules Periscope evaluates, and (after a minute) carol's alerts:
@@ -128,6 +143,7 @@ Press Ctrl-C to stop."#,
     let served = server.run(wait_stop()).await;
     signal.abort();
     let _ = shipper.await;
+    let _ = tracer.await;
     let _ = std::fs::remove_dir_all(&data_dir);
     println!("Stopping the simulator and Prometheus...");
     let _ = simulation.await;

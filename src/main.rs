@@ -53,8 +53,13 @@ enum Command {
         /// Fluent Bit's `es` output would (e.g. http://127.0.0.1:9480/_bulk).
         #[arg(long)]
         ship_logs: Option<String>,
-        /// Ingest token for `--ship-logs` (sent as the Basic password).
-        #[arg(long, env = "PERISCOPE_INGEST_TOKEN", requires = "ship_logs")]
+        /// Also export the requests' traces to this OTLP/HTTP URL, as an
+        /// OpenTelemetry SDK would (e.g. http://127.0.0.1:9480/v1/traces).
+        #[arg(long)]
+        ship_traces: Option<String>,
+        /// Ingest token for `--ship-logs` (the Basic password) and
+        /// `--ship-traces` (Bearer).
+        #[arg(long, env = "PERISCOPE_INGEST_TOKEN")]
         ingest_token: Option<String>,
     },
     /// Start the cluster simulator, a local Prometheus scraping it (with an hour
@@ -94,9 +99,14 @@ fn main() -> ExitCode {
             seed,
             nodes,
             ship_logs,
+            ship_traces,
             ingest_token,
         } => {
-            let shipping = ship_logs.map(|url| (url, ingest_token.unwrap_or_default()));
+            let shipping = Shipping {
+                logs: ship_logs,
+                traces: ship_traces,
+                token: ingest_token.unwrap_or_default(),
+            };
             runtime().and_then(|rt| rt.block_on(simulate(listen, seed, nodes, shipping)))
         }
         Command::Demo {
@@ -196,11 +206,18 @@ pub(crate) async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Where the simulator ships its pods' logs and traces.
+struct Shipping {
+    logs: Option<String>,
+    traces: Option<String>,
+    token: String,
+}
+
 async fn simulate(
     listen: String,
     seed: u64,
     nodes: usize,
-    shipping: Option<(String, String)>,
+    shipping: Shipping,
 ) -> anyhow::Result<()> {
     use periscope_simulator::{Cluster, ClusterSpec};
     let spec = ClusterSpec {
@@ -218,17 +235,31 @@ async fn simulate(
         cluster.summary()
     );
     print!("{}", periscope_simulator::scrape_jobs(&addr.to_string()));
-    if let Some((url, token)) = shipping {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let every = std::time::Duration::from_secs(2);
+    if let Some(url) = shipping.logs {
         println!("Shipping container logs to {url} every 2 s.");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs() as i64;
+        let (cluster, token) = (cluster.clone(), shipping.token.clone());
         tokio::spawn(periscope_simulator::ship_logs(
-            cluster.clone(),
+            cluster,
             url,
             token,
             now,
-            std::time::Duration::from_secs(2),
+            every,
+            std::future::pending(),
+        ));
+    }
+    if let Some(url) = shipping.traces {
+        println!("Exporting traces to {url} every 2 s.");
+        let (cluster, token) = (cluster.clone(), shipping.token.clone());
+        tokio::spawn(periscope_simulator::ship_traces(
+            cluster,
+            url,
+            token,
+            now,
+            every,
             std::future::pending(),
         ));
     }

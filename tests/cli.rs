@@ -263,8 +263,58 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
     let (status, body) = blocking::get_as(&format!("{api}logs?log_query=panic"), token("admin"));
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("FATAL database unreachable"), "{body}");
+    // The simulated requests' traces arrive too: alice's spans are only hers,
+    // and her call into another workspace is one opaque node.
+    let jaeger = url_after("Jaeger API:");
+    let traces_deadline = Instant::now() + Duration::from_secs(60);
+    let services = loop {
+        let (status, body) = blocking::get_as(&format!("{jaeger}/api/services"), token("alice"));
+        assert_eq!(status, 200, "{body}");
+        let services: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let names: Vec<String> = services["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        if !names.is_empty() {
+            break names;
+        }
+        assert!(
+            Instant::now() < traces_deadline,
+            "no traces arrived: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (status, body) = blocking::get_as(
+        &format!("{jaeger}/api/traces?service={}&limit=20", services[0]),
+        token("alice"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let traces: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut namespaces = std::collections::BTreeSet::new();
+    for t in traces["data"].as_array().unwrap() {
+        for p in t["processes"].as_object().unwrap().values() {
+            for tag in p["tags"].as_array().unwrap() {
+                if tag["key"] == "k8s.namespace.name" {
+                    namespaces.insert(tag["value"].as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    assert!(!namespaces.is_empty(), "{body}");
+    assert!(
+        namespaces
+            .iter()
+            .all(|n| n == "team-a" || n == "team-a-dev"),
+        "{namespaces:?}"
+    );
+    let (status, body) = blocking::get_as(&format!("{jaeger}/api/dependencies"), token("alice"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("(outside your scope)"), "{body}");
     let data_dir = std::env::temp_dir().join(format!("periscope-demo-{}", child.0.id()));
     assert!(data_dir.join("logs").exists());
+    assert!(data_dir.join("traces").exists());
 
     let status = terminate(&mut child.0);
     assert!(status.success(), "exit status {status}");

@@ -2,7 +2,8 @@
 //! node-exporter, cAdvisor (the kubelet) and kube-state-metrics would expose for
 //! a cluster of nodes, workspaces, namespaces, Deployments, StatefulSets,
 //! DaemonSets, pods and containers, with load that changes over time, a
-//! crash-looping pod and a saturated node.
+//! crash-looping pod and a saturated node; its pods' container logs and the
+//! distributed traces of requests across its services.
 //!
 //! Everything is a pure function of the seed and the time: the same seed gives
 //! the same cluster, and the same time gives the same sample values, so tests
@@ -13,7 +14,9 @@ mod history;
 mod logs;
 mod random;
 mod server;
+mod ship;
 mod topology;
+mod traces;
 
 pub use exposition::{
     render, scrape_jobs, Exporter, CONTAINER_CPU_SWING, CRASH_LOOP_SECONDS, PERIOD_SECONDS,
@@ -22,3 +25,4 @@ pub use history::openmetrics_history;
 pub use logs::{bulk_body, log_lines, ship as ship_logs, LogLine};
 pub use server::serve;
 pub use topology::{Cluster, ClusterSpec, Container, Node, Pod, Workload, WorkloadKind};
+pub use traces::{otlp_json, ship as ship_traces, spans, SimSpan};

@@ -21,6 +21,8 @@ pub struct LogLine {
     pub image: String,
     pub stream: &'static str,
     pub log: String,
+    /// The trace of the failed request an error line reports.
+    pub trace_id: Option<String>,
 }
 
 /// What a container logs like.
@@ -90,6 +92,7 @@ pub fn log_lines(cluster: &Cluster, from: i64, to: i64) -> Vec<LogLine> {
                         image: image.clone(),
                         stream,
                         log,
+                        trace_id: None,
                     })
                 };
                 if pod.crash_looping && c == 0 {
@@ -163,6 +166,33 @@ pub fn log_lines(cluster: &Cluster, from: i64, to: i64) -> Vec<LogLine> {
             }
         }
     }
+    // Every failed span is logged by its pod, with its trace id.
+    for span in crate::traces::spans(cluster, from, to)
+        .into_iter()
+        .filter(|s| s.error)
+    {
+        let Some(pod) = cluster.pods.iter().find(|p| p.name == span.pod) else {
+            continue;
+        };
+        let container = &pod.containers[0].name;
+        lines.push(LogLine {
+            time: span.start + span.duration,
+            namespace: span.namespace.clone(),
+            pod: span.pod.clone(),
+            container: container.clone(),
+            docker_id: docker_id(&pod.name, container),
+            image: format!(
+                "registry.example/{}:1.0",
+                cluster.workloads[pod.workload].name
+            ),
+            stream: "stderr",
+            log: format!(
+                "ERROR {} failed: upstream unavailable trace_id={}",
+                span.operation, span.trace_id
+            ),
+            trace_id: Some(span.trace_id),
+        });
+    }
     lines.sort_by_key(|l| l.time);
     lines
 }
@@ -203,8 +233,12 @@ pub fn bulk_body(lines: &[LogLine]) -> String {
             "{{\"index\":{{\"_index\":\"ks-logstash-log-{}\"}}}}\n",
             utc(l.time).format("%Y.%m.%d")
         ));
+        let trace = l
+            .trace_id
+            .as_ref()
+            .map_or(String::new(), |t| format!(",\"trace_id\":\"{t}\""));
         body.push_str(&format!(
-            "{{\"@timestamp\":\"{}\",\"log\":{},\"stream\":\"{}\",\"kubernetes\":{{\"namespace_name\":{},\"pod_name\":{},\"container_name\":{},\"docker_id\":\"{}\",\"container_image\":{}}}}}\n",
+            "{{\"@timestamp\":\"{}\",\"log\":{},\"stream\":\"{}\"{trace},\"kubernetes\":{{\"namespace_name\":{},\"pod_name\":{},\"container_name\":{},\"docker_id\":\"{}\",\"container_image\":{}}}}}\n",
             rfc3339_millis(l.time),
             json_string(&format!("{}\n", l.log)),
             l.stream,
@@ -234,53 +268,14 @@ pub async fn ship(
     every: std::time::Duration,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let client = match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("log shipping disabled: {e}");
-            return;
-        }
-    };
-    tokio::pin!(stop);
-    let mut shipped_to = from;
-    loop {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(shipped_to);
-        // At most ten minutes of lines per request.
-        let until = now.min(shipped_to + 600);
-        let mut behind = false;
-        if until > shipped_to {
-            let body = bulk_body(&log_lines(&cluster, shipped_to, until));
-            let sent = client
-                .post(&url)
-                .basic_auth("fluent-bit", Some(&token))
-                .header("content-type", "application/x-ndjson")
-                .body(body)
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_success() => {
-                    shipped_to = until;
-                    behind = until < now;
-                }
-                Ok(r) => eprintln!("shipping logs: {} answered {}", url, r.status()),
-                Err(e) => eprintln!("shipping logs to {url}: {e}"),
-            }
-        }
-        // Catch up without pausing; wait after a failure or once current.
-        if behind {
-            continue;
-        }
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
+    crate::ship::periodically("logs", from, every, stop, |client, from, to| {
+        client
+            .post(&url)
+            .basic_auth("fluent-bit", Some(&token))
+            .header("content-type", "application/x-ndjson")
+            .body(bulk_body(&log_lines(&cluster, from, to)))
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -302,6 +297,16 @@ mod tests {
         assert!(a
             .iter()
             .any(|l| l.pod == crashing.name && l.log.starts_with("panic: FATAL")));
+        // The crash-looping pod's failed requests are logged with their trace ids.
+        let traced: Vec<_> = a.iter().filter(|l| l.trace_id.is_some()).collect();
+        assert!(!traced.is_empty());
+        assert!(traced
+            .iter()
+            .all(|l| l.log.contains(l.trace_id.as_deref().unwrap())));
+        assert!(bulk_body(&a).contains(&format!(
+            "\"trace_id\":\"{}\"",
+            traced[0].trace_id.as_deref().unwrap()
+        )));
         // Every line belongs to a pod of the cluster.
         assert!(a.iter().all(|l| cluster
             .pods
