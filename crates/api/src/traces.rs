@@ -1,10 +1,13 @@
 //! Each cluster's trace backend, chosen by configuration (the embedded span
-//! store today), behind the trace service that applies tenancy.
+//! store, or a Jaeger query service), behind the trace service that applies
+//! tenancy.
 
+use periscope_backend_jaeger::JaegerTraces;
 use periscope_config::{Config, TracesConfig};
 use periscope_model::{Error, Result};
 use periscope_store::{Store, StoreOptions};
 use periscope_trace_store::TraceStore;
+use periscope_traces::otlp::PlaceAttributes;
 use periscope_traces::TraceService;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,8 +24,20 @@ pub(crate) struct TraceBackends {
 pub(crate) fn open_backends(config: &Config) -> Result<TraceBackends> {
     let mut backends = TraceBackends::default();
     for cluster in &config.clusters {
-        let Some(TracesConfig::Embedded(e)) = config.traces_backend(cluster) else {
-            continue;
+        let e = match config.traces_backend(cluster) {
+            None => continue,
+            Some(TracesConfig::Jaeger(j)) => {
+                let places = PlaceAttributes {
+                    namespace: config.ingest.trace_namespace_attributes.clone(),
+                    ..Default::default()
+                };
+                let jaeger = JaegerTraces::new(&j, places)?;
+                backends
+                    .services
+                    .insert(cluster.name.clone(), TraceService::new(Arc::new(jaeger)));
+                continue;
+            }
+            Some(TracesConfig::Embedded(e)) => e,
         };
         let dir = e
             .dir

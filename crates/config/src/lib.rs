@@ -105,11 +105,15 @@ impl Config {
     /// The trace backend of `cluster`, resolved like [`Config::logs_backend`]
     /// (`<storage.data_dir>/traces/<cluster>` by default).
     pub fn traces_backend(&self, cluster: &ClusterConfig) -> Option<TracesConfig> {
-        let configured = cluster.traces.as_ref().map(|t| match t {
-            TracesConfig::Embedded(e) => e,
-        });
-        self.embedded(cluster, "traces", configured)
-            .map(TracesConfig::Embedded)
+        match &cluster.traces {
+            Some(TracesConfig::Jaeger(j)) => Some(TracesConfig::Jaeger(j.clone())),
+            Some(TracesConfig::Embedded(e)) => self
+                .embedded(cluster, "traces", Some(e))
+                .map(TracesConfig::Embedded),
+            None => self
+                .embedded(cluster, "traces", None)
+                .map(TracesConfig::Embedded),
+        }
     }
 
     /// An embedded store of `signal` for `cluster`: its configuration with the

@@ -348,6 +348,23 @@ pub struct ClusterConfig {
 pub enum TracesConfig {
     /// Periscope's own store, like the embedded log store.
     Embedded(EmbeddedLogsConfig),
+    /// A Jaeger query service, read through its api_v3 HTTP API.
+    Jaeger(JaegerConfig),
+}
+
+/// A Jaeger query service (v2, or v1.x with api_v3).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JaegerConfig {
+    /// Its query HTTP address, e.g. `http://jaeger-query:16686`.
+    pub url: String,
+    /// Upper bound of one request to it.
+    #[serde(default = "default_jaeger_timeout", with = "crate::duration")]
+    pub timeout: Duration,
+}
+
+fn default_jaeger_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 /// Where a cluster's Prometheus (or Thanos Query) answers.

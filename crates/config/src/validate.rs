@@ -148,13 +148,26 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                 "must be greater than zero",
             ));
         }
-        if let Some(TracesConfig::Embedded(e)) = &c.traces {
-            check_embedded(
-                &mut issues,
-                &format!("clusters[{i}].traces.embedded"),
-                e,
-                config,
-            );
+        match &c.traces {
+            Some(TracesConfig::Embedded(e)) => {
+                let key = format!("clusters[{i}].traces.embedded");
+                check_embedded(&mut issues, &key, e, config);
+            }
+            Some(TracesConfig::Jaeger(j)) => {
+                if !is_http_url(&j.url) {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].traces.jaeger.url"),
+                        format!("{:?} is not an http:// or https:// URL", j.url),
+                    ));
+                }
+                if j.timeout.is_zero() {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].traces.jaeger.timeout"),
+                        "must be greater than zero",
+                    ));
+                }
+            }
+            None => {}
         }
         match &c.logs {
             Some(LogsConfig::Embedded(e)) => {

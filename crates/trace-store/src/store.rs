@@ -290,7 +290,7 @@ impl TraceBackend for TraceStore {
         Box::pin(self.list_operations(service, kind, namespaces))
     }
 
-    fn edges(&self, start: i64, end: i64) -> BoxFuture<'_, Result<Vec<RawEdge>>> {
+    fn edges(&self, start: i64, end: i64, _: Namespaces) -> BoxFuture<'_, Result<Vec<RawEdge>>> {
         Box::pin(self.list_edges(start, end))
     }
 }

@@ -93,8 +93,15 @@ pub trait TraceBackend: Send + Sync {
         kind: Option<i32>,
         namespaces: Namespaces,
     ) -> BoxFuture<'_, Result<Vec<Operation>>>;
-    /// Parent → child service calls of spans started in `[start, end]`.
-    fn edges(&self, start: i64, end: i64) -> BoxFuture<'_, Result<Vec<RawEdge>>>;
+    /// Parent → child service calls of spans started in `[start, end]`; at
+    /// least those with an end among `namespaces` (more is fine: the service
+    /// decides what a caller sees).
+    fn edges(
+        &self,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+    ) -> BoxFuture<'_, Result<Vec<RawEdge>>>;
 }
 
 /// A trace as a caller may see it.
@@ -195,7 +202,7 @@ impl TraceService {
 
     /// The service dependency graph of `[start, end]` as `scope` may see it.
     pub async fn dependencies(&self, start: i64, end: i64, scope: &Scope) -> Result<Vec<Edge>> {
-        let raw = self.backend.edges(start, end).await?;
+        let raw = self.backend.edges(start, end, namespaces(scope)).await?;
         let shown = |service: &str, namespace: &str| -> Option<String> {
             let inside = match scope {
                 Scope::ClusterWide => true,
