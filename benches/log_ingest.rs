@@ -10,11 +10,11 @@
 //!
 //! Run: `cargo bench --bench log_ingest`.
 
+mod common;
+
+use common::{peak_rss_mib, start_periscope};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use periscope_api::Server;
-use periscope_config::Config;
 use periscope_simulator::{bulk_body, log_lines, Cluster, ClusterSpec};
-use std::collections::HashMap;
 use std::time::Duration;
 
 const LINES_PER_REQUEST: usize = 5_000;
@@ -37,42 +37,9 @@ fn body() -> String {
     bulk_body(&lines)
 }
 
-/// Periscope on a one-thread runtime of its own thread; returns its base URL.
-fn start_periscope(data_dir: &std::path::Path) -> String {
-    let hash = periscope_tenancy::auth::token_sha256(TOKEN);
-    let text = format!(
-        "[server]\nhttp_listen = \"127.0.0.1:0\"\ngrpc_listen = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n\n[[clusters]]\nname = \"default\"\nprometheus = {{ url = \"http://127.0.0.1:9\" }}\n\n[storage]\ndata_dir = {:?}\n\n[[ingest.tokens]]\nname = \"bench\"\ntoken_sha256 = \"{hash}\"\n",
-        data_dir.display().to_string()
-    );
-    let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let server = Server::bind(config).await.unwrap();
-            tx.send(format!("http://{}", server.http_addr())).unwrap();
-            server.run(std::future::pending()).await.unwrap();
-        });
-    });
-    rx.recv().unwrap()
-}
-
-fn peak_rss_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace()
-        .nth(1)?
-        .parse::<u64>()
-        .ok()
-        .map(|kib| kib / 1024)
-}
-
 fn ingest(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let base = start_periscope(dir.path());
+    let base = start_periscope(dir.path(), TOKEN);
     let body = body();
     // Shared, so the client does not copy a body per request.
     let shared = bytes::Bytes::from(body.clone());

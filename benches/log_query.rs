@@ -12,6 +12,9 @@
 //!
 //! Run: `cargo bench --bench log_query`.
 
+mod common;
+
+use common::{data_dir, Rng};
 use criterion::{criterion_group, criterion_main, Criterion};
 use periscope_log_store::LogStore;
 use periscope_logs::{format_time, LogRecord, LogRequest};
@@ -29,18 +32,6 @@ const PODS_PER_NAMESPACE: u64 = 5;
 const START: i64 = 1_795_564_800_000_000_000;
 const DAY: i64 = 86_400_000_000_000;
 const CHUNK: u64 = 50_000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 /// Line `i`: time-ordered over the day; about 1 % mention a timeout.
 fn record(i: u64, rng: &mut Rng) -> LogRecord {
@@ -77,13 +68,6 @@ fn record(i: u64, rng: &mut Rng) -> LogRecord {
     }
 }
 
-fn data_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("bench-data").join("logs-10m")
-}
-
 fn store_options(dir: &Path) -> StoreOptions {
     let mut options = StoreOptions::new(dir.join("store"));
     options.max_buffered_bytes = 2 << 30;
@@ -92,7 +76,7 @@ fn store_options(dir: &Path) -> StoreOptions {
 
 /// Builds (once) the store and the NDJSON file with the same lines.
 fn data_set(runtime: &tokio::runtime::Runtime) -> (LogStore, PathBuf) {
-    let dir = data_dir();
+    let dir = data_dir("logs-10m");
     let ndjson = dir.join("lines.ndjson");
     if !dir.join("complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);

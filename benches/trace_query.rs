@@ -11,12 +11,15 @@
 //!
 //! Run: `cargo bench --bench trace_query`.
 
+mod common;
+
+use common::{data_dir, Rng};
 use criterion::{criterion_group, criterion_main, Criterion};
 use periscope_model::Scope;
 use periscope_store::StoreOptions;
 use periscope_trace_store::TraceStore;
 use periscope_traces::{Place, Span, SpanId, SpanQuery, Tag, TraceId, TraceService};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,18 +33,6 @@ const DAY: i64 = 86_400_000_000_000;
 const HOUR: i64 = DAY / 24;
 const MS: i64 = 1_000_000;
 const CHUNK: u64 = 5_000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
 
 fn trace_id(t: u64) -> TraceId {
     let mut id = [0u8; 16];
@@ -88,13 +79,6 @@ fn trace(t: u64, rng: &mut Rng) -> Vec<Span> {
         .collect()
 }
 
-fn data_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    target.join("bench-data").join("spans-10m")
-}
-
 fn store_options(dir: &Path) -> StoreOptions {
     let mut options = StoreOptions::new(dir.join("store"));
     options.max_buffered_bytes = 2 << 30;
@@ -103,7 +87,7 @@ fn store_options(dir: &Path) -> StoreOptions {
 
 /// Builds (once) the span store.
 fn data_set(runtime: &tokio::runtime::Runtime) -> Arc<TraceStore> {
-    let dir = data_dir();
+    let dir = data_dir("spans-10m");
     if !dir.join("complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();

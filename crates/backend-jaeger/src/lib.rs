@@ -180,11 +180,7 @@ impl JaegerTraces {
                     .buffer_unordered(PARALLEL)
                     .collect()
                     .await;
-                let mut spans = Vec::new();
-                for f in found {
-                    spans.extend(f?);
-                }
-                Ok(spans)
+                concat(found)
             }
         }
     }
@@ -288,11 +284,7 @@ impl JaegerTraces {
             .buffer_unordered(PARALLEL)
             .collect()
             .await;
-        let mut spans = Vec::new();
-        for f in found {
-            spans.extend(f?);
-        }
-        Ok(spans)
+        concat(found)
     }
 
     async fn list_services(&self, namespaces: Namespaces) -> Result<Vec<String>> {
@@ -402,6 +394,15 @@ impl JaegerTraces {
         ids.dedup();
         Ok(edges_of(&self.read(ids).await?))
     }
+}
+
+/// The spans of several requests, or the first failure.
+fn concat(found: Vec<Result<Vec<Span>>>) -> Result<Vec<Span>> {
+    let mut spans = Vec::new();
+    for f in found {
+        spans.extend(f?);
+    }
+    Ok(spans)
 }
 
 /// Whether `s` matches `q` within `namespaces` (what Jaeger was asked for).

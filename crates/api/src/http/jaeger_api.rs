@@ -9,15 +9,17 @@
 use super::extract::ClusterName;
 use crate::error::{grpc_code, http_status};
 use crate::state::{AppState, Caller};
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use periscope_model::{Error, ErrorKind, Result};
+use periscope_model::{Error, ErrorKind};
 use periscope_traces::otlp_out::traces_data;
 use periscope_traces::query::{dependency_window, span_kind};
 use periscope_traces::{jaeger, SpanQuery, TraceId, TraceRequest, TraceService};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// The Jaeger routes, relative to `/jaeger`.
@@ -67,33 +69,52 @@ impl IntoResponse for JaegerError {
 
 type Answer = std::result::Result<Response, JaegerError>;
 
-/// What every route works with.
-struct Context<'a> {
+/// What every route works with: the caller, its cluster's trace service and
+/// the query parameters; failures answered in the error shape `E` of the API
+/// version the route belongs to.
+struct Traced<E> {
     caller: Caller,
-    service: &'a TraceService,
+    service: TraceService,
     params: Vec<(String, String)>,
+    shape: PhantomData<E>,
 }
 
-/// The caller, its cluster's trace service and the query parameters.
-fn context<'a>(
-    state: &'a AppState,
-    headers: &HeaderMap,
-    cluster: &ClusterName,
-    query: Option<String>,
-) -> Result<Context<'a>> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let caller = state.caller(authorization)?;
-    let service = state.trace_service(cluster.0.as_deref())?;
-    let params = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    Ok(Context {
-        caller,
-        service,
-        params,
-    })
+impl<E: From<Error> + IntoResponse> FromRequestParts<Arc<AppState>> for Traced<E> {
+    type Rejection = E;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> std::result::Result<Self, E> {
+        let ClusterName(cluster) = ClusterName::from_request_parts(parts, state)
+            .await
+            .map_err(|e| E::from(e.0))?;
+        let authorization = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let caller = state.caller(authorization)?;
+        let service = state.trace_service(cluster.as_deref())?.clone();
+        let params = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+        Ok(Traced {
+            caller,
+            service,
+            params,
+            shape: PhantomData,
+        })
+    }
+}
+
+impl<E> Traced<E> {
+    /// The first non-empty value of one of `names`.
+    fn param(&self, names: &[&str]) -> Option<String> {
+        self.params
+            .iter()
+            .find(|(k, v)| names.contains(&k.as_str()) && !v.is_empty())
+            .map(|(_, v)| v.clone())
+    }
 }
 
 fn ok(data: serde_json::Value, total: usize) -> Answer {
@@ -104,31 +125,17 @@ fn now_ns() -> i64 {
     periscope_store::unix_now_ns()
 }
 
-async fn services(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    RawQuery(query): RawQuery,
-) -> Answer {
-    let Context {
-        caller, service, ..
-    } = context(&state, &headers, &cluster, query)?;
-    let names = service.services(&caller.scope).await?;
+async fn services(t: Traced<JaegerError>) -> Answer {
+    let names = t.service.services(&t.caller.scope).await?;
     ok(serde_json::json!(names), names.len())
 }
 
 async fn service_operations(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    Path(params): Path<Vec<(String, String)>>,
-    RawQuery(query): RawQuery,
+    t: Traced<JaegerError>,
+    Path(path): Path<Vec<(String, String)>>,
 ) -> Answer {
-    let Context {
-        caller, service, ..
-    } = context(&state, &headers, &cluster, query)?;
-    let name = path_value(&params, "service");
-    let operations = service.operations(name, None, &caller.scope).await?;
+    let name = path_value(&path, "service");
+    let operations = t.service.operations(name, None, &t.caller.scope).await?;
     let mut names: Vec<&str> = operations.iter().map(|o| o.name.as_str()).collect();
     names.dedup();
     ok(serde_json::json!(names), names.len())
@@ -143,82 +150,35 @@ fn path_value(params: &[(String, String)], name: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn operations(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    RawQuery(query): RawQuery,
-) -> Answer {
-    let Context {
-        caller,
-        service,
-        params,
-    } = context(&state, &headers, &cluster, query)?;
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let name = get("service")
-        .filter(|s| !s.is_empty())
+async fn operations(t: Traced<JaegerError>) -> Answer {
+    let name = t
+        .param(&["service"])
         .ok_or_else(|| Error::bad_request("parameter \"service\" is required"))?;
-    let kind = span_kind(get("spanKind"))?;
-    let found = service
-        .operations(name.to_string(), kind, &caller.scope)
-        .await?;
+    let kind = span_kind(t.param(&["spanKind"]).as_deref())?;
+    let found = t.service.operations(name, kind, &t.caller.scope).await?;
     ok(jaeger::operations(&found), found.len())
 }
 
-async fn traces(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    RawQuery(query): RawQuery,
-) -> Answer {
-    let Context {
-        caller,
-        service,
-        params,
-    } = context(&state, &headers, &cluster, query)?;
-    let found = match TraceRequest::parse(&params, now_ns())? {
-        TraceRequest::Search(q) => service.search(q, &caller.scope).await?,
-        TraceRequest::Ids(ids) => service.traces(ids, &caller.scope).await?,
+async fn traces(t: Traced<JaegerError>) -> Answer {
+    let found = match TraceRequest::parse(&t.params, now_ns())? {
+        TraceRequest::Search(q) => t.service.search(q, &t.caller.scope).await?,
+        TraceRequest::Ids(ids) => t.service.traces(ids, &t.caller.scope).await?,
     };
     let data: Vec<serde_json::Value> = found.iter().map(jaeger::trace).collect();
     ok(serde_json::Value::Array(data), found.len())
 }
 
-async fn trace(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    Path(params): Path<Vec<(String, String)>>,
-    RawQuery(query): RawQuery,
-) -> Answer {
-    let Context {
-        caller, service, ..
-    } = context(&state, &headers, &cluster, query)?;
-    let id = TraceId::parse(&path_value(&params, "id"))?;
-    match service.trace(id, &caller.scope).await? {
-        Some(t) => ok(serde_json::json!([jaeger::trace(&t)]), 1),
+async fn trace(t: Traced<JaegerError>, Path(path): Path<Vec<(String, String)>>) -> Answer {
+    let id = TraceId::parse(&path_value(&path, "id"))?;
+    match t.service.trace(id, &t.caller.scope).await? {
+        Some(found) => ok(serde_json::json!([jaeger::trace(&found)]), 1),
         None => Err(Error::new(ErrorKind::NotFound, "trace not found").into()),
     }
 }
 
-async fn dependencies(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    RawQuery(query): RawQuery,
-) -> Answer {
-    let Context {
-        caller,
-        service,
-        params,
-    } = context(&state, &headers, &cluster, query)?;
-    let (start, end) = dependency_window(&params, now_ns())?;
-    let edges = service.dependencies(start, end, &caller.scope).await?;
+async fn dependencies(t: Traced<JaegerError>) -> Answer {
+    let (start, end) = dependency_window(&t.params, now_ns())?;
+    let edges = t.service.dependencies(start, end, &t.caller.scope).await?;
     ok(jaeger::dependencies(&edges), edges.len())
 }
 
@@ -246,40 +206,17 @@ impl IntoResponse for V3Error {
 
 type V3Answer = std::result::Result<Response, V3Error>;
 
-async fn v3_services(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    RawQuery(query): RawQuery,
-) -> V3Answer {
-    let Context {
-        caller, service, ..
-    } = context(&state, &headers, &cluster, query)?;
-    let names = service.services(&caller.scope).await?;
+async fn v3_services(t: Traced<V3Error>) -> V3Answer {
+    let names = t.service.services(&t.caller.scope).await?;
     Ok(Json(serde_json::json!({ "services": names })).into_response())
 }
 
-async fn v3_operations(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    RawQuery(query): RawQuery,
-) -> V3Answer {
-    let Context {
-        caller,
-        service,
-        params,
-    } = context(&state, &headers, &cluster, query)?;
-    let get = |names: &[&str]| {
-        params
-            .iter()
-            .find(|(k, v)| names.contains(&k.as_str()) && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
-    let name =
-        get(&["service"]).ok_or_else(|| Error::bad_request("parameter service is required"))?;
-    let kind = span_kind(get(&["spanKind", "span_kind"]).as_deref())?;
-    let found = service.operations(name, kind, &caller.scope).await?;
+async fn v3_operations(t: Traced<V3Error>) -> V3Answer {
+    let name = t
+        .param(&["service"])
+        .ok_or_else(|| Error::bad_request("parameter service is required"))?;
+    let kind = span_kind(t.param(&["spanKind", "span_kind"]).as_deref())?;
+    let found = t.service.operations(name, kind, &t.caller.scope).await?;
     Ok(Json(serde_json::json!({ "operations": jaeger::operations(&found) })).into_response())
 }
 
@@ -293,34 +230,13 @@ fn v3_result(found: &[periscope_traces::ScopedTrace]) -> V3Answer {
     Ok(Json(serde_json::json!({ "result": data })).into_response())
 }
 
-async fn v3_search(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    RawQuery(query): RawQuery,
-) -> V3Answer {
-    let Context {
-        caller,
-        service,
-        params,
-    } = context(&state, &headers, &cluster, query)?;
-    let found = service
-        .search(SpanQuery::parse_v3(&params)?, &caller.scope)
-        .await?;
-    v3_result(&found)
+async fn v3_search(t: Traced<V3Error>) -> V3Answer {
+    let query = SpanQuery::parse_v3(&t.params)?;
+    v3_result(&t.service.search(query, &t.caller.scope).await?)
 }
 
-async fn v3_trace(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    cluster: ClusterName,
-    Path(params): Path<Vec<(String, String)>>,
-    RawQuery(query): RawQuery,
-) -> V3Answer {
-    let Context {
-        caller, service, ..
-    } = context(&state, &headers, &cluster, query)?;
-    let id = TraceId::parse(&path_value(&params, "id"))?;
-    let found = service.trace(id, &caller.scope).await?;
+async fn v3_trace(t: Traced<V3Error>, Path(path): Path<Vec<(String, String)>>) -> V3Answer {
+    let id = TraceId::parse(&path_value(&path, "id"))?;
+    let found = t.service.trace(id, &t.caller.scope).await?;
     v3_result(found.as_slice())
 }
