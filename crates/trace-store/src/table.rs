@@ -12,7 +12,6 @@ use periscope_store::datafusion::arrow::datatypes::{
 };
 use periscope_store::TableSpec;
 use periscope_traces::{Event, Link, Place, Span, SpanId, Tag, TraceId};
-use serde_json::json;
 use std::sync::Arc;
 
 /// Columns of the span table.
@@ -53,21 +52,58 @@ pub fn span_table() -> TableSpec {
 /// The searchable text of a span's tags and its resource's: one line per tag,
 /// `\nkey=value\n`, so a tag filter is one LIKE on `\nkey=value\n`.
 pub fn tag_index(span: &Span) -> String {
-    let mut out = String::from("\n");
-    for t in span.tags.iter().chain(&span.resource) {
-        out.push_str(&tag_line(&t.key, &t.value.as_text()));
-    }
+    let mut out = String::new();
+    write_tag_index(span, &mut out);
     out
+}
+
+fn write_tag_index(span: &Span, out: &mut String) {
+    out.push('\n');
+    for t in span.tags.iter().chain(&span.resource) {
+        push_line(out, &t.key, &t.value.as_text());
+    }
 }
 
 /// A tag's line in the index (newlines inside become spaces).
 pub fn tag_line(key: &str, value: &str) -> String {
-    format!("{}={}\n", key.replace('\n', " "), value.replace('\n', " "))
+    let mut out = String::new();
+    push_line(&mut out, key, value);
+    out
+}
+
+fn push_line(out: &mut String, key: &str, value: &str) {
+    let clean = |out: &mut String, text: &str| {
+        out.extend(text.chars().map(|c| if c == '\n' { ' ' } else { c }))
+    };
+    clean(out, key);
+    out.push('=');
+    clean(out, value);
+    out.push('\n');
+}
+
+/// What the `detail` column holds, borrowed for writing.
+#[derive(serde::Serialize)]
+struct DetailRef<'a> {
+    tags: &'a [Tag],
+    resource: &'a [Tag],
+    events: &'a [Event],
+    links: &'a [Link],
 }
 
 /// A batch of spans.
 pub fn to_batch(spans: &[Span]) -> RecordBatch {
-    let text = |f: &dyn Fn(&Span) -> String| -> ArrayRef {
+    // Each text column is written through one reused buffer.
+    let text = |write: &dyn Fn(&Span, &mut String)| -> ArrayRef {
+        let mut b = StringBuilder::with_capacity(spans.len(), spans.len() * 16);
+        let mut buffer = String::new();
+        for s in spans {
+            buffer.clear();
+            write(s, &mut buffer);
+            b.append_value(&buffer);
+        }
+        Arc::new(b.finish())
+    };
+    let copy = |f: fn(&Span) -> &str| -> ArrayRef {
         let mut b = StringBuilder::with_capacity(spans.len(), spans.len() * 16);
         for s in spans {
             b.append_value(f(s));
@@ -76,11 +112,15 @@ pub fn to_batch(spans: &[Span]) -> RecordBatch {
     };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from_iter_values(spans.iter().map(|s| s.start))),
-        text(&|s| s.trace_id.to_hex32()),
-        text(&|s| s.span_id.to_string()),
-        text(&|s| s.parent_span_id.map(|p| p.to_string()).unwrap_or_default()),
-        text(&|s| s.service.clone()),
-        text(&|s| s.operation.clone()),
+        text(&|s, out| write_hex(out, &s.trace_id.0)),
+        text(&|s, out| write_hex(out, &s.span_id.0)),
+        text(&|s, out| {
+            if let Some(p) = s.parent_span_id {
+                write_hex(out, &p.0)
+            }
+        }),
+        copy(|s| &s.service),
+        copy(|s| &s.operation),
         Arc::new(Int32Array::from_iter_values(spans.iter().map(|s| s.kind))),
         Arc::new(Int32Array::from_iter_values(
             spans.iter().map(|s| s.status_code),
@@ -88,18 +128,34 @@ pub fn to_batch(spans: &[Span]) -> RecordBatch {
         Arc::new(Int64Array::from_iter_values(
             spans.iter().map(|s| s.duration),
         )),
-        text(&|s| s.place.namespace.clone()),
-        text(&|s| s.place.pod.clone()),
-        text(&|s| s.place.node.clone()),
-        text(&|s| s.place.container.clone()),
-        text(&|s| s.place.workload.clone()),
-        text(&tag_index),
-        text(&|s| {
-            json!({"tags": s.tags, "resource": s.resource, "events": s.events, "links": s.links})
-                .to_string()
+        copy(|s| &s.place.namespace),
+        copy(|s| &s.place.pod),
+        copy(|s| &s.place.node),
+        copy(|s| &s.place.container),
+        copy(|s| &s.place.workload),
+        text(&write_tag_index),
+        text(&|s, out| {
+            let detail = DetailRef {
+                tags: &s.tags,
+                resource: &s.resource,
+                events: &s.events,
+                links: &s.links,
+            };
+            // Serialising slices of plain data into a string cannot fail.
+            let json = serde_json::to_string(&detail).expect("span details serialise");
+            out.push_str(&json);
         }),
     ];
     RecordBatch::try_new(span_schema(), columns).expect("columns match the span schema")
+}
+
+/// Lowercase hex of `bytes`, appended.
+fn write_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
 }
 
 /// The spans of a batch read back (any column order the schema has).
