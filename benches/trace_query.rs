@@ -190,6 +190,14 @@ fn retrieval(c: &mut Criterion) {
         b.iter(|| runtime.block_on(service.trace(id, &admin)).unwrap())
     });
     group.bench_function("trace_by_id/scan_of_its_hour_baseline", |b| b.iter(in_hour));
+    let hour = Some((by_id_in_hour.start, by_id_in_hour.end));
+    group.bench_function("trace_by_id/with_its_hour", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(service.trace_within(id, hour, &admin))
+                .unwrap()
+        })
+    });
     group.bench_function("service_min_duration_last_hour", |b| {
         b.iter(|| {
             runtime

@@ -339,6 +339,13 @@ async fn sdk_exported_traces_answer_every_jaeger_route_per_tenant() {
     assert_eq!(span_services(&a.body["data"][0]).len(), 3);
     let a = s.jaeger("alice", "/api/traces/d269b633813fc605").await;
     assert_eq!(trace_ids(&a), ["d269b633813fc605"], "16-digit form");
+    // With the window Grafana may send (µs): found inside it, not outside.
+    let a = s.jaeger("alice", &format!("/api/traces/{T1}?{w}")).await;
+    assert_eq!(span_services(&a.body["data"][0]).len(), 2, "{}", a.raw);
+    let a = s
+        .jaeger("alice", &format!("/api/traces/{T1}?start=1000&end=2000"))
+        .await;
+    assert_eq!(a.status, 404, "{}", a.raw);
     let a = s.jaeger("alice", &format!("/api/traces/{T3}")).await;
     assert_eq!(a.status, 404);
     assert_eq!(

@@ -269,11 +269,20 @@ impl JaegerTraces {
         Ok(ids.into_iter().take(q.limit).map(|(_, id)| id).collect())
     }
 
-    async fn read(&self, ids: Vec<TraceId>) -> Result<Vec<Span>> {
+    async fn read(&self, ids: Vec<TraceId>, window: Option<(i64, i64)>) -> Result<Vec<Span>> {
+        let params: Vec<(String, String)> = window
+            .map(|(start, end)| {
+                vec![
+                    ("startTime".to_string(), rfc3339(start)),
+                    ("endTime".to_string(), rfc3339(end)),
+                ]
+            })
+            .unwrap_or_default();
+        let params = &params;
         let found: Vec<Result<Vec<Span>>> = stream::iter(ids)
             .map(|id| async move {
                 let answer = self
-                    .get(&format!("/api/v3/traces/{}", id.to_hex32()), &[])
+                    .get(&format!("/api/v3/traces/{}", id.to_hex32()), params)
                     .await?;
                 Ok(self
                     .spans_of_result(answer)?
@@ -392,7 +401,7 @@ impl JaegerTraces {
         }
         ids.sort();
         ids.dedup();
-        Ok(edges_of(&self.read(ids).await?))
+        Ok(edges_of(&self.read(ids, None).await?))
     }
 }
 
@@ -472,8 +481,12 @@ impl TraceBackend for JaegerTraces {
         Box::pin(self.find(query, namespaces))
     }
 
-    fn spans_of(&self, ids: Vec<TraceId>) -> BoxFuture<'_, Result<Vec<Span>>> {
-        Box::pin(self.read(ids))
+    fn spans_of(
+        &self,
+        ids: Vec<TraceId>,
+        window: Option<(i64, i64)>,
+    ) -> BoxFuture<'_, Result<Vec<Span>>> {
+        Box::pin(self.read(ids, window))
     }
 
     fn services(&self, namespaces: Namespaces) -> BoxFuture<'_, Result<Vec<String>>> {

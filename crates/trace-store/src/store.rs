@@ -116,7 +116,12 @@ impl TraceStore {
             .collect())
     }
 
-    async fn read_traces(&self, ids: Vec<TraceId>) -> Result<Vec<Span>> {
+    async fn read_traces(
+        &self,
+        ids: Vec<TraceId>,
+        window: Option<(i64, i64)>,
+    ) -> Result<Vec<Span>> {
+        let (start, end) = window.unwrap_or((i64::MIN, i64::MAX));
         let mut ids: Vec<Expr> = ids.iter().map(|id| lit(id.to_hex32())).collect();
         // One id as an equality, which the bloom filters prune on best.
         let wanted = match ids.len() {
@@ -124,7 +129,7 @@ impl TraceStore {
             _ => col("trace_id").in_list(ids, false),
         };
         let batches = self
-            .frame(i64::MIN, i64::MAX, vec![wanted])
+            .frame(start, end, vec![wanted])
             .await?
             .limit(0, Some(MAX_SPANS_READ))
             .map_err(engine)?
@@ -274,8 +279,12 @@ impl TraceBackend for TraceStore {
         Box::pin(self.find(query, namespaces))
     }
 
-    fn spans_of(&self, ids: Vec<TraceId>) -> BoxFuture<'_, Result<Vec<Span>>> {
-        Box::pin(self.read_traces(ids))
+    fn spans_of(
+        &self,
+        ids: Vec<TraceId>,
+        window: Option<(i64, i64)>,
+    ) -> BoxFuture<'_, Result<Vec<Span>>> {
+        Box::pin(self.read_traces(ids, window))
     }
 
     fn services(&self, namespaces: Namespaces) -> BoxFuture<'_, Result<Vec<String>>> {

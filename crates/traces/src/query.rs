@@ -253,6 +253,37 @@ impl SpanQuery {
     }
 }
 
+/// The optional window of a trace fetched by id (Unix ns): Jaeger v1's
+/// `start`/`end` in µs, or api_v3's `startTime`/`endTime` (RFC 3339, also
+/// `start_time`/`end_time`). `None` when neither bound is given.
+pub fn trace_window(params: &[(String, String)], v3: bool) -> Result<Option<(i64, i64)>> {
+    let bound = |names: &[&str]| -> Result<Option<i64>> {
+        match any_of(params, names) {
+            None => Ok(None),
+            Some(t) if v3 => rfc3339(names[0], t).map(Some),
+            Some(t) => micros(names[0], t).map(Some),
+        }
+    };
+    let (start, end) = if v3 {
+        (
+            bound(&["startTime", "start_time"])?,
+            bound(&["endTime", "end_time"])?,
+        )
+    } else {
+        (bound(&["start"])?, bound(&["end"])?)
+    };
+    match (start, end) {
+        (None, None) => Ok(None),
+        (start, end) => {
+            let (start, end) = (start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
+            if start > end {
+                return Err(Error::bad_request("the trace's start is after its end"));
+            }
+            Ok(Some((start, end)))
+        }
+    }
+}
+
 /// A `spanKind` parameter (`server`, `client`, ...) as its OTLP number.
 pub fn span_kind(text: Option<&str>) -> Result<Option<i32>> {
     match text {
@@ -459,6 +490,21 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("RFC 3339"));
+    }
+
+    #[test]
+    fn a_trace_by_id_may_name_its_window() {
+        assert_eq!(trace_window(&params(&[]), false).unwrap(), None);
+        assert_eq!(
+            trace_window(&params(&[("start", "1000"), ("end", "2000")]), false).unwrap(),
+            Some((1_000_000, 2_000_000))
+        );
+        assert_eq!(
+            trace_window(&params(&[("startTime", "2023-11-14T22:13:20Z")]), true).unwrap(),
+            Some((1_700_000_000_000_000_000, i64::MAX))
+        );
+        assert!(trace_window(&params(&[("start", "5"), ("end", "1")]), false).is_err());
+        assert!(trace_window(&params(&[("end_time", "soon")]), true).is_err());
     }
 
     #[test]

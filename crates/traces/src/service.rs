@@ -82,8 +82,13 @@ pub trait TraceBackend: Send + Sync {
         query: SpanQuery,
         namespaces: Namespaces,
     ) -> BoxFuture<'_, Result<Vec<TraceId>>>;
-    /// Every span of the given traces.
-    fn spans_of(&self, ids: Vec<TraceId>) -> BoxFuture<'_, Result<Vec<Span>>>;
+    /// Every span of the given traces (started within `window`, Unix ns,
+    /// when the caller knows it).
+    fn spans_of(
+        &self,
+        ids: Vec<TraceId>,
+        window: Option<(i64, i64)>,
+    ) -> BoxFuture<'_, Result<Vec<Span>>>;
     /// Services with spans among `namespaces`.
     fn services(&self, namespaces: Namespaces) -> BoxFuture<'_, Result<Vec<String>>>;
     /// Operations of `service` (of `kind`, when given) among `namespaces`.
@@ -136,11 +141,22 @@ impl TraceService {
 
     /// The traces of `ids` that have a visible span, pruned, in the given order.
     pub async fn traces(&self, ids: Vec<TraceId>, scope: &Scope) -> Result<Vec<ScopedTrace>> {
+        self.traces_within(ids, None, scope).await
+    }
+
+    /// Like [`TraceService::traces`], reading only spans started within
+    /// `window` (Unix ns) when it is given.
+    async fn traces_within(
+        &self,
+        ids: Vec<TraceId>,
+        window: Option<(i64, i64)>,
+        scope: &Scope,
+    ) -> Result<Vec<ScopedTrace>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut by_trace: HashMap<TraceId, Vec<Span>> = HashMap::new();
-        for span in self.backend.spans_of(ids.clone()).await? {
+        for span in self.backend.spans_of(ids.clone(), window).await? {
             by_trace.entry(span.trace_id).or_default().push(span);
         }
         let mut seen = BTreeSet::new();
@@ -167,7 +183,18 @@ impl TraceService {
     /// One trace, pruned; `None` when none of its spans is visible (the same
     /// answer as for a trace that does not exist).
     pub async fn trace(&self, id: TraceId, scope: &Scope) -> Result<Option<ScopedTrace>> {
-        Ok(self.traces(vec![id], scope).await?.pop())
+        self.trace_within(id, None, scope).await
+    }
+
+    /// One trace, reading only spans started within `window` (Unix ns) when
+    /// the caller gives one (Jaeger's optional `start`/`end` of a trace by id).
+    pub async fn trace_within(
+        &self,
+        id: TraceId,
+        window: Option<(i64, i64)>,
+        scope: &Scope,
+    ) -> Result<Option<ScopedTrace>> {
+        Ok(self.traces_within(vec![id], window, scope).await?.pop())
     }
 
     /// Traces with a visible span matching `query`, newest first.

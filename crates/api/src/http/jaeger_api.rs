@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use periscope_model::{Error, ErrorKind};
 use periscope_traces::otlp_out::traces_data;
-use periscope_traces::query::{dependency_window, span_kind};
+use periscope_traces::query::{dependency_window, span_kind, trace_window};
 use periscope_traces::{jaeger, SpanQuery, TraceId, TraceRequest, TraceService};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -170,7 +170,8 @@ async fn traces(t: Traced<JaegerError>) -> Answer {
 
 async fn trace(t: Traced<JaegerError>, Path(path): Path<Vec<(String, String)>>) -> Answer {
     let id = TraceId::parse(&path_value(&path, "id"))?;
-    match t.service.trace(id, &t.caller.scope).await? {
+    let window = trace_window(&t.params, false)?;
+    match t.service.trace_within(id, window, &t.caller.scope).await? {
         Some(found) => ok(serde_json::json!([jaeger::trace(&found)]), 1),
         None => Err(Error::new(ErrorKind::NotFound, "trace not found").into()),
     }
@@ -237,6 +238,7 @@ async fn v3_search(t: Traced<V3Error>) -> V3Answer {
 
 async fn v3_trace(t: Traced<V3Error>, Path(path): Path<Vec<(String, String)>>) -> V3Answer {
     let id = TraceId::parse(&path_value(&path, "id"))?;
-    let found = t.service.trace(id, &t.caller.scope).await?;
+    let window = trace_window(&t.params, true)?;
+    let found = t.service.trace_within(id, window, &t.caller.scope).await?;
     v3_result(found.as_slice())
 }
