@@ -57,25 +57,29 @@ impl IntoResponse for ApiError {
             "errorType": kind.prometheus_error_type(),
             "error": self.0.message(),
         });
-        let mut response = (http_status(kind), axum::Json(body)).into_response();
-        match kind {
-            ErrorKind::TooManyRequests => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            ErrorKind::Unauthenticated => {
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(
-                        "Bearer realm=\"periscope\", Basic realm=\"periscope\"",
-                    ),
-                );
-            }
-            _ => {}
-        }
-        response
+        with_hint_headers((http_status(kind), axum::Json(body)).into_response(), kind)
     }
+}
+
+/// Adds what tells a client how to proceed after an error of `kind`:
+/// `Retry-After` for back-pressure, `WWW-Authenticate` for missing credentials.
+/// Every error shape (Prometheus', Elasticsearch's, OTLP's, Jaeger's) uses it.
+pub fn with_hint_headers(mut response: Response, kind: ErrorKind) -> Response {
+    match kind {
+        ErrorKind::TooManyRequests => {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        ErrorKind::Unauthenticated => {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"periscope\", Basic realm=\"periscope\""),
+            );
+        }
+        _ => {}
+    }
+    response
 }
 
 /// Converts an error into a gRPC status.

@@ -5,7 +5,7 @@
 //! Elasticsearch's shape so shippers retry what they should.
 
 use super::params::read_body;
-use crate::error::http_status;
+use crate::error::{http_status, with_hint_headers};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -60,19 +60,7 @@ impl IntoResponse for IngestError {
             "error": {"root_cause": [{"type": kind_name, "reason": reason}], "type": kind_name, "reason": reason},
             "status": status.as_u16(),
         });
-        let mut response = (status, Json(body)).into_response();
-        if kind == ErrorKind::TooManyRequests {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        if kind == ErrorKind::Unauthenticated {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"periscope\", Bearer realm=\"periscope\""),
-            );
-        }
-        response
+        with_hint_headers((status, Json(body)).into_response(), kind)
     }
 }
 

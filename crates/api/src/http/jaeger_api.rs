@@ -7,7 +7,7 @@
 //! Answers and errors in Jaeger's shapes for each.
 
 use super::extract::ClusterName;
-use crate::error::{grpc_code, http_status};
+use crate::error::{grpc_code, http_status, with_hint_headers};
 use crate::state::{AppState, Caller};
 use axum::extract::{FromRequestParts, Path};
 use axum::http::header;
@@ -53,17 +53,8 @@ impl From<Error> for JaegerError {
 impl IntoResponse for JaegerError {
     fn into_response(self) -> Response {
         let status = http_status(self.0.kind());
-        let mut response = (
-            status,
-            Json(jaeger::error(status.as_u16(), self.0.message())),
-        )
-            .into_response();
-        if self.0.kind() == ErrorKind::TooManyRequests {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        }
-        response
+        let body = Json(jaeger::error(status.as_u16(), self.0.message()));
+        with_hint_headers((status, body).into_response(), self.0.kind())
     }
 }
 

@@ -6,7 +6,7 @@
 //! `Retry-After`, 413 over the size limit.
 
 use super::ingest_api::{ingest_body, shipper};
-use crate::error::http_status;
+use crate::error::{http_status, with_hint_headers};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
@@ -123,22 +123,11 @@ fn failure(e: &Error, encoding: Encoding) -> Response {
                 .unwrap_or_default()
         }
     };
-    let mut response = (
+    let response = (
         http_status(kind),
         [(header::CONTENT_TYPE, encoding.content_type())],
         body,
     )
         .into_response();
-    if kind == ErrorKind::TooManyRequests {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    if kind == ErrorKind::Unauthenticated {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"periscope\""),
-        );
-    }
-    response
+    with_hint_headers(response, kind)
 }
