@@ -120,6 +120,19 @@ impl AppState {
         })
     }
 
+    /// One of the caller's query slots (429 when all are in use) and how long
+    /// its query may take.
+    pub(crate) fn query_slot(
+        &self,
+        caller: &Caller,
+    ) -> Result<(tokio::sync::OwnedSemaphorePermit, std::time::Duration)> {
+        let limits = &caller.principal.limits;
+        let permit = self
+            .limiter
+            .try_acquire(&caller.principal.name, limits.max_concurrent_queries)?;
+        Ok((permit, limits.query_timeout))
+    }
+
     /// The trace service of the named cluster (default for `None`/empty).
     pub(crate) fn trace_service(
         &self,
@@ -146,4 +159,18 @@ impl AppState {
             .get(name)
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("unknown cluster {name:?}")))
     }
+}
+
+/// `work`, or a 504 naming `what` once `timeout` has passed.
+pub(crate) async fn within<T>(
+    timeout: std::time::Duration,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(timeout, work).await.map_err(|_| {
+        Error::new(
+            ErrorKind::Timeout,
+            format!("the {what} took longer than {timeout:?}"),
+        )
+    })?
 }

@@ -4,7 +4,7 @@
 
 use super::metrics::caller_of;
 use crate::error::to_status;
-use crate::state::{AppState, Caller};
+use crate::state::{within, AppState, Caller};
 use periscope_model::Result;
 use periscope_proto::v1::{
     traces_server::Traces, Dependency, FindTracesRequest, GetDependenciesRequest,
@@ -15,16 +15,41 @@ use periscope_traces::query::{dependency_window, span_kind};
 use periscope_traces::span::kind_name;
 use periscope_traces::{ScopedTrace, TraceId, TraceRequest, TraceService};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 use tonic::{Request, Response, Status};
 
 pub(crate) struct TracesService {
     pub(crate) state: Arc<AppState>,
 }
 
+/// The caller, its cluster's trace service, and one of its query slots
+/// (held while the answer is built) with the query timeout.
+struct Context<'a> {
+    caller: Caller,
+    service: &'a TraceService,
+    _slot: OwnedSemaphorePermit,
+    timeout: Duration,
+}
+
+impl Context<'_> {
+    /// `work` within the caller's query timeout.
+    async fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        within(self.timeout, "trace query", work).await
+    }
+}
+
 impl TracesService {
-    fn context<T>(&self, request: &Request<T>, cluster: &str) -> Result<(Caller, &TraceService)> {
+    fn context<T>(&self, request: &Request<T>, cluster: &str) -> Result<Context<'_>> {
         let caller = caller_of(&self.state, request)?;
-        Ok((caller, self.state.trace_service(Some(cluster))?))
+        let service = self.state.trace_service(Some(cluster))?;
+        let (slot, timeout) = self.state.query_slot(&caller)?;
+        Ok(Context {
+            caller,
+            service,
+            _slot: slot,
+            timeout,
+        })
     }
 }
 
@@ -106,12 +131,12 @@ impl Traces for TracesService {
         request: Request<FindTracesRequest>,
     ) -> std::result::Result<Response<TracesResponse>, Status> {
         let answer = async {
-            let (caller, service) = self.context(&request, &request.get_ref().cluster)?;
+            let c = self.context(&request, &request.get_ref().cluster)?;
             let params = search_parameters(request.get_ref());
             let TraceRequest::Search(q) = TraceRequest::parse(&params, now())? else {
                 unreachable!("search parameters name no trace ids");
             };
-            service.search(q, &caller.scope).await
+            c.bounded(c.service.search(q, &c.caller.scope)).await
         }
         .await
         .map_err(to_status)?;
@@ -126,9 +151,9 @@ impl Traces for TracesService {
     ) -> std::result::Result<Response<TracesResponse>, Status> {
         let answer = async {
             let r = request.get_ref();
-            let (caller, service) = self.context(&request, &r.cluster)?;
+            let c = self.context(&request, &r.cluster)?;
             let id = TraceId::parse(&r.trace_id)?;
-            service.trace(id, &caller.scope).await
+            c.bounded(c.service.trace(id, &c.caller.scope)).await
         }
         .await
         .map_err(to_status)?;
@@ -145,8 +170,8 @@ impl Traces for TracesService {
         request: Request<GetServicesRequest>,
     ) -> std::result::Result<Response<GetServicesResponse>, Status> {
         let services = async {
-            let (caller, service) = self.context(&request, &request.get_ref().cluster)?;
-            service.services(&caller.scope).await
+            let c = self.context(&request, &request.get_ref().cluster)?;
+            c.bounded(c.service.services(&c.caller.scope)).await
         }
         .await
         .map_err(to_status)?;
@@ -159,14 +184,16 @@ impl Traces for TracesService {
     ) -> std::result::Result<Response<GetOperationsResponse>, Status> {
         let operations = async {
             let r = request.get_ref();
-            let (caller, service) = self.context(&request, &r.cluster)?;
+            let c = self.context(&request, &r.cluster)?;
             if r.service.is_empty() {
                 return Err(periscope_model::Error::bad_request("service is required"));
             }
             let kind = span_kind(Some(&r.span_kind))?;
-            service
-                .operations(r.service.clone(), kind, &caller.scope)
-                .await
+            c.bounded(
+                c.service
+                    .operations(r.service.clone(), kind, &c.caller.scope),
+            )
+            .await
         }
         .await
         .map_err(to_status)?;
@@ -187,7 +214,7 @@ impl Traces for TracesService {
     ) -> std::result::Result<Response<GetDependenciesResponse>, Status> {
         let edges = async {
             let r = request.get_ref();
-            let (caller, service) = self.context(&request, &r.cluster)?;
+            let c = self.context(&request, &r.cluster)?;
             let (start, end) = if r.start_unix_nano == 0 && r.end_unix_nano == 0 {
                 dependency_window(&[], now())?
             } else if r.start_unix_nano > r.end_unix_nano {
@@ -197,7 +224,8 @@ impl Traces for TracesService {
             } else {
                 (r.start_unix_nano, r.end_unix_nano)
             };
-            service.dependencies(start, end, &caller.scope).await
+            c.bounded(c.service.dependencies(start, end, &c.caller.scope))
+                .await
         }
         .await
         .map_err(to_status)?;

@@ -8,19 +8,21 @@
 
 use super::extract::ClusterName;
 use crate::error::{grpc_code, http_status, with_hint_headers};
-use crate::state::{AppState, Caller};
+use crate::state::{within, AppState, Caller};
 use axum::extract::{FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use periscope_model::{Error, ErrorKind};
+use periscope_model::{Error, ErrorKind, Result};
 use periscope_traces::otlp_out::traces_data;
 use periscope_traces::query::{dependency_window, span_kind, trace_window};
 use periscope_traces::{jaeger, SpanQuery, TraceId, TraceRequest, TraceService};
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// The Jaeger routes, relative to `/jaeger`.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -67,6 +69,9 @@ struct Traced<E> {
     caller: Caller,
     service: TraceService,
     params: Vec<(String, String)>,
+    /// The caller's query slot, held until the answer is built.
+    _slot: OwnedSemaphorePermit,
+    timeout: Duration,
     shape: PhantomData<E>,
 }
 
@@ -86,6 +91,7 @@ impl<E: From<Error> + IntoResponse> FromRequestParts<Arc<AppState>> for Traced<E
             .and_then(|v| v.to_str().ok());
         let caller = state.caller(authorization)?;
         let service = state.trace_service(cluster.as_deref())?.clone();
+        let (slot, timeout) = state.query_slot(&caller)?;
         let params = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
@@ -93,12 +99,19 @@ impl<E: From<Error> + IntoResponse> FromRequestParts<Arc<AppState>> for Traced<E
             caller,
             service,
             params,
+            _slot: slot,
+            timeout,
             shape: PhantomData,
         })
     }
 }
 
 impl<E> Traced<E> {
+    /// `work` within the caller's query timeout.
+    async fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        within(self.timeout, "trace query", work).await
+    }
+
     /// The first non-empty value of one of `names`.
     fn param(&self, names: &[&str]) -> Option<String> {
         self.params
@@ -117,7 +130,7 @@ fn now_ns() -> i64 {
 }
 
 async fn services(t: Traced<JaegerError>) -> Answer {
-    let names = t.service.services(&t.caller.scope).await?;
+    let names = t.bounded(t.service.services(&t.caller.scope)).await?;
     ok(serde_json::json!(names), names.len())
 }
 
@@ -126,7 +139,9 @@ async fn service_operations(
     Path(path): Path<Vec<(String, String)>>,
 ) -> Answer {
     let name = path_value(&path, "service");
-    let operations = t.service.operations(name, None, &t.caller.scope).await?;
+    let operations = t
+        .bounded(t.service.operations(name, None, &t.caller.scope))
+        .await?;
     let mut names: Vec<&str> = operations.iter().map(|o| o.name.as_str()).collect();
     names.dedup();
     ok(serde_json::json!(names), names.len())
@@ -146,14 +161,16 @@ async fn operations(t: Traced<JaegerError>) -> Answer {
         .param(&["service"])
         .ok_or_else(|| Error::bad_request("parameter \"service\" is required"))?;
     let kind = span_kind(t.param(&["spanKind"]).as_deref())?;
-    let found = t.service.operations(name, kind, &t.caller.scope).await?;
+    let found = t
+        .bounded(t.service.operations(name, kind, &t.caller.scope))
+        .await?;
     ok(jaeger::operations(&found), found.len())
 }
 
 async fn traces(t: Traced<JaegerError>) -> Answer {
     let found = match TraceRequest::parse(&t.params, now_ns())? {
-        TraceRequest::Search(q) => t.service.search(q, &t.caller.scope).await?,
-        TraceRequest::Ids(ids) => t.service.traces(ids, &t.caller.scope).await?,
+        TraceRequest::Search(q) => t.bounded(t.service.search(q, &t.caller.scope)).await?,
+        TraceRequest::Ids(ids) => t.bounded(t.service.traces(ids, &t.caller.scope)).await?,
     };
     let data: Vec<serde_json::Value> = found.iter().map(jaeger::trace).collect();
     ok(serde_json::Value::Array(data), found.len())
@@ -162,7 +179,10 @@ async fn traces(t: Traced<JaegerError>) -> Answer {
 async fn trace(t: Traced<JaegerError>, Path(path): Path<Vec<(String, String)>>) -> Answer {
     let id = TraceId::parse(&path_value(&path, "id"))?;
     let window = trace_window(&t.params, false)?;
-    match t.service.trace_within(id, window, &t.caller.scope).await? {
+    match t
+        .bounded(t.service.trace_within(id, window, &t.caller.scope))
+        .await?
+    {
         Some(found) => ok(serde_json::json!([jaeger::trace(&found)]), 1),
         None => Err(Error::new(ErrorKind::NotFound, "trace not found").into()),
     }
@@ -170,7 +190,9 @@ async fn trace(t: Traced<JaegerError>, Path(path): Path<Vec<(String, String)>>) 
 
 async fn dependencies(t: Traced<JaegerError>) -> Answer {
     let (start, end) = dependency_window(&t.params, now_ns())?;
-    let edges = t.service.dependencies(start, end, &t.caller.scope).await?;
+    let edges = t
+        .bounded(t.service.dependencies(start, end, &t.caller.scope))
+        .await?;
     ok(jaeger::dependencies(&edges), edges.len())
 }
 
@@ -199,7 +221,7 @@ impl IntoResponse for V3Error {
 type V3Answer = std::result::Result<Response, V3Error>;
 
 async fn v3_services(t: Traced<V3Error>) -> V3Answer {
-    let names = t.service.services(&t.caller.scope).await?;
+    let names = t.bounded(t.service.services(&t.caller.scope)).await?;
     Ok(Json(serde_json::json!({ "services": names })).into_response())
 }
 
@@ -208,7 +230,9 @@ async fn v3_operations(t: Traced<V3Error>) -> V3Answer {
         .param(&["service"])
         .ok_or_else(|| Error::bad_request("parameter service is required"))?;
     let kind = span_kind(t.param(&["spanKind", "span_kind"]).as_deref())?;
-    let found = t.service.operations(name, kind, &t.caller.scope).await?;
+    let found = t
+        .bounded(t.service.operations(name, kind, &t.caller.scope))
+        .await?;
     Ok(Json(serde_json::json!({ "operations": jaeger::operations(&found) })).into_response())
 }
 
@@ -224,12 +248,14 @@ fn v3_result(found: &[periscope_traces::ScopedTrace]) -> V3Answer {
 
 async fn v3_search(t: Traced<V3Error>) -> V3Answer {
     let query = SpanQuery::parse_v3(&t.params)?;
-    v3_result(&t.service.search(query, &t.caller.scope).await?)
+    v3_result(&t.bounded(t.service.search(query, &t.caller.scope)).await?)
 }
 
 async fn v3_trace(t: Traced<V3Error>, Path(path): Path<Vec<(String, String)>>) -> V3Answer {
     let id = TraceId::parse(&path_value(&path, "id"))?;
     let window = trace_window(&t.params, true)?;
-    let found = t.service.trace_within(id, window, &t.caller.scope).await?;
+    let found = t
+        .bounded(t.service.trace_within(id, window, &t.caller.scope))
+        .await?;
     v3_result(found.as_slice())
 }
