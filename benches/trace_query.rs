@@ -71,7 +71,7 @@ fn trace(t: u64, rng: &mut Rng) -> Vec<Span> {
                     Tag::string("http.route", format!("/api/{}", rng.next() % 20)),
                     Tag::string("span.kind", "server"),
                 ],
-                resource: vec![Tag::string("service.name", format!("svc-{service}"))],
+                resource: vec![Tag::string("service.name", format!("svc-{service}"))].into(),
                 events: vec![],
                 links: vec![],
             }

@@ -63,7 +63,7 @@ fn span(
             ..Place::default()
         },
         tags: vec![Tag::string("span.kind", "server")],
-        resource,
+        resource: resource.into(),
         events: vec![],
         links: vec![],
     }
@@ -175,7 +175,7 @@ async fn search(State(j): State<Jaeger>, RawQuery(raw): RawQuery) -> Response {
         let has = |k: &str, v: &str| {
             s.tags
                 .iter()
-                .chain(&s.resource)
+                .chain(s.resource.iter())
                 .any(|t| t.key == k && t.value.as_text() == v)
         };
         if service.as_ref().is_none_or(|x| *x == s.service)

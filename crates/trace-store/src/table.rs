@@ -34,6 +34,7 @@ pub fn span_schema() -> SchemaRef {
         text("container"),
         text("workload"),
         text("tag_index"),
+        text("resource"),
         text("detail"),
     ]))
 }
@@ -59,7 +60,7 @@ pub fn tag_index(span: &Span) -> String {
 
 fn write_tag_index(span: &Span, out: &mut String) {
     out.push('\n');
-    for t in span.tags.iter().chain(&span.resource) {
+    for t in span.tags.iter().chain(span.resource.iter()) {
         push_line(out, &t.key, &t.value.as_text());
     }
 }
@@ -85,7 +86,6 @@ fn push_line(out: &mut String, key: &str, value: &str) {
 #[derive(serde::Serialize)]
 struct DetailRef<'a> {
     tags: &'a [Tag],
-    resource: &'a [Tag],
     events: &'a [Event],
     links: &'a [Link],
 }
@@ -134,10 +134,10 @@ pub fn to_batch(spans: &[Span]) -> RecordBatch {
         copy(|s| &s.place.container),
         copy(|s| &s.place.workload),
         text(&write_tag_index),
+        resources(spans),
         text(&|s, out| {
             let detail = DetailRef {
                 tags: &s.tags,
-                resource: &s.resource,
                 events: &s.events,
                 links: &s.links,
             };
@@ -147,6 +147,24 @@ pub fn to_batch(spans: &[Span]) -> RecordBatch {
         }),
     ];
     RecordBatch::try_new(span_schema(), columns).expect("columns match the span schema")
+}
+
+/// The `resource` column: the resource's tags as JSON, serialised once for a
+/// run of spans sharing one resource (the spans of one OTLP resource do).
+fn resources(spans: &[Span]) -> ArrayRef {
+    let mut b = StringBuilder::with_capacity(spans.len(), spans.len() * 64);
+    let mut last: Option<(&Arc<[Tag]>, String)> = None;
+    for s in spans {
+        match &last {
+            Some((resource, json)) if Arc::ptr_eq(resource, &s.resource) => b.append_value(json),
+            _ => {
+                let json = serde_json::to_string(&s.resource[..]).expect("tags serialise");
+                b.append_value(&json);
+                last = Some((&s.resource, json));
+            }
+        }
+    }
+    Arc::new(b.finish())
 }
 
 /// Lowercase hex of `bytes`, appended.
@@ -183,7 +201,7 @@ pub fn spans(batch: &RecordBatch, out: &mut Vec<Span>) {
     };
     let (start, duration) = (int64("start"), int64("duration"));
     let (kind, status) = (int32("kind"), int32("status_code"));
-    let [trace_id, span_id, parent, service, operation, namespace, pod, node, container, workload, detail] =
+    let [trace_id, span_id, parent, service, operation, namespace, pod, node, container, workload, resource, detail] =
         [
             "trace_id",
             "span_id",
@@ -195,9 +213,12 @@ pub fn spans(batch: &RecordBatch, out: &mut Vec<Span>) {
             "node",
             "container",
             "workload",
+            "resource",
             "detail",
         ]
         .map(text);
+    // Rows of one resource share its parsed tags.
+    let mut last_resource: Option<(&str, Arc<[Tag]>)> = None;
     for i in 0..batch.num_rows() {
         let (Ok(trace), Some(span)) = (
             TraceId::parse(trace_id.value(i)),
@@ -206,6 +227,16 @@ pub fn spans(batch: &RecordBatch, out: &mut Vec<Span>) {
             continue;
         };
         let detail: Detail = serde_json::from_str(detail.value(i)).unwrap_or_default();
+        let resource_json = resource.value(i);
+        let tags = match &last_resource {
+            Some((json, tags)) if *json == resource_json => Arc::clone(tags),
+            _ => {
+                let tags: Vec<Tag> = serde_json::from_str(resource_json).unwrap_or_default();
+                let tags: Arc<[Tag]> = tags.into();
+                last_resource = Some((resource_json, Arc::clone(&tags)));
+                tags
+            }
+        };
         out.push(Span {
             trace_id: trace,
             span_id: span,
@@ -224,7 +255,7 @@ pub fn spans(batch: &RecordBatch, out: &mut Vec<Span>) {
                 workload: workload.value(i).to_string(),
             },
             tags: detail.tags,
-            resource: detail.resource,
+            resource: tags,
             events: detail.events,
             links: detail.links,
         });
@@ -236,8 +267,6 @@ pub fn spans(batch: &RecordBatch, out: &mut Vec<Span>) {
 struct Detail {
     #[serde(default)]
     tags: Vec<Tag>,
-    #[serde(default)]
-    resource: Vec<Tag>,
     #[serde(default)]
     events: Vec<Event>,
     #[serde(default)]

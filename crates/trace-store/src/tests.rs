@@ -35,7 +35,7 @@ fn span(
             ..Place::default()
         },
         tags: vec![Tag::string("http.route", format!("/{service}/{id}"))],
-        resource: vec![Tag::string("service.name", service)],
+        resource: vec![Tag::string("service.name", service)].into(),
         events: vec![],
         links: vec![],
     }

@@ -29,7 +29,7 @@ pub fn trace(t: &ScopedTrace) -> Value {
         .spans
         .iter()
         .map(|s| {
-            let key = (s.service.as_str(), s.resource.as_slice());
+            let key = (s.service.as_str(), &s.resource[..]);
             let n = match processes.iter().position(|p| *p == key) {
                 Some(i) => i + 1,
                 None => {

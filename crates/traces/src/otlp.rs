@@ -120,7 +120,7 @@ pub fn spans(request: ExportTraceServiceRequest, attributes: &PlaceAttributes) -
         };
         let service = string_attribute(&resource, "service.name")
             .unwrap_or_else(|| "unknown_service".to_string());
-        let resource_tags: Vec<Tag> = resource.iter().map(tag).collect();
+        let resource_tags: std::sync::Arc<[Tag]> = resource.iter().map(tag).collect();
         for scope_spans in resource_spans.scope_spans {
             let scope = scope_spans.scope.unwrap_or_default();
             for span in scope_spans.spans {
@@ -198,7 +198,7 @@ pub fn spans(request: ExportTraceServiceRequest, attributes: &PlaceAttributes) -
                     duration: (end - start) as i64,
                     place: place.clone(),
                     tags,
-                    resource: resource_tags.clone(),
+                    resource: std::sync::Arc::clone(&resource_tags),
                     events: span
                         .events
                         .iter()

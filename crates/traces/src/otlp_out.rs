@@ -23,7 +23,7 @@ const DERIVED: &[&str] = &[
 pub fn traces_data(traces: &[ScopedTrace]) -> TracesData {
     let mut resource_spans: Vec<(&str, &[Tag], ResourceSpans)> = Vec::new();
     for s in traces.iter().flat_map(|t| &t.spans) {
-        let key = (s.service.as_str(), s.resource.as_slice());
+        let key = (s.service.as_str(), &s.resource[..]);
         let at = match resource_spans.iter().position(|(n, r, _)| (*n, *r) == key) {
             Some(i) => i,
             None => {

@@ -4,6 +4,7 @@
 
 use crate::id::{SpanId, TraceId};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// One span.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,8 +30,9 @@ pub struct Span {
     /// The span's own attributes, plus the ones Jaeger derives (`span.kind`,
     /// `otel.status_code`, `error`, ...).
     pub tags: Vec<Tag>,
-    /// The resource's attributes (Jaeger's process tags).
-    pub resource: Vec<Tag>,
+    /// The resource's attributes (Jaeger's process tags), shared by the
+    /// spans of one resource.
+    pub resource: Arc<[Tag]>,
     pub events: Vec<Event>,
     pub links: Vec<Link>,
 }

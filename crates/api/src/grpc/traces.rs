@@ -105,7 +105,7 @@ fn trace(t: ScopedTrace) -> Trace {
                 tags: s
                     .tags
                     .iter()
-                    .chain(&s.resource)
+                    .chain(s.resource.iter())
                     .map(|t| (t.key.clone(), t.value.as_text()))
                     .collect(),
                 namespace: s.place.namespace,
