@@ -14,7 +14,7 @@
 
 use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
-use periscope_config::JaegerConfig;
+use periscope_config::{JaegerApi, JaegerConfig};
 use periscope_model::{Error, ErrorKind, Result};
 use periscope_traces::otlp::{decode_json, spans as to_spans, PlaceAttributes};
 use periscope_traces::span::{kind_name, kind_number};
@@ -23,6 +23,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod ui;
 
 /// Requests to Jaeger one operation has in flight at once.
 const PARALLEL: usize = 8;
@@ -37,6 +39,8 @@ const DEPENDENCY_TRACES: usize = 100;
 pub struct JaegerTraces {
     client: reqwest::Client,
     base: String,
+    /// Read the v1 internal API instead of api_v3 (older Jaeger versions).
+    v1: bool,
     places: PlaceAttributes,
     probes: Mutex<HashMap<Probe, (Instant, bool)>>,
 }
@@ -67,6 +71,7 @@ impl JaegerTraces {
         Ok(JaegerTraces {
             client,
             base: config.url.trim_end_matches('/').to_string(),
+            v1: config.api == JaegerApi::V1,
             places,
             probes: Mutex::new(HashMap::new()),
         })
@@ -136,8 +141,11 @@ impl JaegerTraces {
         Ok(to_spans(request, &self.places).spans)
     }
 
-    /// One api_v3 search, within `namespace` when given.
+    /// One search, within `namespace` when given.
     async fn search(&self, q: &SpanQuery, namespace: Option<&str>) -> Result<Vec<Span>> {
+        if self.v1 {
+            return self.search_v1(q, namespace).await;
+        }
         let mut params = vec![
             ("query.startTimeMin".to_string(), rfc3339(q.start)),
             ("query.startTimeMax".to_string(), rfc3339(q.end)),
@@ -167,6 +175,51 @@ impl JaegerTraces {
         }
         let answer = self.get("/api/v3/traces", &params).await?;
         self.spans_of_result(answer)
+    }
+
+    /// One search through the v1 API (`/api/traces`: µs times, `tags` JSON).
+    async fn search_v1(&self, q: &SpanQuery, namespace: Option<&str>) -> Result<Vec<Span>> {
+        let service = q.service.clone().ok_or_else(|| {
+            Error::bad_request("this cluster's Jaeger (v1 API) needs a service to search")
+        })?;
+        let mut params = vec![
+            ("service".to_string(), service),
+            ("start".to_string(), (q.start / 1000).to_string()),
+            ("end".to_string(), (q.end / 1000).to_string()),
+            ("limit".to_string(), q.limit.to_string()),
+        ];
+        if let Some(o) = &q.operation {
+            params.push(("operation".into(), o.clone()));
+        }
+        if let Some(d) = q.min_duration {
+            params.push(("minDuration".into(), format!("{d}ns")));
+        }
+        if let Some(d) = q.max_duration {
+            params.push(("maxDuration".into(), format!("{d}ns")));
+        }
+        let mut tags: BTreeMap<String, String> = q.tags.iter().cloned().collect();
+        if let Some(ns) = namespace {
+            tags.insert(self.namespace_attribute().to_string(), ns.to_string());
+        }
+        if !tags.is_empty() {
+            params.push((
+                "tags".into(),
+                serde_json::to_string(&tags).expect("a map of strings serialises"),
+            ));
+        }
+        let answer = self.get("/api/traces", &params).await?;
+        Ok(self.ui_spans(answer))
+    }
+
+    /// Spans of a v1 answer (`{"data": [Jaeger UI traces]}`).
+    fn ui_spans(&self, answer: Option<Value>) -> Vec<Span> {
+        let traces = answer
+            .and_then(|a| a.get("data").and_then(Value::as_array).cloned())
+            .unwrap_or_default();
+        traces
+            .iter()
+            .flat_map(|t| ui::spans(t, &self.places))
+            .collect()
     }
 
     /// The spans of `q` among `namespaces`: one search, or one per namespace.
@@ -278,17 +331,25 @@ impl JaegerTraces {
                 ]
             })
             .unwrap_or_default();
+        let params: Vec<(String, String)> = match (self.v1, window) {
+            (true, Some((start, end))) => vec![
+                ("start".to_string(), (start / 1000).to_string()),
+                ("end".to_string(), (end / 1000).to_string()),
+            ],
+            (true, None) => Vec::new(),
+            (false, _) => params,
+        };
         let params = &params;
         let found: Vec<Result<Vec<Span>>> = stream::iter(ids)
             .map(|id| async move {
-                let answer = self
-                    .get(&format!("/api/v3/traces/{}", id.to_hex32()), params)
-                    .await?;
-                Ok(self
-                    .spans_of_result(answer)?
-                    .into_iter()
-                    .filter(|s| s.trace_id == id)
-                    .collect())
+                let spans = if self.v1 {
+                    let path = format!("/api/traces/{}", id.to_hex32());
+                    self.ui_spans(self.get(&path, params).await?)
+                } else {
+                    let path = format!("/api/v3/traces/{}", id.to_hex32());
+                    self.spans_of_result(self.get(&path, params).await?)?
+                };
+                Ok(spans.into_iter().filter(|s| s.trace_id == id).collect())
             })
             .buffer_unordered(PARALLEL)
             .collect()
@@ -297,10 +358,15 @@ impl JaegerTraces {
     }
 
     async fn list_services(&self, namespaces: Namespaces) -> Result<Vec<String>> {
+        let (path, field) = if self.v1 {
+            ("/api/services", "data")
+        } else {
+            ("/api/v3/services", "services")
+        };
         let all = self
-            .get("/api/v3/services", &[])
+            .get(path, &[])
             .await?
-            .and_then(|a| a.get("services").cloned())
+            .and_then(|a| a.get(field).cloned())
             .and_then(|s| serde_json::from_value::<Vec<String>>(s).ok())
             .unwrap_or_default();
         let candidates = all.into_iter().map(|s| (s, String::new())).collect();
@@ -322,10 +388,15 @@ impl JaegerTraces {
         if let Some(k) = kind.and_then(kind_name) {
             params.push(("spanKind".into(), k.to_string()));
         }
+        let (path, field) = if self.v1 {
+            ("/api/operations", "data")
+        } else {
+            ("/api/v3/operations", "operations")
+        };
         let listed: Vec<(String, i32)> = self
-            .get("/api/v3/operations", &params)
+            .get(path, &params)
             .await?
-            .and_then(|a| a.get("operations").and_then(Value::as_array).cloned())
+            .and_then(|a| a.get(field).and_then(Value::as_array).cloned())
             .unwrap_or_default()
             .iter()
             .filter_map(|o| {

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use periscope_backend_jaeger::JaegerTraces;
-use periscope_config::JaegerConfig;
+use periscope_config::{JaegerApi, JaegerConfig};
 use periscope_model::{ErrorKind, Scope};
 use periscope_traces::otlp::PlaceAttributes;
 use periscope_traces::otlp_out::traces_data;
@@ -170,6 +170,23 @@ async fn search(State(j): State<Jaeger>, RawQuery(raw): RawQuery) -> Response {
         .collect();
     let depth: usize =
         param(&q, &["query.searchDepth", "query.search_depth"]).map_or(20, |d| d.parse().unwrap());
+    let traces = matching(&j, service, operation, &attributes, (min, max), depth);
+    if traces.is_empty() {
+        return not_found();
+    }
+    Json(json!({"result": serde_json::to_value(traces_data(&traces)).unwrap()})).into_response()
+}
+
+/// Jaeger's search semantics: whole traces with one span of the service and
+/// operation carrying every attribute (span or resource), started in the window.
+fn matching(
+    j: &Jaeger,
+    service: Option<String>,
+    operation: Option<String>,
+    attributes: &[(String, String)],
+    (min, max): (i64, i64),
+    depth: usize,
+) -> Vec<ScopedTrace> {
     let mut traces: Vec<TraceId> = Vec::new();
     for s in j.spans.iter() {
         let has = |k: &str, v: &str| {
@@ -188,28 +205,77 @@ async fn search(State(j): State<Jaeger>, RawQuery(raw): RawQuery) -> Response {
         }
     }
     traces.truncate(depth);
-    let spans: Vec<Span> = j
-        .spans
-        .iter()
-        .filter(|s| traces.contains(&s.trace_id))
-        .cloned()
-        .collect();
-    if spans.is_empty() {
-        return not_found();
-    }
-    let traces: Vec<ScopedTrace> = traces
+    traces
         .iter()
         .map(|id| ScopedTrace {
             trace_id: *id,
-            spans: spans
+            spans: j
+                .spans
                 .iter()
                 .filter(|s| s.trace_id == *id)
                 .cloned()
                 .collect(),
             hidden: 0,
         })
+        .collect()
+}
+
+/// Jaeger's v1 internal API: the same data in its UI model.
+async fn v1_services(State(j): State<Jaeger>) -> Json<Value> {
+    let Json(v3) = services(State(j)).await;
+    Json(json!({"data": v3["services"], "total": 0, "limit": 0, "offset": 0, "errors": null}))
+}
+
+async fn v1_operations(State(j): State<Jaeger>, raw: RawQuery) -> Json<Value> {
+    let Json(v3) = operations(State(j), raw).await;
+    Json(json!({"data": v3["operations"], "total": 0, "limit": 0, "offset": 0, "errors": null}))
+}
+
+fn v1_traces(traces: &[ScopedTrace]) -> Response {
+    if traces.is_empty() {
+        let body = json!({"data": null, "total": 0, "limit": 0, "offset": 0, "errors": [{"code": 404, "msg": "trace not found"}]});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    let data: Vec<Value> = traces.iter().map(periscope_traces::jaeger::trace).collect();
+    Json(json!({"data": data, "total": data.len(), "limit": 0, "offset": 0, "errors": null}))
+        .into_response()
+}
+
+async fn v1_search(State(j): State<Jaeger>, RawQuery(raw): RawQuery) -> Response {
+    j.searches
+        .lock()
+        .unwrap()
+        .push(raw.clone().unwrap_or_default());
+    let q = form_urlencoded(&raw);
+    let micros = |name: &str| param(&q, &[name]).map(|t| t.parse::<i64>().unwrap() * 1000);
+    let (Some(min), Some(max)) = (micros("start"), micros("end")) else {
+        return (StatusCode::BAD_REQUEST, "start and end are expected").into_response();
+    };
+    let Some(service) = param(&q, &["service"]) else {
+        return (StatusCode::BAD_REQUEST, "parameter 'service' is required").into_response();
+    };
+    let tags: Vec<(String, String)> = param(&q, &["tags"])
+        .map(|a| serde_json::from_str::<std::collections::BTreeMap<String, String>>(&a).unwrap())
+        .unwrap_or_default()
+        .into_iter()
         .collect();
-    Json(json!({"result": serde_json::to_value(traces_data(&traces)).unwrap()})).into_response()
+    let limit = param(&q, &["limit"]).map_or(100, |l| l.parse().unwrap());
+    let traces = matching(
+        &j,
+        Some(service),
+        param(&q, &["operation"]),
+        &tags,
+        (min, max),
+        limit,
+    );
+    v1_traces(&traces)
+}
+
+async fn v1_trace(State(j): State<Jaeger>, Path(id): Path<String>) -> Response {
+    let id = TraceId::parse(&id).unwrap();
+    let traces = matching(&j, None, None, &[], (i64::MIN, i64::MAX), usize::MAX);
+    let found: Vec<ScopedTrace> = traces.into_iter().filter(|t| t.trace_id == id).collect();
+    v1_traces(&found)
 }
 
 async fn trace(State(j): State<Jaeger>, Path(id): Path<String>) -> Response {
@@ -244,6 +310,10 @@ async fn stand_in() -> (String, Jaeger) {
         .route("/api/v3/traces", get(search))
         .route("/api/v3/traces/{id}", get(trace))
         .route("/api/dependencies", get(dependencies))
+        .route("/api/services", get(v1_services))
+        .route("/api/operations", get(v1_operations))
+        .route("/api/traces", get(v1_search))
+        .route("/api/traces/{id}", get(v1_trace))
         .with_state(jaeger.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -252,9 +322,14 @@ async fn stand_in() -> (String, Jaeger) {
 }
 
 fn service_at(url: &str) -> TraceService {
+    service_with(url, JaegerApi::V3)
+}
+
+fn service_with(url: &str, api: JaegerApi) -> TraceService {
     let config = JaegerConfig {
         url: url.to_string(),
         timeout: Duration::from_secs(5),
+        api,
     };
     TraceService::new(Arc::new(
         JaegerTraces::new(&config, PlaceAttributes::default()).unwrap(),
@@ -280,9 +355,20 @@ fn query(service: &str) -> periscope_traces::SpanQuery {
 }
 
 #[tokio::test]
-async fn a_tenant_reaches_only_its_namespaces_through_jaeger() {
+async fn a_tenant_reaches_only_its_namespaces_through_jaeger_api_v3() {
+    tenancy_through(JaegerApi::V3, "query.attributes").await;
+}
+
+#[tokio::test]
+async fn a_tenant_reaches_only_its_namespaces_through_jaeger_v1() {
+    tenancy_through(JaegerApi::V1, "tags=").await;
+}
+
+/// The whole tenancy check through one of Jaeger's APIs; `filter` is how that
+/// API's searches carry attributes.
+async fn tenancy_through(api: JaegerApi, filter: &str) {
     let (url, jaeger) = stand_in().await;
-    let service = service_at(&url);
+    let service = service_with(&url, api);
     let a = team("team-a");
 
     assert_eq!(service.services(&a).await.unwrap(), ["api", "frontend"]);
@@ -338,10 +424,7 @@ async fn a_tenant_reaches_only_its_namespaces_through_jaeger() {
     // Every search Jaeger received for a scoped caller named the namespace.
     let searches = jaeger.searches.lock().unwrap().clone();
     assert!(!searches.is_empty());
-    let scoped: Vec<&String> = searches
-        .iter()
-        .filter(|q| q.contains("query.attributes"))
-        .collect();
+    let scoped: Vec<&String> = searches.iter().filter(|q| q.contains(filter)).collect();
     assert!(
         scoped.iter().all(|q| q.contains("k8s.namespace.name")),
         "{scoped:?}"

@@ -361,6 +361,19 @@ pub struct JaegerConfig {
     /// Upper bound of one request to it.
     #[serde(default = "default_jaeger_timeout", with = "crate::duration")]
     pub timeout: Duration,
+    /// Which of its HTTP APIs to read: `v3` (api_v3, Jaeger 1.50+ and v2) or
+    /// `v1` (the internal API older versions serve).
+    #[serde(default)]
+    pub api: JaegerApi,
+}
+
+/// A Jaeger query HTTP API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JaegerApi {
+    #[default]
+    V3,
+    V1,
 }
 
 fn default_jaeger_timeout() -> Duration {
