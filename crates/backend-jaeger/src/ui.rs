@@ -2,22 +2,12 @@
 //! `{traceID, spans: [{spanID, operationName, references, startTime (µs),
 //! duration (µs), tags, logs, processID}], processes: {p1: {serviceName, tags}}}`.
 
-use periscope_traces::otlp::PlaceAttributes;
+use periscope_traces::otlp::{workload, PlaceAttributes};
 use periscope_traces::span::kind_number;
 use periscope_traces::{Event, Place, Span, SpanId, Tag, TagValue, TraceId};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Workload tags and the kind each names (as OTLP ingest reads them).
-const WORKLOADS: &[(&str, &str)] = &[
-    ("k8s.deployment.name", "Deployment"),
-    ("k8s.statefulset.name", "StatefulSet"),
-    ("k8s.daemonset.name", "DaemonSet"),
-    ("k8s.cronjob.name", "CronJob"),
-    ("k8s.job.name", "Job"),
-    ("k8s.replicaset.name", "ReplicaSet"),
-];
 
 fn tags(v: Option<&Value>) -> Vec<Tag> {
     v.and_then(|t| serde_json::from_value(t.clone()).ok())
@@ -44,10 +34,7 @@ fn place(process: &[Tag], places: &PlaceAttributes) -> Place {
         pod: first(&places.pod),
         node: first(&places.node),
         container: first(&places.container),
-        workload: WORKLOADS
-            .iter()
-            .find_map(|(key, kind)| text(process, key).map(|n| format!("{kind}:{n}")))
-            .unwrap_or_default(),
+        workload: workload(|key| text(process, key).map(str::to_string)),
     }
 }
 

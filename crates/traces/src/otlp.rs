@@ -47,6 +47,14 @@ const WORKLOADS: &[(&str, &str)] = &[
     ("k8s.replicaset.name", "ReplicaSet"),
 ];
 
+/// `Kind:name` of the first workload attribute `lookup` finds, or empty.
+pub fn workload(lookup: impl Fn(&str) -> Option<String>) -> String {
+    WORKLOADS
+        .iter()
+        .find_map(|(attribute, kind)| lookup(attribute).map(|name| format!("{kind}:{name}")))
+        .unwrap_or_default()
+}
+
 /// The spans of a request and what was rejected.
 #[derive(Debug, Default)]
 pub struct Decoded {
@@ -111,12 +119,7 @@ pub fn spans(request: ExportTraceServiceRequest, attributes: &PlaceAttributes) -
             pod: first(&attributes.pod),
             node: first(&attributes.node),
             container: first(&attributes.container),
-            workload: WORKLOADS
-                .iter()
-                .find_map(|(attr, kind)| {
-                    string_attribute(&resource, attr).map(|name| format!("{kind}:{name}"))
-                })
-                .unwrap_or_default(),
+            workload: workload(|a| string_attribute(&resource, a)),
         };
         let service = string_attribute(&resource, "service.name")
             .unwrap_or_else(|| "unknown_service".to_string());

@@ -1,11 +1,11 @@
 //! One log request, the same for HTTP and gRPC: authenticate, apply the scope,
 //! bound concurrency and time, ask the cluster's backend.
 
-use crate::state::{AppState, Caller};
+use crate::state::{within, AppState, Caller};
 use periscope_logs::{
     ExportFormat, Histogram, LogLine, LogRequest, Operation, QueryPage, Statistics,
 };
-use periscope_model::{Error, ErrorKind, Result};
+use periscope_model::Result;
 use tokio::sync::{mpsc, oneshot};
 
 /// Chunks in flight between an export and its client: a slow client holds
@@ -43,37 +43,26 @@ impl AppState {
             // Nothing is visible: answered without asking the backend.
             return Ok(empty_answer(&request));
         }
-        let limits = &caller.principal.limits;
-        let permit = self
-            .limiter
-            .try_acquire(&caller.principal.name, limits.max_concurrent_queries)?;
-        let timeout = limits.query_timeout;
-        let bounded = |what: &'static str| {
-            move |_| {
-                Error::new(
-                    ErrorKind::Timeout,
-                    format!("the log {what} took longer than {timeout:?}"),
-                )
-            }
-        };
+        let (permit, timeout) = self.query_slot(caller)?;
         let answer = match request.operation {
-            Operation::Query => LogAnswer::Page(
-                tokio::time::timeout(timeout, backend.query(&request))
-                    .await
-                    .map_err(bounded("query"))??,
-            ),
+            Operation::Query => {
+                LogAnswer::Page(within(timeout, "log query", backend.query(&request)).await?)
+            }
             Operation::Statistics => LogAnswer::Statistics(
-                tokio::time::timeout(timeout, backend.statistics(&request.filter))
-                    .await
-                    .map_err(bounded("statistics"))??,
+                within(
+                    timeout,
+                    "log statistics",
+                    backend.statistics(&request.filter),
+                )
+                .await?,
             ),
             Operation::Histogram => LogAnswer::Histogram(
-                tokio::time::timeout(
+                within(
                     timeout,
+                    "log histogram",
                     backend.histogram(&request.filter, request.interval),
                 )
-                .await
-                .map_err(bounded("histogram"))??,
+                .await?,
             ),
             Operation::Export => {
                 let (lines_tx, lines) = mpsc::channel(EXPORT_BUFFER);
