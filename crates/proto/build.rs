@@ -6,7 +6,9 @@ use prost::Message;
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time: a build script compiled for one checkout may be
+    // reused (same target directory) for another.
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files: Vec<PathBuf> = std::fs::read_dir(root.join("periscope/v1"))?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
