@@ -8,7 +8,6 @@ mod engine;
 pub mod files;
 mod format;
 pub mod notify;
-mod remote_write;
 mod rules;
 mod state;
 mod template;
@@ -17,7 +16,7 @@ pub mod tenant;
 pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
 pub use engine::{Engine, EngineConfig, GroupStatus, Health, QueryFn, RuleStatus};
 pub use format::rfc3339_ms;
-pub use remote_write::RemoteWriter;
+pub use periscope_backend_prometheus::RemoteWriter;
 pub use rules::{
     parse_rule_file, parse_rule_group, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup,
     TenantLevel, DEFAULT_INTERVAL,

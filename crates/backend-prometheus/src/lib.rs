@@ -3,6 +3,10 @@
 //! Responses are streamed back as bytes, never decoded and re-encoded, so what a
 //! client receives through Periscope is byte-for-byte what Prometheus sent.
 
+pub mod remote_write;
+
+pub use remote_write::RemoteWriter;
+
 use bytes::Bytes;
 use futures::Stream;
 use periscope_model::{Error, ErrorKind, Result};

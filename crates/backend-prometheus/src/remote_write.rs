@@ -1,8 +1,9 @@
-//! Prometheus remote write (protocol 1.0): recording rule results written back
-//! to the cluster's Prometheus as a snappy-compressed protobuf `WriteRequest`.
+//! Prometheus remote write (protocol 1.0): series written to the cluster's
+//! Prometheus (recording rule results, metrics generated from spans) as a
+//! snappy-compressed protobuf `WriteRequest`.
 
-use crate::state::Labels;
 use prost::Message;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `prometheus.Label`.
@@ -59,14 +60,15 @@ impl RemoteWriter {
         })
     }
 
-    /// Writes one sample per series (labels must include `__name__`), sorted
-    /// by label name as the protocol requires.
-    pub async fn write(&self, series: Vec<(Labels, f64)>, timestamp_ms: i64) -> Result<(), String> {
-        if series.is_empty() {
-            return Ok(());
-        }
-        let request = WriteRequest {
-            timeseries: series
+    /// Writes one sample per series (labels must include `__name__`; a
+    /// `BTreeMap` keeps them sorted by name as the protocol requires).
+    pub async fn write(
+        &self,
+        series: Vec<(BTreeMap<String, String>, f64)>,
+        timestamp_ms: i64,
+    ) -> Result<(), String> {
+        self.write_series(
+            series
                 .into_iter()
                 .map(|(labels, value)| TimeSeries {
                     labels: labels
@@ -79,7 +81,16 @@ impl RemoteWriter {
                     }],
                 })
                 .collect(),
-        };
+        )
+        .await
+    }
+
+    /// Writes series as given: labels sorted by name, samples in time order.
+    pub async fn write_series(&self, timeseries: Vec<TimeSeries>) -> Result<(), String> {
+        if timeseries.is_empty() {
+            return Ok(());
+        }
+        let request = WriteRequest { timeseries };
         let body = snap::raw::Encoder::new()
             .compress_vec(&request.encode_to_vec())
             .map_err(|e| e.to_string())?;
