@@ -12,53 +12,8 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 const MS: i64 = 1_000_000;
-
-/// The Python of the test clients' virtual environment.
-fn python() -> PathBuf {
-    let venv = std::env::var_os("PERISCOPE_VENV").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/periscope-venv"),
-        PathBuf::from,
-    );
-    let python = venv.join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/install-test-clients (the OpenTelemetry SDK is required)",
-        python.display()
-    );
-    python
-}
-
-/// Runs a test client script with `args`, `stdin` as its input; its JSON output.
-fn client(script: &str, args: &[&str], stdin: &str) -> Value {
-    use std::io::Write;
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/").to_string() + script;
-    let mut child = Command::new(python())
-        .arg(path)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("client prints JSON")
-}
 
 /// A span of the spec the exporter script reads.
 #[allow(clippy::too_many_arguments)]

@@ -418,3 +418,49 @@ pub fn serve_child(config: &std::path::Path) -> ServeChild {
         seen.push(line);
     }
 }
+
+/// The Python of the test clients' virtual environment.
+pub fn python() -> std::path::PathBuf {
+    let venv = std::env::var_os("PERISCOPE_VENV").map_or_else(
+        || {
+            std::path::PathBuf::from(std::env::var_os("HOME").expect("HOME"))
+                .join(".cache/periscope-venv")
+        },
+        std::path::PathBuf::from,
+    );
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-test-clients (the OpenTelemetry SDK is required)",
+        python.display()
+    );
+    python
+}
+
+/// Runs a test client script with `args`, `stdin` as its input; its JSON output.
+pub fn client(script: &str, args: &[&str], stdin: &str) -> Value {
+    use std::io::Write;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/").to_string() + script;
+    let mut child = std::process::Command::new(python())
+        .arg(path)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("client prints JSON")
+}

@@ -148,6 +148,10 @@ impl BoundServer {
                 .iter()
                 .map(|store| tokio::spawn(Arc::clone(store).run(stopped(stop_rx.clone())))),
         );
+        for (generator, url) in &self.state.traces.span_metrics {
+            let writer = periscope_alerting::RemoteWriter::new(url).map_err(Error::internal)?;
+            tokio::spawn(generator.clone().run(writer, stopped(stop_rx.clone())));
+        }
         let http_router = http::router(Arc::clone(&self.state));
         // Responses stream in several writes; without TCP_NODELAY the last small
         // write waits for the client's delayed ACK (tens of milliseconds).

@@ -75,12 +75,13 @@ impl AppState {
                 })?
             }
         };
+        let peer_key = crate::traces::peer_key(&config)?;
         Ok(Self {
             clusters,
             catalog,
             alerting: std::sync::OnceLock::new(),
             logs: crate::logs::open_backends(&config)?,
-            traces: crate::traces::open_backends(&config)?,
+            traces: crate::traces::open_backends(&config, &peer_key)?,
             place_attributes: periscope_traces::otlp::PlaceAttributes {
                 namespace: config.ingest.trace_namespace_attributes.clone(),
                 ..Default::default()
@@ -92,7 +93,7 @@ impl AppState {
             default_cluster: config.default_cluster().name.clone(),
             auth: Authenticator::from_config(&config),
             scopes: ScopeResolver::from_config(&config),
-            enforcer: Enforcer::from_config(&config.promql),
+            enforcer: Enforcer::from_config(&config.promql).with_peer_key(peer_key),
             limiter: ConcurrencyLimiter::default(),
             telemetry: Telemetry::new(),
             config,

@@ -35,6 +35,68 @@ pub struct Config {
     /// Log shippers' access to the ingest endpoints.
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Metrics generated from the spans Periscope ingests.
+    #[serde(default)]
+    pub span_metrics: SpanMetricsConfig,
+}
+
+/// Span metrics and service-graph edges generated from ingested spans
+/// (Tempo's names), written to each cluster's Prometheus by remote write.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanMetricsConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often the series are written.
+    #[serde(default = "default_span_metrics_interval", with = "crate::duration")]
+    pub interval: Duration,
+    /// How long a client or server span waits for its counterpart.
+    #[serde(default = "default_span_metrics_wait", with = "crate::duration")]
+    pub wait: Duration,
+    /// Most spans waiting for their counterpart; more are dropped.
+    #[serde(default = "default_span_metrics_max_pending")]
+    pub max_pending: usize,
+    /// Most live series per cluster; spans of new label sets beyond are not counted.
+    #[serde(default = "default_span_metrics_max_series")]
+    pub max_series: usize,
+    /// Series not updated for this long are no longer written.
+    #[serde(default = "default_span_metrics_stale_after", with = "crate::duration")]
+    pub stale_after: Duration,
+    /// Secret behind the opaque-peer tokens of cross-namespace edges. Set it
+    /// when several Periscope processes share a Prometheus; without it a key
+    /// is kept in `<storage.data_dir>/peer-key` (or made per process).
+    #[serde(default)]
+    pub peer_key: Option<String>,
+}
+
+impl Default for SpanMetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: default_span_metrics_interval(),
+            wait: default_span_metrics_wait(),
+            max_pending: default_span_metrics_max_pending(),
+            max_series: default_span_metrics_max_series(),
+            stale_after: default_span_metrics_stale_after(),
+            peer_key: None,
+        }
+    }
+}
+
+fn default_span_metrics_interval() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_span_metrics_wait() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_span_metrics_max_pending() -> usize {
+    10_000
+}
+fn default_span_metrics_max_series() -> usize {
+    50_000
+}
+fn default_span_metrics_stale_after() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 /// The embedded stores' home.
@@ -388,6 +450,20 @@ pub struct PrometheusConfig {
     /// Upper bound for any single request to this Prometheus.
     #[serde(default = "default_backend_timeout", with = "crate::duration")]
     pub timeout: Duration,
+    /// Where generated series are written (recording rules, span metrics);
+    /// default `<url>/api/v1/write` (Prometheus needs
+    /// `--web.enable-remote-write-receiver`).
+    #[serde(default)]
+    pub remote_write_url: Option<String>,
+}
+
+impl PrometheusConfig {
+    /// The remote-write endpoint of this Prometheus.
+    pub fn remote_write(&self) -> String {
+        self.remote_write_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/api/v1/write", self.url.trim_end_matches('/')))
+    }
 }
 
 fn default_backend_timeout() -> Duration {

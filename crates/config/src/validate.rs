@@ -79,6 +79,25 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         }
     }
 
+    let sm = &config.span_metrics;
+    for (key, zero) in [
+        ("span_metrics.interval", sm.interval.is_zero()),
+        ("span_metrics.wait", sm.wait.is_zero()),
+        ("span_metrics.stale_after", sm.stale_after.is_zero()),
+        ("span_metrics.max_pending", sm.max_pending == 0),
+        ("span_metrics.max_series", sm.max_series == 0),
+    ] {
+        if zero {
+            issues.push(Issue::new(key, "must be greater than zero"));
+        }
+    }
+    if sm.peer_key.as_deref().is_some_and(|k| k.len() < 16) {
+        issues.push(Issue::new(
+            "span_metrics.peer_key",
+            "must be at least 16 characters (it keeps other tenants' namespaces unguessable)",
+        ));
+    }
+
     if let Some(a) = &config.alerting {
         for (i, url) in a.alertmanagers.iter().enumerate() {
             if !is_http_url(url) {
@@ -141,6 +160,14 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                 format!("clusters[{i}].prometheus.url"),
                 format!("{url:?} is not an http:// or https:// URL with a host"),
             ));
+        }
+        if let Some(url) = &c.prometheus.remote_write_url {
+            if !is_http_url(url) {
+                issues.push(Issue::new(
+                    format!("clusters[{i}].prometheus.remote_write_url"),
+                    format!("{url:?} is not an http:// or https:// URL with a host"),
+                ));
+            }
         }
         if c.prometheus.timeout.is_zero() {
             issues.push(Issue::new(

@@ -7,7 +7,9 @@
 pub mod auth;
 pub mod promql;
 pub mod scope;
+pub mod service_graph;
 
 pub use auth::{Authenticator, IngestAuthenticator, Principal, Shipper, TokenTable};
 pub use promql::Enforcer;
 pub use scope::{Membership, ScopeResolver};
+pub use service_graph::PeerKey;

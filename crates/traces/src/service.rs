@@ -109,6 +109,14 @@ pub trait TraceBackend: Send + Sync {
     ) -> BoxFuture<'_, Result<Vec<RawEdge>>>;
 }
 
+/// Something that learns from spans as they are ingested (the span-metrics
+/// generator). `observe` reads what it needs before the spans are stored; the
+/// commit it returns runs only once they are durable, so a refused write that
+/// the client retries is counted once.
+pub trait SpanObserver: Send + Sync {
+    fn observe(&self, spans: &[Span]) -> Box<dyn FnOnce() + Send>;
+}
+
 /// A trace as a caller may see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScopedTrace {
@@ -123,20 +131,35 @@ pub struct ScopedTrace {
 #[derive(Clone)]
 pub struct TraceService {
     backend: Arc<dyn TraceBackend>,
+    observer: Option<Arc<dyn SpanObserver>>,
 }
 
 impl TraceService {
     /// The operations over `backend`.
     pub fn new(backend: Arc<dyn TraceBackend>) -> Self {
-        Self { backend }
+        Self {
+            backend,
+            observer: None,
+        }
     }
 
-    /// Stores spans durably.
+    /// The same service, showing every ingested span to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn SpanObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Stores spans durably (then lets the observer count them).
     pub async fn ingest(&self, spans: Vec<Span>) -> Result<()> {
         if spans.is_empty() {
             return Ok(());
         }
-        self.backend.ingest(spans).await
+        let commit = self.observer.as_ref().map(|o| o.observe(&spans));
+        self.backend.ingest(spans).await?;
+        if let Some(commit) = commit {
+            commit();
+        }
+        Ok(())
     }
 
     /// The traces of `ids` that have a visible span, pruned, in the given order.

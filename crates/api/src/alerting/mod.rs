@@ -105,10 +105,7 @@ impl AlertingService {
                 data_dir: config.data_dir.clone(),
                 dispatcher: Some(Arc::clone(&dispatcher)),
                 remote_write: if config.remote_write {
-                    let url = format!(
-                        "{}/api/v1/write",
-                        cluster.prometheus.url.trim_end_matches('/')
-                    );
+                    let url = cluster.prometheus.remote_write();
                     Some(Arc::new(RemoteWriter::new(&url).map_err(Error::internal)?))
                 } else {
                     None

@@ -9,7 +9,9 @@
 //! 3. prints the AST, parses the printed text again and verifies every selector
 //!    carries the scope matcher ([`verify`]) before anything is forwarded.
 //!
-//! Cluster-wide principals get limits checked and their query forwarded unchanged.
+//! Cluster-wide principals get limits checked and their query forwarded
+//! unchanged, except that selectors which may match service-graph series get
+//! `opaque_peer=""` ([`crate::service_graph`]).
 
 mod admission;
 mod cache;
@@ -19,6 +21,7 @@ mod selector;
 mod verify;
 mod walker;
 
+use crate::service_graph::{PeerKey, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
 use admission::Admission;
 use cache::{Decision, DecisionCache, DecisionKey, RegexCache};
 use functions::FunctionAllowList;
@@ -37,6 +40,7 @@ pub struct Enforcer {
     functions: FunctionAllowList,
     decisions: Option<DecisionCache>,
     regexes: RegexCache,
+    peer_key: PeerKey,
 }
 
 impl Enforcer {
@@ -52,7 +56,15 @@ impl Enforcer {
             functions: FunctionAllowList::new(&config.extra_functions),
             decisions: Some(DecisionCache::default()),
             regexes: RegexCache::default(),
+            peer_key: PeerKey::random(),
         }
+    }
+
+    /// The same enforcer with the key the span-metrics generator uses for
+    /// opaque-peer tokens (a random one otherwise).
+    pub fn with_peer_key(mut self, key: PeerKey) -> Self {
+        self.peer_key = key;
+        self
     }
 
     /// The same enforcer without the decision cache, so every call does the
@@ -97,9 +109,12 @@ impl Enforcer {
 
     fn decide(&self, query: &str, scope: &Scope, limits: &Limits) -> Decision {
         let mut expr = self.parse(query)?;
-        self.walk(&mut expr, scope, limits)?;
+        let changed = self.walk(&mut expr, scope, limits)?;
         let Scope::Namespaces(namespaces) = scope else {
-            return Ok(None);
+            return match changed {
+                false => Ok(None),
+                true => Ok(Some(Arc::from(self.print_checked(&expr)?))),
+            };
         };
         let printed = print(&expr)?;
         // A printer/parser disagreement is a query Periscope cannot prove safe:
@@ -110,26 +125,43 @@ impl Enforcer {
                 e.message()
             ))
         })?;
-        verify::verify(&reparsed, namespaces, &self.policy)?;
+        verify::verify(&reparsed, namespaces, &self.policy, &self.peer_key)?;
         Ok(Some(Arc::from(printed)))
+    }
+
+    /// The printed form of a rewritten cluster-wide query, checked to parse again.
+    fn print_checked(&self, expr: &Expr) -> Result<String> {
+        let printed = print(expr)?;
+        parse_promql(&printed).map_err(|e| {
+            Error::bad_request(format!(
+                "this query cannot be rewritten: its rewritten form does not parse again ({})",
+                e.message()
+            ))
+        })?;
+        Ok(printed)
     }
 
     /// The selector to forward for one `match[]` value of the series, labels and
     /// label values APIs. It must be a single vector selector.
     pub fn enforce_match<'q>(&self, selector: &'q str, scope: &Scope) -> Result<Cow<'q, str>> {
-        let Scope::Namespaces(namespaces) = scope else {
-            return Ok(Cow::Borrowed(selector));
-        };
         let mut expr = self.parse(selector)?;
         let Expr::VectorSelector(vs) = &mut expr else {
             return Err(Error::bad_request(format!(
                 "match[] must be a series selector, got {selector:?}"
             )));
         };
-        selector::enforce_selector(vs, namespaces, &self.policy, &self.regexes)?;
+        let Scope::Namespaces(namespaces) = scope else {
+            return Ok(match selector::enforce_cluster_selector(vs) {
+                false => Cow::Borrowed(selector),
+                true => Cow::Owned(self.print_checked(&expr)?),
+            });
+        };
+        selector::enforce_selector(vs, namespaces, &self.policy, &self.regexes, &self.peer_key)?;
         let printed = print(&expr)?;
         match parse_promql(&printed) {
-            Ok(Expr::VectorSelector(vs)) => verify::verify_selector(&vs, namespaces, &self.policy)?,
+            Ok(Expr::VectorSelector(vs)) => {
+                verify::verify_selector(&vs, namespaces, &self.policy, &self.peer_key)?
+            }
             _ => {
                 return Err(Error::bad_request(
                     "this selector cannot be enforced: its rewritten form does not parse again",
@@ -154,10 +186,13 @@ impl Enforcer {
             .collect();
         if !namespaces.is_empty() {
             let regex = selector::scope_regex(namespaces.iter());
+            let servers = selector::optional_scope_regex(namespaces.iter());
             matches.push(format!(
-                "{{{}=~{}}}",
+                "{{{}=~{},{SERVER_NAMESPACE_LABEL}=~{},{OPAQUE_PEER_LABEL}!~{}}}",
                 self.policy.default_label(),
-                quote(&regex)
+                quote(&regex),
+                quote(&servers),
+                quote(&self.peer_key.tokens_regex(namespaces)),
             ));
         }
         if matches.is_empty() {
@@ -180,15 +215,19 @@ impl Enforcer {
         parse_promql(query)
     }
 
-    fn walk(&self, expr: &mut Expr, scope: &Scope, limits: &Limits) -> Result<()> {
-        Walk {
+    /// Enforces `scope` on `expr`; returns whether a cluster-wide query changed.
+    fn walk(&self, expr: &mut Expr, scope: &Scope, limits: &Limits) -> Result<bool> {
+        let walk = Walk {
             scope,
             policy: &self.policy,
             functions: &self.functions,
             limits,
             regexes: &self.regexes,
-        }
-        .visit(expr)
+            peer_key: &self.peer_key,
+            changed: std::cell::Cell::new(false),
+        };
+        walk.visit(expr)?;
+        Ok(walk.changed.get())
     }
 }
 

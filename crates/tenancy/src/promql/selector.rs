@@ -2,6 +2,7 @@
 
 use super::cache::RegexCache;
 use super::policy::{MetricClass, MetricPolicy};
+use crate::service_graph::{self, PeerKey, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
 use periscope_model::{Error, Result};
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
@@ -37,12 +38,14 @@ pub(crate) fn selector_class(vs: &VectorSelector, policy: &MetricPolicy) -> Resu
 
 /// Restricts `vs` to `namespaces`: refuses matchers that name namespaces outside
 /// them, and appends `label=~"^(ns1|ns2)$"` for the namespaces the user's own
-/// matchers still allow (the intersection).
+/// matchers still allow (the intersection), plus the service-graph matchers
+/// when it may select edges ([`crate::service_graph`]).
 pub(crate) fn enforce_selector(
     vs: &mut VectorSelector,
     namespaces: &BTreeSet<String>,
     policy: &MetricPolicy,
     regexes: &RegexCache,
+    peer_key: &PeerKey,
 ) -> Result<()> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(Error::bad_request(
@@ -89,7 +92,34 @@ pub(crate) fn enforce_selector(
     vs.matchers
         .matchers
         .push(scope_matcher(&label, allowed.into_iter(), regexes)?);
+    if service_graph::may_be_edges(metric_name(vs)) {
+        let server = optional_scope_regex(namespaces.iter());
+        let tokens = peer_key.tokens_regex(namespaces);
+        vs.matchers.matchers.push(Matcher::new(
+            MatchOp::Re(compile(&server, regexes)?),
+            SERVER_NAMESPACE_LABEL,
+            &server,
+        ));
+        vs.matchers.matchers.push(Matcher::new(
+            MatchOp::NotRe(compile(&tokens, regexes)?),
+            OPAQUE_PEER_LABEL,
+            &tokens,
+        ));
+    }
     Ok(())
+}
+
+/// For a cluster-wide caller: appends `opaque_peer=""` when `vs` may select
+/// service-graph series, so only whole edges are seen (never their halves).
+/// Returns whether it changed the selector.
+pub(crate) fn enforce_cluster_selector(vs: &mut VectorSelector) -> bool {
+    if !service_graph::may_be_edges(metric_name(vs)) {
+        return false;
+    }
+    vs.matchers
+        .matchers
+        .push(Matcher::new(MatchOp::Equal, OPAQUE_PEER_LABEL, ""));
+    true
 }
 
 /// The values a matcher names explicitly: its value for `=`, the literal
@@ -133,10 +163,30 @@ fn scope_matcher<'a>(
     regexes: &RegexCache,
 ) -> Result<Matcher> {
     let value = scope_regex(namespaces);
-    let compiled = regexes
-        .anchored(&value)
-        .map_err(|e| Error::internal(format!("building the scope matcher: {e}")))?;
-    Ok(Matcher::new(MatchOp::Re(compiled), label, &value))
+    Ok(Matcher::new(
+        MatchOp::Re(compile(&value, regexes)?),
+        label,
+        &value,
+    ))
+}
+
+fn compile(pattern: &str, regexes: &RegexCache) -> Result<regex::Regex> {
+    regexes
+        .anchored(pattern)
+        .map_err(|e| Error::internal(format!("building the scope matcher: {e}")))
+}
+
+/// `^(a|b)?$`: one of the namespaces, or the label absent.
+pub(crate) fn optional_scope_regex<'a>(namespaces: impl Iterator<Item = &'a String>) -> String {
+    let mut regex = scope_regex(namespaces);
+    regex.insert(regex.len() - 1, '?');
+    regex
+}
+
+/// Inverse of [`optional_scope_regex`].
+pub(crate) fn parse_optional_scope_regex(value: &str) -> Option<Vec<String>> {
+    let inner = value.strip_suffix(")?$")?;
+    parse_scope_regex(&format!("{inner})$"))
 }
 
 /// `^(a|b)$` for the given namespaces.
@@ -190,9 +240,13 @@ mod tests {
     fn scope_regex_round_trips() {
         let ns = vec!["team-a".to_string(), "a.b".to_string()];
         let re = scope_regex(ns.iter());
-        assert_eq!(parse_scope_regex(&re), Some(ns));
+        assert_eq!(parse_scope_regex(&re), Some(ns.clone()));
         assert_eq!(parse_scope_regex("^(.*)$"), None);
         assert_eq!(parse_scope_regex("^(a)$|x"), None);
         assert_eq!(parse_scope_regex("^()$"), None);
+        let optional = optional_scope_regex(ns.iter());
+        assert_eq!(optional, r"^(team\-a|a\.b)?$");
+        assert_eq!(parse_optional_scope_regex(&optional), Some(ns));
+        assert_eq!(parse_optional_scope_regex(&re), None);
     }
 }

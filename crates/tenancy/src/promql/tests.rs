@@ -11,7 +11,7 @@ fn enforcer() -> Enforcer {
         }],
         ..PromqlConfig::default()
     };
-    Enforcer::from_config(&config)
+    Enforcer::from_config(&config).with_peer_key(peer_key())
 }
 
 fn scope() -> Scope {
@@ -224,13 +224,89 @@ fn match_selectors_are_scoped() {
         ErrorKind::Forbidden
     );
     let defaults = e.default_matches(&scope()).unwrap().unwrap();
-    assert_eq!(
-        defaults,
-        vec![
-            r#"{__name__=~"kube_node_labels"}"#.to_string(),
-            format!("{{{SCOPE_RE}}}")
-        ]
+    assert_eq!(defaults.len(), 2);
+    assert_eq!(defaults[0], r#"{__name__=~"kube_node_labels"}"#);
+    let scoped = format!(
+        r#"{{{SCOPE_RE},server_namespace=~"^(team\\-a|team\\-a\\-dev)?$",opaque_peer!~"{}"}}"#,
+        tokens()
     );
+    assert_eq!(defaults[1], scoped);
+    // Defaults must themselves pass enforcement.
+    assert!(e.enforce_match(&defaults[1], &scope()).is_ok());
+}
+
+fn tokens() -> String {
+    peer_key().tokens_regex(&["team-a".to_string(), "team-a-dev".to_string()].into())
+}
+
+fn peer_key() -> PeerKey {
+    PeerKey::from_secret("test")
+}
+
+#[test]
+fn service_graph_selectors_get_the_edge_matchers_and_others_do_not() {
+    let e = enforcer();
+    let edge_matchers = [
+        r#"server_namespace=~"^(team\\-a|team\\-a\\-dev)?$""#.to_string(),
+        format!(r#"opaque_peer!~"{}""#, tokens()),
+    ];
+    for q in [
+        "traces_service_graph_request_total",
+        r#"sum by (client, server) (rate(traces_service_graph_request_server_seconds_sum{client="a"}[5m]))"#,
+        r#"{__name__=~"traces_service_graph_.+"}"#,
+        r#"{job="x"}"#,
+    ] {
+        let out = rewrite(q).unwrap();
+        for m in &edge_matchers {
+            assert!(out.contains(m.as_str()), "{q} → {out}");
+        }
+    }
+    for q in [
+        "traces_spanmetrics_calls_total",
+        r#"up{job="x"}"#,
+        r#"{__name__="traces_spanmetrics_latency_bucket"}"#,
+    ] {
+        let out = rewrite(q).unwrap();
+        assert!(!out.contains("opaque_peer"), "{q} → {out}");
+        assert!(out.contains(SCOPE_RE), "{q} → {out}");
+    }
+    fn admin<'q>(e: &Enforcer, q: &'q str) -> Cow<'q, str> {
+        e.enforce_query(q, &Scope::ClusterWide, &Limits::default())
+            .unwrap()
+    }
+    assert!(matches!(admin(&e, "up"), Cow::Borrowed(_)));
+    assert!(matches!(
+        admin(&e, "traces_spanmetrics_calls_total"),
+        Cow::Borrowed(_)
+    ));
+    let out = admin(&e, "sum(rate(traces_service_graph_request_total[5m]))");
+    assert_eq!(
+        out,
+        r#"sum(rate(traces_service_graph_request_total{opaque_peer=""}[5m]))"#
+    );
+    assert_eq!(
+        e.enforce_match("traces_service_graph_request_total", &Scope::ClusterWide)
+            .unwrap(),
+        r#"traces_service_graph_request_total{opaque_peer=""}"#
+    );
+}
+
+#[test]
+fn tenants_cannot_unset_the_edge_matchers() {
+    // A tenant's own matchers on the service-graph labels are ANDed with the
+    // enforced ones, never replace them.
+    for q in [
+        r#"traces_service_graph_request_total{opaque_peer=""}"#,
+        r#"traces_service_graph_request_total{opaque_peer=~".*"}"#,
+        r#"traces_service_graph_request_total{server_namespace="team-b"}"#,
+    ] {
+        let out = rewrite(q).unwrap();
+        assert!(
+            out.contains(&format!(r#"opaque_peer!~"{}""#, tokens())),
+            "{out}"
+        );
+        assert!(out.contains("server_namespace=~"), "{out}");
+    }
 }
 
 #[test]

@@ -5,7 +5,8 @@
 use super::cache::RegexCache;
 use super::functions::FunctionAllowList;
 use super::policy::MetricPolicy;
-use super::selector::enforce_selector;
+use super::selector::{enforce_cluster_selector, enforce_selector};
+use crate::service_graph::PeerKey;
 use periscope_config::Limits;
 use periscope_model::{Error, Result, Scope};
 use promql_parser::parser::{AtModifier, Expr};
@@ -20,6 +21,10 @@ pub(crate) struct Walk<'a> {
     pub functions: &'a FunctionAllowList,
     pub limits: &'a Limits,
     pub regexes: &'a RegexCache,
+    pub peer_key: &'a PeerKey,
+    /// Set when a cluster-wide caller's query was changed (service-graph
+    /// selectors get `opaque_peer=""`).
+    pub changed: std::cell::Cell<bool>,
 }
 
 impl Walk<'_> {
@@ -80,8 +85,15 @@ impl Walk<'_> {
 
     fn scope_selector(&self, vs: &mut promql_parser::parser::VectorSelector) -> Result<()> {
         match self.scope {
-            Scope::ClusterWide => Ok(()),
-            Scope::Namespaces(set) => enforce_selector(vs, set, self.policy, self.regexes),
+            Scope::ClusterWide => {
+                if enforce_cluster_selector(vs) {
+                    self.changed.set(true);
+                }
+                Ok(())
+            }
+            Scope::Namespaces(set) => {
+                enforce_selector(vs, set, self.policy, self.regexes, self.peer_key)
+            }
         }
     }
 

@@ -1,0 +1,448 @@
+//! Metrics generated from spans, end to end: the real OpenTelemetry Python SDK
+//! exports known traces, Periscope counts them as it stores them and writes
+//! Tempo's span-metrics and service-graph series to a real Prometheus by
+//! remote write; the series are then read with exact values, and through
+//! Periscope as each tenant — Grafana's service-graph and RED-table queries
+//! included (from its Tempo datasource, see the reference notes) — with
+//! cross-tenant edges shown as one opaque peer.
+
+mod common;
+
+use common::*;
+use periscope_sandbox::PrometheusProcess;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+const MS: i64 = 1_000_000;
+const OPAQUE: &str = "(outside your scope)";
+
+#[allow(clippy::too_many_arguments)]
+fn span(
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    service: &str,
+    namespace: &str,
+    kind: &str,
+    start: i64,
+    ms: i64,
+) -> Value {
+    json!({"span_id": id, "parent": parent, "name": name, "service": service,
+           "namespace": namespace, "pod": format!("{service}-0"), "kind": kind,
+           "start_ns": start, "end_ns": start + ms * MS})
+}
+
+/// Two requests frontend → api (team-a), the first failing in api; api calls
+/// Postgres, the ledger of team-b and a SaaS mailer that sends no spans;
+/// orders (team-a-dev) publishes to a mailer queue consumer.
+fn traces(base: i64) -> Value {
+    let t1 = "7a000000000000000000000000000001";
+    let t2 = "7a000000000000000000000000000002";
+    let t3 = "7a000000000000000000000000000003";
+    let mut failing_api = span(
+        "1000000000000003",
+        Some("1000000000000002"),
+        "GET /api",
+        "api",
+        "team-a",
+        "server",
+        base + 10 * MS,
+        40,
+    );
+    failing_api["error"] = json!(true);
+    let mut db = span(
+        "1000000000000004",
+        Some("1000000000000003"),
+        "SELECT orders",
+        "api",
+        "team-a",
+        "client",
+        base + 12 * MS,
+        5,
+    );
+    db["attributes"] = json!({"db.system": "postgresql", "server.address": "pg"});
+    let mut saas = span(
+        "1000000000000007",
+        Some("1000000000000003"),
+        "POST /send",
+        "api",
+        "team-a",
+        "client",
+        base + 30 * MS,
+        8,
+    );
+    saas["attributes"] = json!({"peer.service": "mailer-saas"});
+    json!({"traces": [
+        {"trace_id": t1, "spans": [
+            span("1000000000000001", None, "GET /", "frontend", "team-a", "server", base, 100),
+            span("1000000000000002", Some("1000000000000001"), "GET /api", "frontend", "team-a", "client", base + 5 * MS, 60),
+            failing_api,
+            db,
+            span("1000000000000005", Some("1000000000000003"), "POST /charge", "api", "team-a", "client", base + 20 * MS, 15),
+            span("1000000000000006", Some("1000000000000005"), "POST /charge", "ledger", "team-b", "server", base + 21 * MS, 12),
+            saas,
+        ]},
+        {"trace_id": t2, "spans": [
+            span("2000000000000001", None, "GET /", "frontend", "team-a", "server", base + 1000 * MS, 200),
+            span("2000000000000002", Some("2000000000000001"), "GET /api", "frontend", "team-a", "client", base + 1005 * MS, 170),
+            span("2000000000000003", Some("2000000000000002"), "GET /api", "api", "team-a", "server", base + 1010 * MS, 150),
+        ]},
+        {"trace_id": t3, "spans": [
+            span("3000000000000001", None, "publish", "orders", "team-a-dev", "producer", base + 2000 * MS, 3),
+            span("3000000000000002", Some("3000000000000001"), "consume", "mailer", "team-a-dev", "consumer", base + 2010 * MS, 30),
+        ]},
+    ]})
+}
+
+struct Setup {
+    p: Periscope,
+    prometheus: PrometheusProcess,
+    _dir: tempfile::TempDir,
+}
+
+/// A Prometheus of its own (remote-written series must not mix with other
+/// tests'), Periscope writing span metrics every 200 ms with a 300 ms pairing
+/// wait, and the traces exported by the SDK over OTLP/HTTP.
+async fn setup() -> Setup {
+    let prometheus = tokio::task::spawn_blocking(PrometheusProcess::start)
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot start Prometheus: {e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let extra =
+        logs_config(dir.path()) + "\n[span_metrics]\ninterval = \"200ms\"\nwait = \"300ms\"\n";
+    let p = periscope_at(prometheus.url(), &extra).await;
+    let base = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 60_000)
+        * MS;
+    let endpoint = format!("{}/v1/traces", p.base);
+    let exported = tokio::task::spawn_blocking(move || {
+        client(
+            "otlp_traces.py",
+            &["http", &endpoint, SHIPPER_TOKEN],
+            &traces(base).to_string(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(exported["exported"], 12, "{exported}");
+    let setup = Setup {
+        p,
+        prometheus,
+        _dir: dir,
+    };
+    // The SaaS call completes as a virtual edge only after the pairing wait:
+    // once it is in Prometheus, every series of the batch is.
+    eventually(
+        Duration::from_secs(20),
+        "the virtual mailer edge",
+        async || {
+            let v = setup
+                .raw(r#"traces_service_graph_request_total{server="mailer-saas"}"#)
+                .await;
+            (!v.is_empty()).then_some(())
+        },
+    )
+    .await;
+    setup
+}
+
+/// `(labels, value)` of an instant-query vector result.
+type Samples = Vec<(serde_json::Map<String, Value>, f64)>;
+
+fn samples(body: &Value) -> Samples {
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"]["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result: {body}"))
+        .iter()
+        .map(|r| {
+            let value = r["value"][1].as_str().unwrap().parse::<f64>().unwrap();
+            (r["metric"].as_object().unwrap().clone(), value)
+        })
+        .collect()
+}
+
+impl Setup {
+    /// A query straight to Prometheus (no enforcement at all).
+    async fn raw(&self, query: &str) -> Samples {
+        let r = self
+            .p
+            .http
+            .get(format!("{}/api/v1/query", self.prometheus.url()))
+            .query(&[("query", query)])
+            .send()
+            .await
+            .unwrap();
+        samples(&answer(r).await.body)
+    }
+
+    /// A query through Periscope as `tenant`.
+    async fn as_tenant(&self, tenant: &str, query: &str) -> Samples {
+        let a = self
+            .p
+            .post(
+                Some(tenant),
+                "/prometheus/api/v1/query",
+                &[("query", query)],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{query}: {}", a.raw);
+        samples(&a.body)
+    }
+
+    /// The one value of `query` as `tenant` (`None` when it has no series).
+    async fn value(&self, tenant: &str, query: &str) -> Option<f64> {
+        let s = self.as_tenant(tenant, query).await;
+        assert!(s.len() <= 1, "{query}: {s:?}");
+        s.first().map(|(_, v)| *v)
+    }
+}
+
+fn label<'a>(labels: &'a serde_json::Map<String, Value>, name: &str) -> &'a str {
+    labels.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+/// `(client, server)` of every series in `samples`.
+fn pairs(samples: &Samples) -> BTreeSet<(String, String)> {
+    samples
+        .iter()
+        .map(|(l, _)| {
+            (
+                label(l, "client").to_string(),
+                label(l, "server").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(client: &str, server: &str) -> (String, String) {
+    (client.to_string(), server.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_become_exact_span_metrics_and_edges_scoped_per_tenant() {
+    let s = setup().await;
+
+    // Span metrics: api served two requests, one failed; 40 ms and 150 ms.
+    let api = r#"service="api",span_kind="SPAN_KIND_SERVER",namespace="team-a""#;
+    for (status, n) in [("STATUS_CODE_ERROR", 1.0), ("STATUS_CODE_UNSET", 1.0)] {
+        assert_eq!(
+            s.value(
+                "admin",
+                &format!("traces_spanmetrics_calls_total{{{api},status_code=\"{status}\"}}")
+            )
+            .await,
+            Some(n)
+        );
+    }
+    for (le, n) in [
+        ("0.032", 0.0),
+        ("0.064", 1.0),
+        ("0.128", 1.0),
+        ("0.256", 2.0),
+    ] {
+        assert_eq!(
+            s.value(
+                "admin",
+                &format!("sum(traces_spanmetrics_latency_bucket{{{api},le=\"{le}\"}})")
+            )
+            .await,
+            Some(n),
+            "le={le}"
+        );
+    }
+    let latency_sum = s
+        .value(
+            "admin",
+            &format!("sum(traces_spanmetrics_latency_sum{{{api}}})"),
+        )
+        .await
+        .unwrap();
+    assert!((latency_sum - 0.19).abs() < 1e-6, "{latency_sum}");
+
+    // Edges, as a cluster admin sees them (whole edges only).
+    let edges = s
+        .as_tenant(
+            "admin",
+            "sum by (client, server, connection_type) (traces_service_graph_request_total)",
+        )
+        .await;
+    let mut seen: Vec<(String, String, String, f64)> = edges
+        .iter()
+        .map(|(l, v)| {
+            (
+                label(l, "client").into(),
+                label(l, "server").into(),
+                label(l, "connection_type").into(),
+                *v,
+            )
+        })
+        .collect();
+    seen.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let edge = |c: &str, s: &str, t: &str, n: f64| (c.into(), s.into(), t.into(), n);
+    assert_eq!(
+        seen,
+        vec![
+            edge("api", "ledger", "", 1.0),
+            edge("api", "mailer-saas", "virtual_node", 1.0),
+            edge("api", "pg", "database", 1.0),
+            edge("frontend", "api", "", 2.0),
+            edge("orders", "mailer", "messaging_system", 1.0),
+            edge("user", "frontend", "virtual_node", 2.0),
+        ]
+    );
+    let frontend_api = r#"client="frontend",server="api""#;
+    assert_eq!(
+        s.value(
+            "admin",
+            &format!("traces_service_graph_request_failed_total{{{frontend_api}}}")
+        )
+        .await,
+        Some(1.0)
+    );
+    // Server spans took 40 and 150 ms; client spans 60 and 170 ms.
+    for (histogram, le, n) in [
+        ("server", "0.1", 1.0),
+        ("server", "0.2", 2.0),
+        ("client", "0.1", 1.0),
+        ("client", "0.2", 2.0),
+    ] {
+        assert_eq!(
+            s.value(
+                "admin",
+                &format!(
+                    "traces_service_graph_request_{histogram}_seconds_bucket{{{frontend_api},le=\"{le}\"}}"
+                )
+            )
+            .await,
+            Some(n),
+            "{histogram} le={le}"
+        );
+    }
+
+    // Prometheus holds three copies of the cross-tenant edge.
+    let copies = s
+        .raw("traces_service_graph_request_total{connection_type!~\"database|virtual_node|messaging_system\"}")
+        .await;
+    assert_eq!(
+        pairs(&copies),
+        [
+            pair("api", "ledger"),
+            pair("api", OPAQUE),
+            pair(OPAQUE, "ledger"),
+            pair("frontend", "api")
+        ]
+        .into()
+    );
+
+    // alice (team-a, team-a-dev): her edges, the ledger an opaque peer.
+    let grafana_edges = "sum by (client, server) (rate(traces_service_graph_request_total[5m]))";
+    let alice = s.as_tenant("alice", grafana_edges).await;
+    assert_eq!(
+        pairs(&alice),
+        [
+            pair("api", "mailer-saas"),
+            pair("api", "pg"),
+            pair("api", OPAQUE),
+            pair("frontend", "api"),
+            pair("orders", "mailer"),
+            pair("user", "frontend"),
+        ]
+        .into()
+    );
+    // bob and nina (team-b): the ledger, called by one opaque peer, with no
+    // client-side latency of the other tenant.
+    for tenant in ["bob", "nina"] {
+        let edges = s.as_tenant(tenant, grafana_edges).await;
+        assert_eq!(pairs(&edges), [pair(OPAQUE, "ledger")].into(), "{tenant}");
+        let client_side = s
+            .as_tenant(tenant, "traces_service_graph_request_client_seconds_count")
+            .await;
+        assert!(client_side.is_empty(), "{tenant}: {client_side:?}");
+        let server_side = s
+            .value(
+                tenant,
+                r#"traces_service_graph_request_server_seconds_count{server="ledger"}"#,
+            )
+            .await;
+        assert_eq!(server_side, Some(1.0), "{tenant}");
+        let calls = s
+            .as_tenant(tenant, "sum by (service) (traces_spanmetrics_calls_total)")
+            .await;
+        let services: BTreeSet<&str> = calls.iter().map(|(l, _)| label(l, "service")).collect();
+        assert_eq!(services, ["ledger"].into(), "{tenant}");
+    }
+    // carol and nobody see no edge at all.
+    assert!(s.as_tenant("carol", grafana_edges).await.is_empty());
+    let nobody =
+        s.p.post(
+            Some("nobody"),
+            "/prometheus/api/v1/query",
+            &[("query", grafana_edges)],
+        )
+        .await;
+    assert_eq!(nobody.status, 403, "{}", nobody.raw);
+}
+
+/// Grafana's Tempo datasource queries (service graph: datasource.ts; RED
+/// table: graphTransform.ts), run through Periscope as a tenant: they work
+/// unchanged and never name another tenant's service or namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grafana_service_graph_and_red_queries_work_for_a_tenant_and_stay_in_scope() {
+    let s = setup().await;
+    let grafana = [
+        "sum by (client, server) (rate(traces_service_graph_request_total[5m]))",
+        "group by (client, connection_type, server) (traces_service_graph_request_total)",
+        "sum by (client, server) (rate(traces_service_graph_request_failed_total[5m]))",
+        "group by (client, connection_type, server) (traces_service_graph_request_failed_total)",
+        "sum by (client, server) (rate(traces_service_graph_request_server_seconds_sum[5m]))",
+        "group by (client, connection_type, server) (traces_service_graph_request_server_seconds_sum)",
+        r#"histogram_quantile(0.9, sum(rate(traces_service_graph_request_server_seconds_bucket{client="frontend",server="api"}[5m])) by (le, client, server))"#,
+        r#"topk(5, sum(rate(traces_spanmetrics_calls_total{span_kind="SPAN_KIND_SERVER"}[5m])) by (span_name))"#,
+        r#"topk(5, sum(rate(traces_spanmetrics_calls_total{status_code="STATUS_CODE_ERROR",span_name=~"GET /api"}[5m])) by (span_name))"#,
+        r#"histogram_quantile(.9, sum(rate(traces_spanmetrics_latency_bucket{span_name=~"GET /api"}[5m])) by (le))"#,
+    ];
+    for query in grafana {
+        let answer = s.as_tenant("alice", query).await;
+        assert!(!answer.is_empty(), "{query} answered nothing");
+        let text = format!("{answer:?}");
+        for foreign in ["ledger", "team-b"] {
+            assert!(!text.contains(foreign), "{query} leaked {foreign}: {text}");
+        }
+    }
+    // Metadata: label values and series never name the other side either.
+    for (path, query) in [
+        ("/prometheus/api/v1/label/server/values", vec![]),
+        ("/prometheus/api/v1/label/server_namespace/values", vec![]),
+        (
+            "/prometheus/api/v1/series",
+            vec![("match[]", "traces_service_graph_request_total")],
+        ),
+        (
+            "/prometheus/api/v1/label/server/values",
+            vec![("match[]", "{__name__=~\"traces_service_graph_.+\"}")],
+        ),
+    ] {
+        let a = s.p.get(Some("alice"), path, &query).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.raw);
+        assert!(!a.raw.contains("ledger"), "{path}: {}", a.raw);
+        assert!(!a.raw.contains("team-b"), "{path}: {}", a.raw);
+    }
+    let servers =
+        s.p.get(Some("alice"), "/prometheus/api/v1/label/server/values", &[])
+            .await;
+    assert!(strings_of(&servers.body["data"]).contains(&OPAQUE.to_string()));
+}
+
+fn strings_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| x.as_str().unwrap().to_string())
+        .collect()
+}
