@@ -73,7 +73,7 @@ fn traces(base: i64) -> Value {
         8,
     );
     saas["attributes"] = json!({"peer.service": "mailer-saas"});
-    json!({"traces": [
+    let mut spec = json!({"traces": [
         {"trace_id": t1, "spans": [
             span("1000000000000001", None, "GET /", "frontend", "team-a", "server", base, 100),
             span("1000000000000002", Some("1000000000000001"), "GET /api", "frontend", "team-a", "client", base + 5 * MS, 60),
@@ -92,8 +92,20 @@ fn traces(base: i64) -> Value {
             span("3000000000000001", None, "publish", "orders", "team-a-dev", "producer", base + 2000 * MS, 3),
             span("3000000000000002", Some("3000000000000001"), "consume", "mailer", "team-a-dev", "consumer", base + 2010 * MS, 30),
         ]},
-    ]})
+    ]});
+    // api runs in a pod the sample cluster's inventory has, so its pod page exists.
+    for t in spec["traces"].as_array_mut().unwrap() {
+        for s in t["spans"].as_array_mut().unwrap() {
+            if s["service"] == "api" {
+                s["pod"] = json!(API_POD);
+            }
+        }
+    }
+    spec
 }
+
+/// A pod of the sample cluster (in every namespace).
+const API_POD: &str = "api-6d4cf56db6-x7k2p";
 
 struct Setup {
     p: Periscope,
@@ -445,4 +457,366 @@ fn strings_of(v: &Value) -> Vec<String> {
         .iter()
         .map(|x| x.as_str().unwrap().to_string())
         .collect()
+}
+
+/// Queries written to reach the other tenant's end of the cross-tenant edge,
+/// as alice: each is refused or answers without naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adversarial_queries_never_reach_the_other_end_of_an_edge() {
+    let s = setup().await;
+    let answered = [
+        r#"traces_service_graph_request_total{server="ledger"}"#,
+        r#"traces_service_graph_request_total{server_namespace="team-b"}"#,
+        r#"traces_service_graph_request_total{opaque_peer=""}"#,
+        r#"{__name__=~"traces_service_graph.*",opaque_peer=""}"#,
+        r#"{__name__=~"traces_service_graph.*",server=~"l.*"}"#,
+        r#"{opaque_peer=~".+"}"#,
+        r#"{client="api"}"#,
+        r#"count by (opaque_peer, server, server_namespace) (traces_service_graph_request_total)"#,
+        r#"label_replace(traces_service_graph_request_total, "x", "$1", "opaque_peer", "(.*)")"#,
+        r#"max_over_time(traces_service_graph_request_total{server=~"led.*"}[5m:1m])"#,
+        r#"traces_service_graph_request_total unless traces_service_graph_request_total{server="ledger"}"#,
+        r#"sum by (server) ({__name__=~".+_seconds_count"})"#,
+    ];
+    for query in answered {
+        let a =
+            s.p.post(
+                Some("alice"),
+                "/prometheus/api/v1/query",
+                &[("query", query)],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{query}: {}", a.raw);
+        for foreign in ["ledger", "team-b"] {
+            assert!(
+                !a.raw.contains(foreign),
+                "{query} leaked {foreign}: {}",
+                a.raw
+            );
+        }
+    }
+    // The halves' tokens are alice's to see, but name nothing.
+    let tokens = s
+        .as_tenant(
+            "alice",
+            "count by (opaque_peer) (traces_service_graph_request_total)",
+        )
+        .await;
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    for refused in [
+        r#"traces_service_graph_request_total{namespace="team-b"}"#,
+        r#"traces_service_graph_request_total{namespace=~"team-a|team-b"}"#,
+        r#"traces_service_graph_request_total or on() traces_service_graph_request_total{namespace="team-b"}"#,
+    ] {
+        let a =
+            s.p.post(
+                Some("alice"),
+                "/prometheus/api/v1/query",
+                &[("query", refused)],
+            )
+            .await;
+        assert_eq!(a.status, 403, "{refused}: {}", a.raw);
+    }
+}
+
+/// Names of a page's items.
+fn item_names(page: &Value) -> BTreeSet<String> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {page}"))
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn metric_value(item: &Value, metric: &str) -> f64 {
+    let v = &item["metrics"][metric]["value"][1];
+    v.as_str()
+        .unwrap_or_else(|| panic!("no {metric} in {item}"))
+        .parse()
+        .unwrap()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// The service level of the drill-down, per tenant: services of a
+/// namespace, a service's RED metrics, operations, pods and links, the way
+/// back from a pod, and the namespace topology with cross-tenant peers opaque.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_level_walks_from_namespace_to_pods_logs_and_traces() {
+    let s = setup().await;
+    let get = async |tenant: &str, path: &str| {
+        let a = s.p.get(Some(tenant), path, &[]).await;
+        assert_eq!(a.status, 200, "{path}: {}", a.raw);
+        a.body
+    };
+    let services = get("alice", "/api/v1/namespaces/team-a/services").await;
+    assert_eq!(item_names(&services), set(&["api", "frontend"]));
+    assert_eq!(
+        item_names(&get("alice", "/api/v1/namespaces/team-a-dev/services").await),
+        set(&["mailer", "orders"])
+    );
+    assert_eq!(
+        item_names(&get("bob", "/api/v1/namespaces/team-b/services").await),
+        set(&["ledger"])
+    );
+    for (tenant, path) in [
+        ("bob", "/api/v1/namespaces/team-a/services"),
+        ("bob", "/api/v1/namespaces/team-a/services/api"),
+        ("bob", "/api/v1/namespaces/team-a/topology"),
+        ("bob", "/api/v1/namespaces/team-a/pods/any/services"),
+        (
+            "alice",
+            "/api/v1/namespaces/team-b/services/ledger/operations",
+        ),
+    ] {
+        let a = s.p.get(Some(tenant), path, &[]).await;
+        assert_eq!(a.status, 403, "{tenant} {path}: {}", a.raw);
+    }
+
+    // api: two requests, one failed, 40 and 150 ms. The page's values are
+    // what Prometheus gives for the equivalent raw PromQL at the same time.
+    let time = format!(
+        "{:.3}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    );
+    let api = get(
+        "alice",
+        &format!("/api/v1/namespaces/team-a/services/api?time={time}"),
+    )
+    .await;
+    let item = &api["items"][0];
+    let served =
+        r#"span_kind=~"SPAN_KIND_SERVER|SPAN_KIND_CONSUMER",namespace="team-a",service="api""#;
+    let raw_at = async |query: String| {
+        let r =
+            s.p.http
+                .get(format!("{}/api/v1/query", s.prometheus.url()))
+                .query(&[("query", query.as_str()), ("time", time.as_str())])
+                .send()
+                .await
+                .unwrap();
+        samples(&answer(r).await.body)[0].1
+    };
+    let calls = format!("sum(rate(traces_spanmetrics_calls_total{{{served}}}[5m]))");
+    let errors = format!(
+        "sum(rate(traces_spanmetrics_calls_total{{{served},status_code=\"STATUS_CODE_ERROR\"}}[5m]))"
+    );
+    assert_eq!(
+        metric_value(item, "service_request_rate"),
+        raw_at(calls.clone()).await
+    );
+    assert_eq!(
+        metric_value(item, "service_error_rate"),
+        raw_at(errors.clone()).await
+    );
+    assert_eq!(
+        metric_value(item, "service_error_ratio"),
+        raw_at(format!("{errors} / {calls}")).await
+    );
+    for (metric, q) in [("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99")] {
+        let raw = raw_at(format!(
+            "histogram_quantile({q}, sum by (le) (rate(traces_spanmetrics_latency_bucket{{{served}}}[5m])))"
+        ))
+        .await;
+        assert_eq!(
+            metric_value(item, &format!("service_latency_{metric}")),
+            raw
+        );
+    }
+    // One of two failed; the 95th percentile lies in the 150 ms request's bucket.
+    let ratio = metric_value(item, "service_error_ratio");
+    assert!((0.4..0.6).contains(&ratio), "{ratio}");
+    let p95 = metric_value(item, "service_latency_p95");
+    assert!(p95 > 0.128 && p95 <= 0.256, "{p95}");
+    assert_eq!(
+        api["operations"],
+        json!(["GET /api", "POST /charge", "POST /send", "SELECT orders"]),
+        "{api}"
+    );
+    assert_eq!(api["pods"].as_array().unwrap().len(), 1, "{api}");
+    let pod = &api["pods"][0];
+    assert_eq!(
+        (pod["name"].as_str(), pod["spans"].as_u64()),
+        (Some(API_POD), Some(5))
+    );
+    // Links follow the drill-down: the pod, its logs, the service's traces.
+    let links = &item["links"];
+    assert_eq!(
+        links["traces"],
+        "/clusters/default/jaeger/api/traces?service=api"
+    );
+    assert_eq!(
+        links["logs"],
+        format!("/api/v1/clusters/default/logs?namespaces=team-a&pods={API_POD}")
+    );
+    let pod_page = get("alice", pod["links"]["self"].as_str().unwrap()).await;
+    assert_eq!(pod_page["level"], "pod", "{pod_page}");
+    let logs =
+        s.p.get(Some("alice"), pod["links"]["logs"].as_str().unwrap(), &[])
+            .await;
+    assert_eq!(logs.status, 200, "{}", logs.raw);
+    let traces =
+        s.p.get(Some("alice"), links["traces"].as_str().unwrap(), &[])
+            .await;
+    assert_eq!(traces.status, 200, "{}", traces.raw);
+    assert!(
+        traces.raw.contains("7a000000000000000000000000000001"),
+        "{}",
+        traces.raw
+    );
+
+    // Operations of api, each with its own RED.
+    let operations = get("alice", links["operations"].as_str().unwrap()).await;
+    assert_eq!(
+        item_names(&operations),
+        set(&["GET /api", "POST /charge", "POST /send", "SELECT orders"])
+    );
+    let get_api = operations["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "GET /api")
+        .unwrap();
+    let ratio = metric_value(get_api, "operation_error_ratio");
+    assert!((0.4..0.6).contains(&ratio), "{ratio}");
+
+    // Namespace and workspace roll-ups.
+    let namespace = get(
+        "alice",
+        &format!("/api/v1/namespaces/team-a?metrics=~namespace_service_.*&time={time}"),
+    )
+    .await;
+    let team_a = &namespace["items"][0];
+    for metric in [
+        "namespace_service_request_rate",
+        "namespace_service_error_rate",
+        "namespace_service_error_ratio",
+        "namespace_service_latency_p95",
+    ] {
+        assert!(metric_value(team_a, metric) > 0.0, "{metric}: {namespace}");
+    }
+    let workspace = get(
+        "alice",
+        &format!("/api/v1/workspaces/ws-a?metrics=~workspace_service_.*&time={time}"),
+    )
+    .await;
+    let ws_rate = metric_value(&workspace["items"][0], "workspace_service_request_rate");
+    let dev = get(
+        "alice",
+        &format!(
+            "/api/v1/namespaces/team-a-dev?metrics=namespace_service_request_rate&time={time}"
+        ),
+    )
+    .await;
+    let sum = metric_value(team_a, "namespace_service_request_rate")
+        + metric_value(&dev["items"][0], "namespace_service_request_rate");
+    assert!((ws_rate - sum).abs() < 1e-12, "{ws_rate} != {sum}");
+
+    // A pod leads back to its services.
+    let of_pod = get(
+        "alice",
+        &format!("/api/v1/namespaces/team-a/pods/{API_POD}/services"),
+    )
+    .await;
+    assert_eq!(item_names(&of_pod), set(&["api"]));
+    let of_other = get("alice", "/api/v1/namespaces/team-a/pods/nothing-0/services").await;
+    assert!(item_names(&of_other).is_empty());
+
+    // Topology: alice sees the ledger as an opaque peer, bob the caller.
+    let topology = get("alice", "/api/v1/namespaces/team-a/topology").await;
+    let edges: BTreeSet<(String, String, String)> = topology["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["client"].as_str().unwrap().to_string(),
+                e["server"].as_str().unwrap().to_string(),
+                e["connection_type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let e = |c: &str, s: &str, t: &str| (c.to_string(), s.to_string(), t.to_string());
+    assert_eq!(
+        edges,
+        [
+            e("api", OPAQUE, ""),
+            e("api", "mailer-saas", "virtual_node"),
+            e("api", "pg", "database"),
+            e("frontend", "api", ""),
+            e("user", "frontend", "virtual_node"),
+        ]
+        .into(),
+        "{topology}"
+    );
+    let kinds: BTreeSet<(String, String)> = topology["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_string(),
+                n["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let k = |n: &str, kind: &str| (n.to_string(), kind.to_string());
+    assert_eq!(
+        kinds,
+        [
+            k(OPAQUE, "external"),
+            k("api", "service"),
+            k("frontend", "service"),
+            k("mailer-saas", "virtual"),
+            k("pg", "virtual"),
+            k("user", "virtual"),
+        ]
+        .into()
+    );
+    let frontend_api = topology["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["client"] == "frontend")
+        .unwrap();
+    assert!(frontend_api["error_rate"].as_f64().unwrap() > 0.0);
+    assert!(frontend_api["latency_p95"].as_f64().unwrap() > 0.1);
+    assert!(!topology.to_string().contains("ledger"), "{topology}");
+    let bob = get("bob", "/api/v1/namespaces/team-b/topology").await;
+    assert_eq!(bob["edges"].as_array().unwrap().len(), 1, "{bob}");
+    assert_eq!(bob["edges"][0]["client"], OPAQUE);
+    assert_eq!(bob["edges"][0]["server"], "ledger");
+    assert!(!bob.to_string().contains("\"api\""), "{bob}");
+    let admin = get("admin", "/api/v1/namespaces/team-a/topology").await;
+    assert!(admin.to_string().contains("ledger"), "{admin}");
+    assert!(!admin.to_string().contains(OPAQUE), "{admin}");
+
+    // gRPC covers the service level.
+    use periscope_proto::v1::monitoring_client::MonitoringClient;
+    use periscope_proto::v1::{DrillDownRequest, Level};
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", s.p.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = MonitoringClient::new(channel);
+    let mut request = tonic::Request::new(DrillDownRequest {
+        level: Level::Service as i32,
+        namespace: "team-a".into(),
+        metrics: "service_error_ratio".into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", token("alice")).parse().unwrap(),
+    );
+    let page = client.drill_down(request).await.unwrap().into_inner();
+    let names: BTreeSet<String> = page.items.iter().map(|i| i.name.clone()).collect();
+    assert_eq!(names, set(&["api", "frontend"]));
 }

@@ -183,7 +183,7 @@ impl AppState {
     /// by a label), at most `parallel_queries` at a time, under one of the
     /// caller's concurrency permits. A batch that fails is retried metric by
     /// metric, so one bad query only fails itself.
-    async fn evaluate_batched(
+    pub(crate) async fn evaluate_batched(
         &self,
         caller: &Caller,
         cluster: &Cluster,
@@ -417,14 +417,20 @@ fn push_down(
     if let Some(pod) = &selection.pod {
         filters.set(Placeholder::Pod, vec![pod.clone()]);
     }
+    if let Some(service) = &selection.service {
+        filters.set(Placeholder::Service, vec![service.clone()]);
+    }
     let own = match selection.level {
         Level::Node if selection.node.is_none() => Some(Placeholder::Node),
         Level::Pod if selection.pod.is_none() => Some(Placeholder::Pod),
         Level::Container => Some(Placeholder::Container),
+        Level::Service if selection.service.is_none() => Some(Placeholder::Service),
+        Level::Operation => Some(Placeholder::Operation),
         _ => None,
     };
     if let (Some(placeholder), NameFilter::Names(names)) = (own, resources) {
-        if names.len() <= MAX_PUSHED_VALUES {
+        // An empty list selects nothing; the inventory filter then drops all.
+        if !names.is_empty() && names.len() <= MAX_PUSHED_VALUES {
             filters.set(placeholder, names.clone());
         }
     }
@@ -486,6 +492,11 @@ fn inventory_resources(
             }
             if let Some(node) = &selection.node {
                 if labels.get("node") != Some(node) {
+                    return None;
+                }
+            }
+            if let Some(service) = &selection.service {
+                if labels.get("service") != Some(service) {
                     return None;
                 }
             }

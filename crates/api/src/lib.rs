@@ -12,6 +12,7 @@ mod limiter;
 mod logs;
 mod query;
 mod server;
+mod services;
 mod state;
 mod telemetry;
 mod time;

@@ -18,7 +18,9 @@ use periscope_config::{JaegerApi, JaegerConfig};
 use periscope_model::{Error, ErrorKind, Result};
 use periscope_traces::otlp::{decode_json, spans as to_spans, PlaceAttributes};
 use periscope_traces::span::{kind_name, kind_number};
-use periscope_traces::{Namespaces, Operation, RawEdge, Span, SpanQuery, TraceBackend, TraceId};
+use periscope_traces::{
+    Namespaces, Operation, Placement, RawEdge, Span, SpanQuery, TraceBackend, TraceId,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -455,6 +457,47 @@ impl JaegerTraces {
                 .collect());
         }
         // A scoped caller: the graph of the traces of its visible services.
+        Ok(edges_of(&self.sample(start, end, namespaces).await?))
+    }
+
+    /// Where services ran, from a sample of recent traces of each service
+    /// (Jaeger keeps no per-pod index).
+    async fn list_placements(
+        &self,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+    ) -> Result<Vec<Placement>> {
+        let mut counts: BTreeMap<(String, String, String, String, String), u64> = BTreeMap::new();
+        for s in self.sample(start, end, namespaces.clone()).await? {
+            let in_scope = namespaces
+                .as_ref()
+                .is_none_or(|set| set.contains(&s.place.namespace));
+            if in_scope && s.start >= start && s.start <= end {
+                let p = s.place;
+                *counts
+                    .entry((s.service, p.namespace, p.pod, p.workload, p.node))
+                    .or_default() += 1;
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(
+                |((service, namespace, pod, workload, node), spans)| Placement {
+                    service,
+                    namespace,
+                    pod,
+                    workload,
+                    node,
+                    spans,
+                },
+            )
+            .collect())
+    }
+
+    /// Every span of up to `DEPENDENCY_TRACES` recent traces of each service
+    /// visible among `namespaces` in `[start, end]`.
+    async fn sample(&self, start: i64, end: i64, namespaces: Namespaces) -> Result<Vec<Span>> {
         let mut ids = Vec::new();
         for service in self.list_services(namespaces.clone()).await? {
             let q = SpanQuery {
@@ -472,7 +515,7 @@ impl JaegerTraces {
         }
         ids.sort();
         ids.dedup();
-        Ok(edges_of(&self.read(ids, None).await?))
+        self.read(ids, None).await
     }
 }
 
@@ -580,5 +623,14 @@ impl TraceBackend for JaegerTraces {
         namespaces: Namespaces,
     ) -> BoxFuture<'_, Result<Vec<RawEdge>>> {
         Box::pin(self.list_edges(start, end, namespaces))
+    }
+
+    fn placements(
+        &self,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+    ) -> BoxFuture<'_, Result<Vec<Placement>>> {
+        Box::pin(self.list_placements(start, end, namespaces))
     }
 }

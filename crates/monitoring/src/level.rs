@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 /// A level of the hierarchy: cluster → node → pod → container, and
-/// workspace → namespace → workload → pod → container.
+/// workspace → namespace → workload → pod → container; a namespace's
+/// services (from span metrics) and their operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
@@ -14,11 +15,13 @@ pub enum Level {
     Workload,
     Pod,
     Container,
+    Service,
+    Operation,
 }
 
 impl Level {
     /// Every level, top down.
-    pub const ALL: [Level; 7] = [
+    pub const ALL: [Level; 9] = [
         Level::Cluster,
         Level::Node,
         Level::Workspace,
@@ -26,6 +29,8 @@ impl Level {
         Level::Workload,
         Level::Pod,
         Level::Container,
+        Level::Service,
+        Level::Operation,
     ];
 
     /// Lower-case name, as in the catalog and the API.
@@ -38,6 +43,8 @@ impl Level {
             Level::Workload => "workload",
             Level::Pod => "pod",
             Level::Container => "container",
+            Level::Service => "service",
+            Level::Operation => "operation",
         }
     }
 
@@ -51,6 +58,8 @@ impl Level {
             Level::Workload => &["namespace", "workload"],
             Level::Pod => &["namespace", "pod"],
             Level::Container => &["namespace", "pod", "container"],
+            Level::Service => &["namespace", "service"],
+            Level::Operation => &["namespace", "service", "span_name"],
         }
     }
 

@@ -1,12 +1,14 @@
 //! Drill-down monitoring: the named-metric catalog (KubeSphere's metric names
 //! over a vanilla kube-prometheus stack), its query templates, the request
 //! model, and the assembly of a page of resources with their metric values,
-//! sorted, paged and linked to their children.
+//! sorted, paged and linked to their children; the service level's pods and
+//! namespace topology.
 
 mod catalog;
 mod level;
 mod page;
 mod request;
+mod services;
 mod template;
 
 pub use catalog::{Catalog, CatalogError, MetricDef, BUILTIN_CATALOG};
@@ -18,5 +20,9 @@ pub use page::{
 pub use request::{
     DrillDown, NameFilter, Paging, Selection, SortBy, Window, WorkloadKind, DEFAULT_LIMIT,
     MAX_LIMIT,
+};
+pub use services::{
+    logs_link, topology, topology_queries, ServedPod, ServicePage, Topology, TopologyEdge,
+    TopologyNode, OPAQUE_NODE,
 };
 pub use template::{Filters, Placeholder, Template};

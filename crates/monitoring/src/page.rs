@@ -303,6 +303,8 @@ fn links(
             add("self", format!("/namespaces/{ns}"));
             add("workloads", format!("/namespaces/{ns}/workloads"));
             add("pods", format!("/namespaces/{ns}/pods"));
+            add("services", format!("/namespaces/{ns}/services"));
+            add("topology", format!("/namespaces/{ns}/topology"));
         }
         Level::Workload => {
             let ns = label("namespace");
@@ -313,6 +315,10 @@ fn links(
                     "pods",
                     format!("/namespaces/{ns}/workloads/{kind}/{name}/pods"),
                 );
+                add(
+                    "services",
+                    format!("/namespaces/{ns}/workloads/{kind}/{name}/services"),
+                );
             }
         }
         Level::Pod => {
@@ -322,17 +328,35 @@ fn links(
                 "containers",
                 format!("/namespaces/{ns}/pods/{pod}/containers"),
             );
+            add("services", format!("/namespaces/{ns}/pods/{pod}/services"));
             if link_nodes && labels.contains_key("node") {
                 add("node", format!("/nodes/{}", label("node")));
             }
         }
-        Level::Container => {}
+        Level::Service => {
+            let (ns, service) = (label("namespace"), label("service"));
+            add("self", format!("/namespaces/{ns}/services/{service}"));
+            add(
+                "operations",
+                format!("/namespaces/{ns}/services/{service}/operations"),
+            );
+            add("topology", format!("/namespaces/{ns}/topology"));
+            out.insert(
+                "traces".into(),
+                format!(
+                    "/clusters/{}/jaeger/api/traces?service={}",
+                    segment(cluster),
+                    segment(labels.get("service").map_or("", String::as_str))
+                ),
+            );
+        }
+        Level::Container | Level::Operation => {}
     }
     out
 }
 
 /// Percent-encodes one path segment.
-fn segment(s: &str) -> String {
+pub(crate) fn segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -62,6 +62,7 @@ pub struct Selection {
     pub workload_kind: Option<WorkloadKind>,
     pub workload_name: Option<String>,
     pub pod: Option<String>,
+    pub service: Option<String>,
 }
 
 impl Selection {
@@ -75,6 +76,7 @@ impl Selection {
             workload_kind: None,
             workload_name: None,
             pod: None,
+            service: None,
         }
     }
 
@@ -88,7 +90,8 @@ impl Selection {
             Level::Namespace => self.namespace.is_some() && self.workspace.is_none(),
             Level::Workload => self.workload_name.is_some(),
             Level::Pod => self.pod.is_some(),
-            Level::Container => false,
+            Level::Service => self.service.is_some(),
+            Level::Container | Level::Operation => false,
         }
     }
 }

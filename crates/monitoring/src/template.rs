@@ -14,14 +14,20 @@ pub enum Placeholder {
     Namespace,
     Pod,
     Container,
+    /// A service of the span metrics (`service` label).
+    Service,
+    /// An operation of a service (`span_name` label).
+    Operation,
 }
 
 impl Placeholder {
-    const ALL: [Placeholder; 4] = [
+    const ALL: [Placeholder; 6] = [
         Placeholder::Node,
         Placeholder::Namespace,
         Placeholder::Pod,
         Placeholder::Container,
+        Placeholder::Service,
+        Placeholder::Operation,
     ];
 
     /// `$node`, `$namespace`, ...
@@ -31,6 +37,8 @@ impl Placeholder {
             Placeholder::Namespace => "$namespace",
             Placeholder::Pod => "$pod",
             Placeholder::Container => "$container",
+            Placeholder::Service => "$service",
+            Placeholder::Operation => "$operation",
         }
     }
 

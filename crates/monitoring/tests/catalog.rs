@@ -29,6 +29,12 @@ fn the_builtin_catalog_has_kubesphere_names_at_every_level() {
         "workspace_cpu_usage",
         "cluster_node_total",
         "container_cpu_usage",
+        "service_request_rate",
+        "service_error_ratio",
+        "service_latency_p95",
+        "operation_latency_p99",
+        "namespace_service_request_rate",
+        "workspace_service_request_rate",
     ] {
         assert!(catalog.get(name).is_some(), "{name} missing");
     }
@@ -70,6 +76,8 @@ fn tenant_level_templates_pass_enforcement_and_cluster_levels_are_refused() {
         Level::Workload,
         Level::Pod,
         Level::Container,
+        Level::Service,
+        Level::Operation,
     ] {
         let query = catalog.inventory(level).unwrap().render(&tenant_filters());
         enforcer

@@ -22,6 +22,9 @@ pub(crate) enum Node {
 /// A completed call.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Edge {
+    /// For a virtual-node edge, which end is virtual (`client` or `server`;
+    /// Tempo's `virtual_node` label).
+    pub virtual_node: Option<&'static str>,
     pub client: Node,
     pub server: Node,
     pub connection: ConnectionType,
@@ -76,6 +79,7 @@ impl Pairing {
     pub fn offer(&mut self, fact: EdgeFact, now_ms: i64) -> Option<Edge> {
         match fact {
             EdgeFact::Database { side, server } => Some(Edge {
+                virtual_node: None,
                 client: service(&side),
                 server: Node::Virtual(server),
                 connection: ConnectionType::Database,
@@ -84,6 +88,7 @@ impl Pairing {
                 server_seconds: side.seconds,
             }),
             EdgeFact::Root { side, caller } => Some(Edge {
+                virtual_node: Some("client"),
                 client: Node::Virtual(caller),
                 server: service(&side),
                 connection: ConnectionType::VirtualNode,
@@ -130,6 +135,7 @@ impl Pairing {
         let w = self.waiting.remove(&key)?;
         let ((client, producer, _), (server, consumer)) = (w.client?, w.server?);
         Some(Edge {
+            virtual_node: None,
             connection: if producer && consumer {
                 ConnectionType::MessagingSystem
             } else {
@@ -161,6 +167,7 @@ impl Pairing {
             let w = self.waiting.remove(&key).expect("present");
             match w.client {
                 Some((side, _, Some(peer))) => edges.push(Edge {
+                    virtual_node: Some("server"),
                     client: service(&side),
                     server: Node::Virtual(peer),
                     connection: ConnectionType::VirtualNode,

@@ -313,6 +313,7 @@ fn databases_roots_and_named_peers_become_virtual_nodes() {
         ("client", "orders"),
         ("server", "payments-api"),
         ("connection_type", "virtual_node"),
+        ("virtual_node", "server"),
         ("namespace", "shop"),
         ("client_namespace", "shop"),
     ];
@@ -336,6 +337,7 @@ fn databases_roots_and_named_peers_become_virtual_nodes() {
         ("client", "user"),
         ("server", "web"),
         ("connection_type", "virtual_node"),
+        ("virtual_node", "client"),
         ("namespace", "shop"),
         ("server_namespace", "shop"),
     ];

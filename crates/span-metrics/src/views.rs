@@ -30,6 +30,9 @@ pub(crate) fn views(edge: &Edge, key: &PeerKey, scope_label: &str) -> Vec<EdgeVi
             ("server".to_string(), name(&edge.server).to_string()),
             ("connection_type".to_string(), connection.to_string()),
         ];
+        if let Some(side) = edge.virtual_node {
+            labels.push(("virtual_node".to_string(), side.to_string()));
+        }
         if let Some(ns) = namespace.filter(|ns| !ns.is_empty()) {
             labels.push((scope_label.to_string(), ns.to_string()));
         }

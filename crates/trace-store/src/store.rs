@@ -13,7 +13,9 @@ use periscope_store::datafusion::functions_aggregate::expr_fn::{count, max};
 use periscope_store::datafusion::logical_expr::{Expr, JoinType};
 use periscope_store::datafusion::prelude::{col, lit};
 use periscope_store::{like_contains, Store, StoreOptions};
-use periscope_traces::{Namespaces, Operation, RawEdge, Span, SpanQuery, TraceBackend, TraceId};
+use periscope_traces::{
+    Namespaces, Operation, Placement, RawEdge, Span, SpanQuery, TraceBackend, TraceId,
+};
 use std::sync::Arc;
 
 /// Spans in an embedded store.
@@ -188,6 +190,44 @@ impl TraceStore {
             .collect())
     }
 
+    async fn list_placements(
+        &self,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+    ) -> Result<Vec<Placement>> {
+        let columns = ["service", "namespace", "pod", "workload", "node"];
+        let batches = self
+            .frame(start, end, scope_filter(&namespaces).into_iter().collect())
+            .await?
+            .aggregate(
+                columns.iter().map(|c| col(*c)).collect(),
+                vec![count(lit(1)).alias("spans")],
+            )
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)?;
+        let text: Vec<Vec<String>> = (0..columns.len()).map(|i| texts(&batches, i)).collect();
+        let spans = batches.iter().flat_map(|b| {
+            b.column(columns.len())
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        });
+        Ok(spans
+            .enumerate()
+            .map(|(i, spans)| Placement {
+                service: text[0][i].clone(),
+                namespace: text[1][i].clone(),
+                pod: text[2][i].clone(),
+                workload: text[3][i].clone(),
+                node: text[4][i].clone(),
+                spans: spans as u64,
+            })
+            .collect())
+    }
+
     async fn list_edges(&self, start: i64, end: i64) -> Result<Vec<RawEdge>> {
         let spans = self.frame(start, end, vec![]).await?;
         let side = |frame: DataFrame, prefix: &str| {
@@ -302,5 +342,14 @@ impl TraceBackend for TraceStore {
 
     fn edges(&self, start: i64, end: i64, _: Namespaces) -> BoxFuture<'_, Result<Vec<RawEdge>>> {
         Box::pin(self.list_edges(start, end))
+    }
+
+    fn placements(
+        &self,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+    ) -> BoxFuture<'_, Result<Vec<Placement>>> {
+        Box::pin(self.list_placements(start, end, namespaces))
     }
 }

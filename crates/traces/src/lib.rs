@@ -20,6 +20,7 @@ pub mod span;
 pub use id::{SpanId, TraceId};
 pub use query::{SpanQuery, TraceRequest};
 pub use service::{
-    Edge, Namespaces, Operation, RawEdge, ScopedTrace, SpanObserver, TraceBackend, TraceService,
+    Edge, Namespaces, Operation, Placement, RawEdge, ScopedTrace, SpanObserver, TraceBackend,
+    TraceService,
 };
 pub use span::{Event, Link, Place, Span, Tag, TagValue};

@@ -63,6 +63,19 @@ pub struct Edge {
     pub calls: u64,
 }
 
+/// Where a service ran: one (service, namespace, pod) seen in spans of a
+/// window, with its workload and node and how many spans it sent.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Placement {
+    pub service: String,
+    pub namespace: String,
+    pub pod: String,
+    /// `Kind:name`, empty when unknown.
+    pub workload: String,
+    pub node: String,
+    pub spans: u64,
+}
+
 /// An operation and its span kind (OTLP number).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Operation {
@@ -107,6 +120,14 @@ pub trait TraceBackend: Send + Sync {
         end: i64,
         namespaces: Namespaces,
     ) -> BoxFuture<'_, Result<Vec<RawEdge>>>;
+    /// The (service, namespace, pod) of spans started in `[start, end]`
+    /// among `namespaces`.
+    fn placements(
+        &self,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+    ) -> BoxFuture<'_, Result<Vec<Placement>>>;
 }
 
 /// Something that learns from spans as they are ingested (the span-metrics
@@ -248,6 +269,21 @@ impl TraceService {
         operations.sort();
         operations.dedup();
         Ok(operations)
+    }
+
+    /// Where services ran in `[start, end]` (Unix ns), among the namespaces
+    /// the caller may see, sorted.
+    pub async fn placements(&self, start: i64, end: i64, scope: &Scope) -> Result<Vec<Placement>> {
+        let mut placements = self
+            .backend
+            .placements(start, end, namespaces(scope))
+            .await?;
+        placements.retain(|p| match scope {
+            Scope::ClusterWide => true,
+            Scope::Namespaces(set) => set.contains(&p.namespace),
+        });
+        placements.sort();
+        Ok(placements)
     }
 
     /// The service dependency graph of `[start, end]` as `scope` may see it.

@@ -60,6 +60,8 @@ fn level(l: i32) -> Result<Level> {
         ProtoLevel::Workload => Ok(Level::Workload),
         ProtoLevel::Pod => Ok(Level::Pod),
         ProtoLevel::Container => Ok(Level::Container),
+        ProtoLevel::Service => Ok(Level::Service),
+        ProtoLevel::Operation => Ok(Level::Operation),
         ProtoLevel::Unspecified => Err(Error::bad_request("invalid field \"level\": unspecified")),
     }
 }
@@ -73,6 +75,8 @@ fn proto_level(l: Level) -> ProtoLevel {
         Level::Workload => ProtoLevel::Workload,
         Level::Pod => ProtoLevel::Pod,
         Level::Container => ProtoLevel::Container,
+        Level::Service => ProtoLevel::Service,
+        Level::Operation => ProtoLevel::Operation,
     }
 }
 
@@ -90,6 +94,7 @@ fn drill_down_request(r: &DrillDownRequest) -> Result<DrillDown> {
             .transpose()?,
         workload_name: text(&r.workload_name),
         pod: text(&r.pod),
+        service: text(&r.service),
     };
     let window = parse_window(
         r.time.map(|t| t.to_string()).as_deref(),

@@ -1,12 +1,14 @@
 //! The drill-down monitoring API: `/api/v1[/clusters/{cluster}]/...` from the
-//! cluster down to containers, and from workspaces down to workloads, each
-//! resource with its named metrics and links to its children.
+//! cluster down to containers, from workspaces down to workloads, and from a
+//! namespace to its services (from spans) and their topology, each resource
+//! with its named metrics and links to its children.
 
 use super::extract::Authenticated;
 use super::method_not_allowed;
 use super::params::Params;
 use crate::drilldown::unix_now;
 use crate::error::ApiError;
+use crate::services::PlacedIn;
 use crate::state::AppState;
 use crate::time::{parse_duration, parse_time};
 use axum::extract::{Path, State};
@@ -119,6 +121,30 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             }),
         )
         .route(
+            "/namespaces/{namespace}/services",
+            page(|p| Ok(in_namespace(p, Level::Service))),
+        )
+        .route(
+            "/namespaces/{namespace}/services/{service}",
+            get(service_page).fallback(method_not_allowed),
+        )
+        .route(
+            "/namespaces/{namespace}/services/{service}/operations",
+            page(|p| Ok(in_service(p, Level::Operation))),
+        )
+        .route(
+            "/namespaces/{namespace}/topology",
+            get(topology).fallback(method_not_allowed),
+        )
+        .route(
+            "/namespaces/{namespace}/pods/{pod}/services",
+            get(services_of_pod).fallback(method_not_allowed),
+        )
+        .route(
+            "/namespaces/{namespace}/workloads/{kind}/{name}/services",
+            get(services_of_workload).fallback(method_not_allowed),
+        )
+        .route(
             "/namespaces/{namespace}/pods/{pod}/containers",
             page(|p| {
                 Ok(Selection {
@@ -134,6 +160,83 @@ fn in_namespace(p: &PathParams, level: Level) -> Selection {
         namespace: Some(p["namespace"].clone()),
         ..Selection::of(level)
     }
+}
+
+fn in_service(p: &PathParams, level: Level) -> Selection {
+    Selection {
+        service: Some(p["service"].clone()),
+        ..in_namespace(p, level)
+    }
+}
+
+/// `namespaces/{ns}/services/{service}`: the service's page, its operations
+/// and the pods that served it.
+async fn service_page(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path(path): Path<PathParams>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
+    let request = DrillDown {
+        selection: in_service(&path, Level::Service),
+        ..parse_request(&params)?
+    };
+    let page = state.service_page(&caller, cluster, request).await?;
+    Ok(Json(page).into_response())
+}
+
+async fn services_of_pod(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path(path): Path<PathParams>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
+    let request = DrillDown {
+        selection: in_namespace(&path, Level::Service),
+        ..parse_request(&params)?
+    };
+    let placed = PlacedIn::Pod(path["pod"].clone());
+    let page = state.services_of(&caller, cluster, request, placed).await?;
+    Ok(Json(page).into_response())
+}
+
+async fn services_of_workload(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path(path): Path<PathParams>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
+    let request = DrillDown {
+        selection: in_namespace(&path, Level::Service),
+        ..parse_request(&params)?
+    };
+    let kind = WorkloadKind::parse("kind", &path["kind"])?;
+    let placed = PlacedIn::Workload(kind, path["name"].clone());
+    let page = state.services_of(&caller, cluster, request, placed).await?;
+    Ok(Json(page).into_response())
+}
+
+/// `namespaces/{ns}/topology?time=`: services, peers and the calls between them.
+async fn topology(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    Path(path): Path<PathParams>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    params.only(&["time"])?;
+    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
+    let time = params
+        .single("time")?
+        .map(|t| parse_time("time", &t))
+        .transpose()?
+        .unwrap_or_else(unix_now);
+    let topology = state
+        .topology(&caller, cluster, &path["namespace"], time)
+        .await?;
+    Ok(Json(topology).into_response())
 }
 
 fn workload(p: &PathParams, level: Level) -> Result<Selection> {
