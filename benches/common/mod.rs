@@ -9,9 +9,14 @@ use std::collections::HashMap;
 /// Periscope with embedded stores in `data_dir` and one ingest token, on a
 /// single-threaded runtime of its own thread; returns its base URL.
 pub fn start_periscope(data_dir: &std::path::Path, token: &str) -> String {
+    start_periscope_with(data_dir, token, "")
+}
+
+/// Like [`start_periscope`], with `extra` TOML appended to the configuration.
+pub fn start_periscope_with(data_dir: &std::path::Path, token: &str, extra: &str) -> String {
     let hash = periscope_tenancy::auth::token_sha256(token);
     let text = format!(
-        "[server]\nhttp_listen = \"127.0.0.1:0\"\ngrpc_listen = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n\n[[clusters]]\nname = \"default\"\nprometheus = {{ url = \"http://127.0.0.1:9\" }}\n\n[storage]\ndata_dir = {:?}\n\n[[ingest.tokens]]\nname = \"bench\"\ntoken_sha256 = \"{hash}\"\n",
+        "[server]\nhttp_listen = \"127.0.0.1:0\"\ngrpc_listen = \"127.0.0.1:0\"\nmax_body_bytes = 1048576\n\n[[clusters]]\nname = \"default\"\nprometheus = {{ url = \"http://127.0.0.1:9\" }}\n\n[storage]\ndata_dir = {:?}\n\n[[ingest.tokens]]\nname = \"bench\"\ntoken_sha256 = \"{hash}\"\n{extra}",
         data_dir.display().to_string()
     );
     let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fuzz;
+pub mod microservices;
 
 use periscope_api::Server;
 use periscope_config::Config;

@@ -18,12 +18,13 @@ use periscope_config::{JaegerApi, JaegerConfig};
 use periscope_model::{Error, ErrorKind, Result};
 use periscope_traces::otlp::{decode_json, spans as to_spans, PlaceAttributes};
 use periscope_traces::span::{kind_name, kind_number};
+use periscope_traces::traceql::{Filter, Pushdown, TraceContext};
 use periscope_traces::{
     Namespaces, Operation, Placement, RawEdge, Span, SpanQuery, TraceBackend, TraceId,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod ui;
@@ -495,6 +496,55 @@ impl JaegerTraces {
             .collect())
     }
 
+    /// A TraceQL search: Jaeger is asked for the traces of the pushed-down
+    /// service (or of every visible service), the filter evaluated on their spans.
+    async fn search_traceql(
+        &self,
+        filter: Arc<Filter>,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+        limit: usize,
+    ) -> Result<Vec<TraceId>> {
+        let p = Pushdown::of(&filter);
+        let services = match &p.service {
+            Some(s) => vec![s.clone()],
+            None => self.list_services(namespaces.clone()).await?,
+        };
+        let mut ids = Vec::new();
+        for service in services {
+            let q = SpanQuery {
+                service: Some(service),
+                operation: p.operation.clone(),
+                kind: p.kind,
+                tags: p.tags.clone(),
+                start,
+                end,
+                min_duration: p.min_duration,
+                max_duration: p.max_duration,
+                limit: limit.max(DEPENDENCY_TRACES),
+            };
+            ids.extend(self.find(q, namespaces.clone()).await?);
+        }
+        ids.sort();
+        ids.dedup();
+        let reads_root = filter.reads_root();
+        let mut latest: HashMap<TraceId, i64> = HashMap::new();
+        for s in self.read(ids, None).await? {
+            let in_scope = namespaces
+                .as_ref()
+                .is_none_or(|set| set.contains(&s.place.namespace));
+            let matches = reads_root || filter.matches(&s, TraceContext::default());
+            if in_scope && matches && s.start >= start && s.start <= end {
+                let at = latest.entry(s.trace_id).or_insert(s.start);
+                *at = (*at).max(s.start);
+            }
+        }
+        let mut newest: Vec<(i64, TraceId)> = latest.into_iter().map(|(id, t)| (t, id)).collect();
+        newest.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(newest.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+
     /// Every span of up to `DEPENDENCY_TRACES` recent traces of each service
     /// visible among `namespaces` in `[start, end]`.
     async fn sample(&self, start: i64, end: i64, namespaces: Namespaces) -> Result<Vec<Span>> {
@@ -632,5 +682,16 @@ impl TraceBackend for JaegerTraces {
         namespaces: Namespaces,
     ) -> BoxFuture<'_, Result<Vec<Placement>>> {
         Box::pin(self.list_placements(start, end, namespaces))
+    }
+
+    fn search(
+        &self,
+        filter: Arc<Filter>,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<TraceId>>> {
+        Box::pin(self.search_traceql(filter, start, end, namespaces, limit))
     }
 }

@@ -1,7 +1,9 @@
 //! What the generator takes from one span, read before the spans are stored.
 
-use crate::names::{DATABASE_ATTRIBUTES, PEER_ATTRIBUTES, USER};
+use crate::histogram::Histogram;
+use crate::names::{DATABASE_ATTRIBUTES, PEER_ATTRIBUTES, SPAN_LATENCY_BUCKETS, USER};
 use periscope_traces::{Span, SpanId, Tag, TraceId};
+use std::collections::HashMap;
 
 /// The labels of one span-metrics series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -45,61 +47,88 @@ pub(crate) enum EdgeFact {
     Database { side: SpanSide, server: String },
 }
 
-/// Everything the generator needs of one span.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SpanFact {
-    pub series: SpanSeries,
-    pub seconds: f64,
-    pub edge: Option<EdgeFact>,
+/// What the generator needs of one ingest request's spans: the latency
+/// observations of each span-metrics series (aggregated, so a batch costs one
+/// key per distinct series) and the part each span plays in the graph.
+#[derive(Debug, Default)]
+pub struct SpanFactBatch {
+    pub(crate) series: Vec<(SpanSeries, Histogram)>,
+    pub(crate) edges: Vec<EdgeFact>,
 }
 
-impl SpanFact {
-    pub fn of(span: &Span) -> Self {
-        let seconds = span.duration.max(0) as f64 / 1e9;
-        let side = || SpanSide {
-            service: span.service.clone(),
-            namespace: span.place.namespace.clone(),
-            seconds,
-            failed: span.status_code == 2,
-        };
-        let edge = match span.kind {
-            3 | 4 => match database_server(&span.tags) {
-                Some(server) if span.kind == 3 => Some(EdgeFact::Database {
-                    side: side(),
-                    server,
-                }),
-                _ => Some(EdgeFact::Client {
-                    key: (span.trace_id, span.span_id),
-                    side: side(),
-                    messaging: span.kind == 4,
-                    peer: first_attribute(&span.tags, &PEER_ATTRIBUTES),
-                }),
-            },
-            2 | 5 => Some(match span.parent_span_id {
-                Some(parent) => EdgeFact::Server {
-                    key: (span.trace_id, parent),
-                    side: side(),
-                    messaging: span.kind == 5,
-                },
-                None => EdgeFact::Root {
-                    side: side(),
-                    caller: first_attribute(&span.tags, &PEER_ATTRIBUTES)
-                        .unwrap_or_else(|| USER.to_string()),
-                },
-            }),
-            _ => None,
-        };
-        SpanFact {
-            series: SpanSeries {
-                service: span.service.clone(),
-                span_name: span.operation.clone(),
-                kind: span.kind,
-                status: span.status_code,
-                namespace: span.place.namespace.clone(),
-            },
-            seconds,
-            edge,
+impl SpanFactBatch {
+    /// Reads what the generator needs from `spans`.
+    pub fn of(spans: &[Span]) -> Self {
+        type Key<'a> = (&'a str, &'a str, i32, i32, &'a str);
+        let mut index: HashMap<Key<'_>, usize> = HashMap::new();
+        let mut batch = SpanFactBatch::default();
+        for span in spans {
+            let seconds = seconds(span);
+            let key = (
+                span.service.as_str(),
+                span.operation.as_str(),
+                span.kind,
+                span.status_code,
+                span.place.namespace.as_str(),
+            );
+            let at = *index.entry(key).or_insert_with(|| {
+                batch.series.push((
+                    SpanSeries {
+                        service: span.service.clone(),
+                        span_name: span.operation.clone(),
+                        kind: span.kind,
+                        status: span.status_code,
+                        namespace: span.place.namespace.clone(),
+                    },
+                    Histogram::new(&SPAN_LATENCY_BUCKETS),
+                ));
+                batch.series.len() - 1
+            });
+            batch.series[at].1.observe(seconds);
+            batch.edges.extend(edge_fact(span, seconds));
         }
+        batch
+    }
+}
+
+fn seconds(span: &Span) -> f64 {
+    span.duration.max(0) as f64 / 1e9
+}
+
+/// The part `span` plays in the service graph, if any.
+fn edge_fact(span: &Span, seconds: f64) -> Option<EdgeFact> {
+    let side = || SpanSide {
+        service: span.service.clone(),
+        namespace: span.place.namespace.clone(),
+        seconds,
+        failed: span.status_code == 2,
+    };
+    match span.kind {
+        3 | 4 => match database_server(&span.tags) {
+            Some(server) if span.kind == 3 => Some(EdgeFact::Database {
+                side: side(),
+                server,
+            }),
+            _ => Some(EdgeFact::Client {
+                key: (span.trace_id, span.span_id),
+                side: side(),
+                messaging: span.kind == 4,
+                peer: first_attribute(&span.tags, &PEER_ATTRIBUTES),
+            }),
+        },
+        2 | 5 => Some(match span.parent_span_id {
+            Some(parent) => EdgeFact::Server {
+                key: (span.trace_id, parent),
+                side: side(),
+                messaging: span.kind == 5,
+            },
+            None => EdgeFact::Root {
+                side: side(),
+                caller: first_attribute(&span.tags, &PEER_ATTRIBUTES)
+                    .unwrap_or_else(|| USER.to_string()),
+            },
+        }),
+        _ => None,
     }
 }
 

@@ -1,14 +1,15 @@
 //! The generator: takes spans as they are ingested, keeps the series, and
 //! writes them to the cluster's Prometheus by remote write on an interval.
 
-use crate::facts::SpanFact;
-use crate::pairing::{Pairing, PairingStats};
-use crate::registry::{Registry, SeriesStats};
+pub use crate::facts::SpanFactBatch;
+use crate::pairing::{Edge, EdgeKey, Pairing, PairingStats};
+use crate::registry::{EdgeCalls, Registry, SeriesStats};
 use crate::views::views;
 use periscope_backend_prometheus::remote_write::TimeSeries;
 use periscope_backend_prometheus::RemoteWriter;
 use periscope_tenancy::PeerKey;
 use periscope_traces::{Span, SpanObserver};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -88,17 +89,36 @@ impl SpanMetrics {
 
     /// Counts the spans of one batch (at `now_ms`, Unix ms).
     pub fn record(&self, batch: SpanFactBatch, now_ms: i64) {
+        let mut state = self.state();
+        let State { registry, pairing } = &mut *state;
+        for (series, observed) in batch.series {
+            registry.record_span(series, &observed, now_ms);
+        }
+        let completed = batch
+            .edges
+            .into_iter()
+            .filter_map(|e| pairing.offer(e, now_ms));
+        self.record_edges(registry, completed, now_ms);
+    }
+
+    /// Records edges aggregated per key, so each distinct edge's views are
+    /// built once per batch.
+    fn record_edges(
+        &self,
+        registry: &mut Registry,
+        edges: impl Iterator<Item = Edge>,
+        now_ms: i64,
+    ) {
         let Inner {
             options, peer_key, ..
         } = &*self.0;
-        let mut state = self.state();
-        let State { registry, pairing } = &mut *state;
-        for fact in batch.0 {
-            registry.record_span(fact.series, fact.seconds, now_ms);
-            if let Some(edge) = fact.edge.and_then(|e| pairing.offer(e, now_ms)) {
-                for view in views(&edge, peer_key, &options.scope_label) {
-                    registry.record_edge(view, edge.failed, now_ms);
-                }
+        let mut calls: HashMap<EdgeKey, EdgeCalls> = HashMap::new();
+        for edge in edges {
+            calls.entry(edge.key.clone()).or_default().add(&edge);
+        }
+        for (key, calls) in calls {
+            for view in views(&key, peer_key, &options.scope_label) {
+                registry.record_edge(view, &calls, now_ms);
             }
         }
     }
@@ -106,16 +126,11 @@ impl SpanMetrics {
     /// Expires waiting spans and stale series, and renders every live series
     /// with samples at `now_ms`.
     pub fn collect(&self, now_ms: i64) -> Vec<TimeSeries> {
-        let Inner {
-            options, peer_key, ..
-        } = &*self.0;
+        let options = &self.0.options;
         let mut state = self.state();
         let State { registry, pairing } = &mut *state;
-        for edge in pairing.expire(now_ms) {
-            for view in views(&edge, peer_key, &options.scope_label) {
-                registry.record_edge(view, edge.failed, now_ms);
-            }
-        }
+        let expired = pairing.expire(now_ms);
+        self.record_edges(registry, expired.into_iter(), now_ms);
         let stale_ms = i64::try_from(options.stale_after.as_millis()).unwrap_or(i64::MAX);
         registry.forget_stale(now_ms.saturating_sub(stale_ms));
         registry.render(now_ms)
@@ -150,16 +165,6 @@ impl SpanMetrics {
                 return;
             }
         }
-    }
-}
-
-/// The facts of one ingest request, read before its spans are stored.
-pub struct SpanFactBatch(Vec<SpanFact>);
-
-impl SpanFactBatch {
-    /// Reads what the generator needs from `spans`.
-    pub fn of(spans: &[Span]) -> Self {
-        Self(spans.iter().map(SpanFact::of).collect())
     }
 }
 

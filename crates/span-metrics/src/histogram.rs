@@ -28,6 +28,16 @@ impl Histogram {
         self.count += 1;
     }
 
+    /// Adds `other`'s observations (same bounds).
+    pub fn merge(&mut self, other: &Histogram) {
+        debug_assert_eq!(self.bounds, other.bounds);
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+
     /// `(le, cumulative count)` for every bucket, `+Inf` last.
     pub fn cumulative(&self) -> impl Iterator<Item = (String, u64)> + '_ {
         let mut total = 0;

@@ -19,15 +19,21 @@ pub(crate) enum Node {
     Virtual(String),
 }
 
-/// A completed call.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Edge {
-    /// For a virtual-node edge, which end is virtual (`client` or `server`;
-    /// Tempo's `virtual_node` label).
-    pub virtual_node: Option<&'static str>,
+/// Who called whom, and how: what an edge's series are keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct EdgeKey {
     pub client: Node,
     pub server: Node,
     pub connection: ConnectionType,
+    /// For a virtual-node edge, which end is virtual (`client` or `server`;
+    /// Tempo's `virtual_node` label).
+    pub virtual_node: Option<&'static str>,
+}
+
+/// A completed call.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Edge {
+    pub key: EdgeKey,
     pub failed: bool,
     pub client_seconds: f64,
     pub server_seconds: f64,
@@ -79,19 +85,23 @@ impl Pairing {
     pub fn offer(&mut self, fact: EdgeFact, now_ms: i64) -> Option<Edge> {
         match fact {
             EdgeFact::Database { side, server } => Some(Edge {
-                virtual_node: None,
-                client: service(&side),
-                server: Node::Virtual(server),
-                connection: ConnectionType::Database,
+                key: EdgeKey {
+                    client: service(&side),
+                    server: Node::Virtual(server),
+                    connection: ConnectionType::Database,
+                    virtual_node: None,
+                },
                 failed: side.failed,
                 client_seconds: side.seconds,
                 server_seconds: side.seconds,
             }),
             EdgeFact::Root { side, caller } => Some(Edge {
-                virtual_node: Some("client"),
-                client: Node::Virtual(caller),
-                server: service(&side),
-                connection: ConnectionType::VirtualNode,
+                key: EdgeKey {
+                    client: Node::Virtual(caller),
+                    server: service(&side),
+                    connection: ConnectionType::VirtualNode,
+                    virtual_node: Some("client"),
+                },
                 failed: side.failed,
                 client_seconds: side.seconds,
                 server_seconds: side.seconds,
@@ -135,17 +145,19 @@ impl Pairing {
         let w = self.waiting.remove(&key)?;
         let ((client, producer, _), (server, consumer)) = (w.client?, w.server?);
         Some(Edge {
-            virtual_node: None,
-            connection: if producer && consumer {
-                ConnectionType::MessagingSystem
-            } else {
-                ConnectionType::Direct
+            key: EdgeKey {
+                client: service(&client),
+                server: service(&server),
+                connection: if producer && consumer {
+                    ConnectionType::MessagingSystem
+                } else {
+                    ConnectionType::Direct
+                },
+                virtual_node: None,
             },
             failed: client.failed || server.failed,
             client_seconds: client.seconds,
             server_seconds: server.seconds,
-            client: service(&client),
-            server: service(&server),
         })
     }
 
@@ -167,10 +179,12 @@ impl Pairing {
             let w = self.waiting.remove(&key).expect("present");
             match w.client {
                 Some((side, _, Some(peer))) => edges.push(Edge {
-                    virtual_node: Some("server"),
-                    client: service(&side),
-                    server: Node::Virtual(peer),
-                    connection: ConnectionType::VirtualNode,
+                    key: EdgeKey {
+                        client: service(&side),
+                        server: Node::Virtual(peer),
+                        connection: ConnectionType::VirtualNode,
+                        virtual_node: Some("server"),
+                    },
                     failed: side.failed,
                     client_seconds: side.seconds,
                     server_seconds: side.seconds,

@@ -5,9 +5,38 @@
 use crate::facts::SpanSeries;
 use crate::histogram::Histogram;
 use crate::names::{self, EDGE_LATENCY_BUCKETS, SPAN_LATENCY_BUCKETS};
+use crate::pairing::Edge;
 use crate::views::{EdgeLabels, EdgeView};
 use periscope_backend_prometheus::remote_write::{Label, Sample, TimeSeries};
 use std::collections::HashMap;
+
+/// Completed calls of one edge, aggregated before they are recorded.
+pub(crate) struct EdgeCalls {
+    pub requests: u64,
+    pub failed: u64,
+    pub client: Histogram,
+    pub server: Histogram,
+}
+
+impl Default for EdgeCalls {
+    fn default() -> Self {
+        Self {
+            requests: 0,
+            failed: 0,
+            client: Histogram::new(&EDGE_LATENCY_BUCKETS),
+            server: Histogram::new(&EDGE_LATENCY_BUCKETS),
+        }
+    }
+}
+
+impl EdgeCalls {
+    pub fn add(&mut self, edge: &Edge) {
+        self.requests += 1;
+        self.failed += u64::from(edge.failed);
+        self.client.observe(edge.client_seconds);
+        self.server.observe(edge.server_seconds);
+    }
+}
 
 struct SpanStats {
     calls: u64,
@@ -63,7 +92,8 @@ impl Registry {
         self.spans.len() + self.edges.len() >= self.max_series
     }
 
-    pub fn record_span(&mut self, series: SpanSeries, seconds: f64, now_ms: i64) {
+    /// Adds the observations of one series.
+    pub fn record_span(&mut self, series: SpanSeries, observed: &Histogram, now_ms: i64) {
         if !self.spans.contains_key(&series) && self.full() {
             self.dropped += 1;
             return;
@@ -74,12 +104,13 @@ impl Registry {
             updated_ms: now_ms,
             written: false,
         });
-        stats.calls += 1;
-        stats.latency.observe(seconds);
+        stats.calls += observed.count;
+        stats.latency.merge(observed);
         stats.updated_ms = now_ms;
     }
 
-    pub fn record_edge(&mut self, view: EdgeView, failed: bool, now_ms: i64) {
+    /// Adds the calls of one view of an edge.
+    pub fn record_edge(&mut self, view: EdgeView, calls: &EdgeCalls, now_ms: i64) {
         if !self.edges.contains_key(&view.labels) && self.full() {
             self.dropped += 1;
             return;
@@ -92,19 +123,19 @@ impl Registry {
             updated_ms: now_ms,
             written: false,
         });
-        stats.requests += 1;
-        stats.failed += u64::from(failed);
-        if let Some(s) = view.client_seconds {
+        stats.requests += calls.requests;
+        stats.failed += calls.failed;
+        if view.client_seconds {
             stats
                 .client
                 .get_or_insert_with(|| Histogram::new(&EDGE_LATENCY_BUCKETS))
-                .observe(s);
+                .merge(&calls.client);
         }
-        if let Some(s) = view.server_seconds {
+        if view.server_seconds {
             stats
                 .server
                 .get_or_insert_with(|| Histogram::new(&EDGE_LATENCY_BUCKETS))
-                .observe(s);
+                .merge(&calls.server);
         }
         stats.updated_ms = now_ms;
     }

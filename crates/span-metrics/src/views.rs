@@ -4,7 +4,7 @@
 //! two namespaces a full series for scopes that hold both (and cluster
 //! admins) and a half for each side, whose other end is one opaque node.
 
-use crate::pairing::{Edge, Node};
+use crate::pairing::{EdgeKey, Node};
 use periscope_tenancy::service_graph::{
     PeerKey, CLIENT_NAMESPACE_LABEL, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL,
 };
@@ -17,12 +17,12 @@ pub(crate) type EdgeLabels = Vec<(String, String)>;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct EdgeView {
     pub labels: EdgeLabels,
-    pub client_seconds: Option<f64>,
-    pub server_seconds: Option<f64>,
+    pub client_seconds: bool,
+    pub server_seconds: bool,
 }
 
-/// The series `edge` is counted in.
-pub(crate) fn views(edge: &Edge, key: &PeerKey, scope_label: &str) -> Vec<EdgeView> {
+/// The series `edge` is counted in (its latencies and failure are not read).
+pub(crate) fn views(edge: &EdgeKey, key: &PeerKey, scope_label: &str) -> Vec<EdgeView> {
     let connection = edge.connection.label();
     let full = |namespace: Option<&str>| {
         let mut labels = vec![
@@ -44,8 +44,8 @@ pub(crate) fn views(edge: &Edge, key: &PeerKey, scope_label: &str) -> Vec<EdgeVi
         }
         EdgeView {
             labels: sorted(labels),
-            client_seconds: Some(edge.client_seconds),
-            server_seconds: Some(edge.server_seconds),
+            client_seconds: true,
+            server_seconds: true,
         }
     };
     match (&edge.client, &edge.server) {
@@ -101,7 +101,7 @@ enum Side {
 /// The series of `side` of a cross-namespace edge: its own end named, the
 /// other opaque, and only its own latency.
 fn half(
-    edge: &Edge,
+    edge: &EdgeKey,
     side: Side,
     own_ns: &str,
     other_ns: &str,
@@ -125,8 +125,8 @@ fn half(
     ];
     EdgeView {
         labels: sorted(labels),
-        client_seconds: (side == Side::Client).then_some(edge.client_seconds),
-        server_seconds: (side == Side::Server).then_some(edge.server_seconds),
+        client_seconds: side == Side::Client,
+        server_seconds: side == Side::Server,
     }
 }
 

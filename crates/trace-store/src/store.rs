@@ -13,6 +13,7 @@ use periscope_store::datafusion::functions_aggregate::expr_fn::{count, max};
 use periscope_store::datafusion::logical_expr::{Expr, JoinType};
 use periscope_store::datafusion::prelude::{col, lit};
 use periscope_store::{like_contains, Store, StoreOptions};
+use periscope_traces::traceql::{Filter, Pushdown, TraceContext};
 use periscope_traces::{
     Namespaces, Operation, Placement, RawEdge, Span, SpanQuery, TraceBackend, TraceId,
 };
@@ -41,6 +42,14 @@ fn scope_filter(namespaces: &Namespaces) -> Option<Expr> {
         }
     })
 }
+
+/// Spans must carry this tag (span or resource), as its index line.
+fn tag_filter(key: &str, value: &str) -> Expr {
+    col("tag_index").like(lit(like_contains(&format!("\n{}", tag_line(key, value)))))
+}
+
+/// Most candidate spans one TraceQL search evaluates.
+const MAX_EVALUATED_SPANS: usize = 200_000;
 
 fn texts(batches: &[RecordBatch], column: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -91,11 +100,22 @@ impl TraceStore {
             filters.push(col("duration").lt_eq(lit(d)));
         }
         for (k, v) in &q.tags {
-            filters
-                .push(col("tag_index").like(lit(like_contains(&format!("\n{}", tag_line(k, v))))));
+            filters.push(tag_filter(k, v));
         }
+        self.newest_traces(filters, q.start, q.end, q.limit).await
+    }
+
+    /// Ids of the traces with a span matching `filters` in `[start, end]`,
+    /// newest first by their latest such span (ties by id), at most `limit`.
+    async fn newest_traces(
+        &self,
+        filters: Vec<Expr>,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> Result<Vec<TraceId>> {
         let batches = self
-            .frame(q.start, q.end, filters)
+            .frame(start, end, filters)
             .await?
             .aggregate(
                 vec![col("trace_id")],
@@ -107,7 +127,7 @@ impl TraceStore {
                     col("trace_id").sort(true, false),
                 ])
             })
-            .and_then(|f| f.limit(0, Some(q.limit)))
+            .and_then(|f| f.limit(0, Some(limit)))
             .map_err(engine)?
             .collect()
             .await
@@ -116,6 +136,72 @@ impl TraceStore {
             .iter()
             .filter_map(|id| TraceId::parse(id).ok())
             .collect())
+    }
+
+    /// A TraceQL search: what the filter pushes down becomes column filters;
+    /// when that is the whole filter the store answers alone, otherwise the
+    /// newest candidate spans are read and the filter evaluated on them.
+    async fn search_traceql(
+        &self,
+        filter: Arc<Filter>,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+        limit: usize,
+    ) -> Result<Vec<TraceId>> {
+        let p = Pushdown::of(&filter);
+        let mut filters: Vec<Expr> = scope_filter(&namespaces).into_iter().collect();
+        if let Some(s) = &p.service {
+            filters.push(col("service").eq(lit(s.as_str())));
+        }
+        if let Some(o) = &p.operation {
+            filters.push(col("operation").eq(lit(o.as_str())));
+        }
+        if let Some(k) = p.kind {
+            filters.push(col("kind").eq(lit(k)));
+        }
+        if let Some(s) = p.status {
+            filters.push(col("status_code").eq(lit(s)));
+        }
+        if let Some(d) = p.min_duration {
+            filters.push(col("duration").gt_eq(lit(d)));
+        }
+        if let Some(d) = p.max_duration {
+            filters.push(col("duration").lt_eq(lit(d)));
+        }
+        for (k, v) in &p.tags {
+            filters.push(tag_filter(k, v));
+        }
+        if p.exact {
+            return self.newest_traces(filters, start, end, limit).await;
+        }
+        let batches = self
+            .frame(start, end, filters)
+            .await?
+            .sort(vec![col("start").sort(false, false)])
+            .and_then(|f| f.limit(0, Some(MAX_EVALUATED_SPANS)))
+            .map_err(engine)?
+            .collect()
+            .await
+            .map_err(engine)?;
+        let mut candidates = Vec::new();
+        for b in &batches {
+            spans(b, &mut candidates);
+        }
+        // Filters over the trace root are finished by the trace service.
+        let reads_root = filter.reads_root();
+        let mut ids: Vec<TraceId> = Vec::new();
+        for s in candidates {
+            if ids.len() >= limit {
+                break;
+            }
+            if (reads_root || filter.matches(&s, TraceContext::default()))
+                && !ids.contains(&s.trace_id)
+            {
+                ids.push(s.trace_id);
+            }
+        }
+        Ok(ids)
     }
 
     async fn read_traces(
@@ -351,5 +437,16 @@ impl TraceBackend for TraceStore {
         namespaces: Namespaces,
     ) -> BoxFuture<'_, Result<Vec<Placement>>> {
         Box::pin(self.list_placements(start, end, namespaces))
+    }
+
+    fn search(
+        &self,
+        filter: Arc<Filter>,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<TraceId>>> {
+        Box::pin(self.search_traceql(filter, start, end, namespaces, limit))
     }
 }

@@ -7,7 +7,9 @@
 //! - [`query`]: the parameters of Jaeger's query API, in Jaeger's units;
 //! - [`service`]: the backend interface and the trace operations with the
 //!   tenancy rules applied once for every backend;
-//! - [`jaeger`]: answers in Jaeger's UI model.
+//! - [`jaeger`]: answers in Jaeger's UI model;
+//! - [`traceql`]: the TraceQL subset Grafana's Tempo datasource sends, and
+//!   [`tempo`] the shapes of Tempo's HTTP API.
 
 pub mod id;
 pub mod jaeger;
@@ -16,11 +18,13 @@ pub mod otlp_out;
 pub mod query;
 pub mod service;
 pub mod span;
+pub mod tempo;
+pub mod traceql;
 
 pub use id::{SpanId, TraceId};
 pub use query::{SpanQuery, TraceRequest};
 pub use service::{
-    Edge, Namespaces, Operation, Placement, RawEdge, ScopedTrace, SpanObserver, TraceBackend,
-    TraceService,
+    Edge, FoundTrace, Namespaces, Operation, Placement, RawEdge, ScopedTrace, SpanObserver,
+    TraceBackend, TraceService,
 };
 pub use span::{Event, Link, Place, Span, Tag, TagValue};

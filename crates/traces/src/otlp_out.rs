@@ -19,6 +19,11 @@ const DERIVED: &[&str] = &[
     "error",
 ];
 
+/// Whether a span tag stands for an OTLP field rather than an attribute.
+pub fn is_derived(key: &str) -> bool {
+    DERIVED.contains(&key)
+}
+
 /// The spans of `traces` as OTLP.
 pub fn traces_data(traces: &[ScopedTrace]) -> TracesData {
     let mut resource_spans: Vec<(&str, &[Tag], ResourceSpans)> = Vec::new();

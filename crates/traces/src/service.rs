@@ -15,6 +15,7 @@
 use crate::id::TraceId;
 use crate::query::SpanQuery;
 use crate::span::Span;
+use crate::traceql::{Filter, TraceContext};
 use futures::future::BoxFuture;
 use periscope_model::{Result, Scope};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -120,6 +121,17 @@ pub trait TraceBackend: Send + Sync {
         end: i64,
         namespaces: Namespaces,
     ) -> BoxFuture<'_, Result<Vec<RawEdge>>>;
+    /// The ids of traces with a span started in `[start, end]` among
+    /// `namespaces` that may match `filter` (exactly when the filter reads no
+    /// trace root), newest first by their latest such span, at most `limit`.
+    fn search(
+        &self,
+        filter: Arc<Filter>,
+        start: i64,
+        end: i64,
+        namespaces: Namespaces,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<TraceId>>>;
     /// The (service, namespace, pod) of spans started in `[start, end]`
     /// among `namespaces`.
     fn placements(
@@ -137,6 +149,17 @@ pub trait TraceBackend: Send + Sync {
 pub trait SpanObserver: Send + Sync {
     fn observe(&self, spans: &[Span]) -> Box<dyn FnOnce() + Send>;
 }
+
+/// A trace found by a TraceQL search: as the caller may see it, with the
+/// spans that matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundTrace {
+    pub trace: ScopedTrace,
+    pub matched: Vec<Span>,
+}
+
+/// Most traces a TraceQL search over the trace root reads to find its matches.
+const MAX_ROOT_CANDIDATES: usize = 1000;
 
 /// A trace as a caller may see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,6 +268,54 @@ impl TraceService {
     pub async fn search(&self, query: SpanQuery, scope: &Scope) -> Result<Vec<ScopedTrace>> {
         let ids = self.backend.find_traces(query, namespaces(scope)).await?;
         self.traces(ids, scope).await
+    }
+
+    /// Traces with a visible span matching `filter` started in `[start, end]`
+    /// (Unix ns), newest first, at most `limit`; the namespace scope is part
+    /// of the backend's read, before its limit.
+    pub async fn search_traceql(
+        &self,
+        filter: Arc<Filter>,
+        start: i64,
+        end: i64,
+        limit: usize,
+        scope: &Scope,
+    ) -> Result<Vec<FoundTrace>> {
+        let reads_root = filter.reads_root();
+        let candidates = if reads_root {
+            limit.saturating_mul(10).clamp(limit, MAX_ROOT_CANDIDATES)
+        } else {
+            limit
+        };
+        let ids = self
+            .backend
+            .search(
+                Arc::clone(&filter),
+                start,
+                end,
+                namespaces(scope),
+                candidates,
+            )
+            .await?;
+        // A root may have started before the window: read whole traces then.
+        let window = (!reads_root).then_some((start, end));
+        let traces = self.traces_within(ids, window, scope).await?;
+        Ok(traces
+            .into_iter()
+            .filter_map(|trace| {
+                let root = trace.spans.iter().find(|s| s.parent_span_id.is_none());
+                let context = TraceContext { root };
+                let matched: Vec<Span> = trace
+                    .spans
+                    .iter()
+                    .filter(|s| s.start >= start && s.start <= end)
+                    .filter(|s| filter.matches(s, context))
+                    .cloned()
+                    .collect();
+                (!matched.is_empty()).then_some(FoundTrace { trace, matched })
+            })
+            .take(limit)
+            .collect())
     }
 
     /// Services with visible spans, sorted.

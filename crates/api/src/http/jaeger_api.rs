@@ -6,23 +6,18 @@
 //! `api/v3/operations`, `api/v3/traces`, `api/v3/traces/{id}`, OTLP JSON).
 //! Answers and errors in Jaeger's shapes for each.
 
-use super::extract::ClusterName;
+use super::traced::Traced;
 use crate::error::{grpc_code, http_status, with_hint_headers};
-use crate::state::{within, AppState, Caller};
-use axum::extract::{FromRequestParts, Path};
-use axum::http::header;
-use axum::http::request::Parts;
+use crate::state::AppState;
+use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use periscope_model::{Error, ErrorKind, Result};
+use periscope_model::{Error, ErrorKind};
 use periscope_traces::otlp_out::traces_data;
 use periscope_traces::query::{dependency_window, span_kind, trace_window};
-use periscope_traces::{jaeger, SpanQuery, TraceId, TraceRequest, TraceService};
-use std::marker::PhantomData;
+use periscope_traces::{jaeger, SpanQuery, TraceId, TraceRequest};
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
 
 /// The Jaeger routes, relative to `/jaeger`.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -61,65 +56,6 @@ impl IntoResponse for JaegerError {
 }
 
 type Answer = std::result::Result<Response, JaegerError>;
-
-/// What every route works with: the caller, its cluster's trace service and
-/// the query parameters; failures answered in the error shape `E` of the API
-/// version the route belongs to.
-struct Traced<E> {
-    caller: Caller,
-    service: TraceService,
-    params: Vec<(String, String)>,
-    /// The caller's query slot, held until the answer is built.
-    _slot: OwnedSemaphorePermit,
-    timeout: Duration,
-    shape: PhantomData<E>,
-}
-
-impl<E: From<Error> + IntoResponse> FromRequestParts<Arc<AppState>> for Traced<E> {
-    type Rejection = E;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> std::result::Result<Self, E> {
-        let ClusterName(cluster) = ClusterName::from_request_parts(parts, state)
-            .await
-            .map_err(|e| E::from(e.0))?;
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let caller = state.caller(authorization)?;
-        let service = state.trace_service(cluster.as_deref())?.clone();
-        let (slot, timeout) = state.query_slot(&caller)?;
-        let params = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-        Ok(Traced {
-            caller,
-            service,
-            params,
-            _slot: slot,
-            timeout,
-            shape: PhantomData,
-        })
-    }
-}
-
-impl<E> Traced<E> {
-    /// `work` within the caller's query timeout.
-    async fn bounded<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
-        within(self.timeout, "trace query", work).await
-    }
-
-    /// The first non-empty value of one of `names`.
-    fn param(&self, names: &[&str]) -> Option<String> {
-        self.params
-            .iter()
-            .find(|(k, v)| names.contains(&k.as_str()) && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    }
-}
 
 fn ok(data: serde_json::Value, total: usize) -> Answer {
     Ok(Json(jaeger::envelope(data, total)).into_response())

@@ -12,6 +12,8 @@ mod ops;
 mod otlp_api;
 mod params;
 mod prometheus_api;
+mod tempo_api;
+mod traced;
 
 pub(crate) use monitoring_api::parse_window;
 
@@ -42,6 +44,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(otlp_api::routes())
         .nest("/jaeger", jaeger_api::routes())
         .nest("/clusters/{cluster}/jaeger", jaeger_api::routes())
+        .nest("/tempo", tempo_api::routes())
+        .nest("/clusters/{cluster}/tempo", tempo_api::routes())
         .nest("/api/v1", monitoring.clone())
         .nest("/api/v1/clusters/{cluster}", monitoring)
         .fallback(not_found)
