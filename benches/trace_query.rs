@@ -4,7 +4,11 @@
 //! - a trace by id **without a time range** (what Grafana's trace view and a
 //!   trace id copied from a log line ask), with the same lookup restricted to
 //!   the trace's hour beside it as the baseline;
-//! - a service + minimum-duration search over the last hour, newest 20.
+//! - a service + minimum-duration search over the last hour, newest 20;
+//! - TraceQL searches (Tempo's API): service + duration + status over the
+//!   whole day (10M spans) and the last hour, as a cluster admin and as a
+//!   tenant of 20 namespaces, and an attribute filter the store cannot answer
+//!   alone (evaluated on candidate spans), beside the search above.
 //!
 //! Anchors: Jaeger on ClickHouse, 101 ms by id and 37 ms for a search.
 //! The data set is built once under `target/bench-data/` and reused.
@@ -205,6 +209,47 @@ fn retrieval(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    let traceql = |q: &str| Arc::new(periscope_traces::traceql::parse(q).unwrap());
+    let tenant = Scope::namespaces((0..20).map(|n| format!("ns-{}", n * 10)));
+    let cases = [
+        (
+            "traceql/service_duration_status/day/admin",
+            traceql(r#"{ resource.service.name = "svc-7" && duration > 100ms && status = error }"#),
+            START,
+            &admin,
+        ),
+        (
+            "traceql/service_duration_status/last_hour/admin",
+            traceql(r#"{ resource.service.name = "svc-7" && duration > 100ms && status = error }"#),
+            START + DAY - HOUR,
+            &admin,
+        ),
+        (
+            "traceql/service_duration_status/day/tenant_20_namespaces",
+            traceql(r#"{ resource.service.name = "svc-7" && duration > 100ms && status = error }"#),
+            START,
+            &tenant,
+        ),
+        (
+            "traceql/attribute_or_status_evaluated/last_hour/admin",
+            traceql(r#"{ span.http.route = "/api/3" && (status = error || duration > 490ms) }"#),
+            START + DAY - HOUR,
+            &admin,
+        ),
+    ];
+    for (name, filter, from, scope) in cases {
+        let found = runtime
+            .block_on(service.search_traceql(filter.clone(), from, START + DAY, 20, scope))
+            .unwrap();
+        assert!(!found.is_empty(), "{name} finds traces");
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                runtime
+                    .block_on(service.search_traceql(filter.clone(), from, START + DAY, 20, scope))
+                    .unwrap()
+            })
+        });
+    }
     group.finish();
 }
 

@@ -90,8 +90,17 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
         std::time::Duration::from_secs(2),
         wait_stop(),
     ));
+    // The failing service: the workload of the crash-looping pod (carol's).
+    let walk_cluster = demo_cluster();
+    let crashing = walk_cluster
+        .pods
+        .iter()
+        .find(|p| p.crash_looping)
+        .context("the simulated cluster has a crash-looping pod")?;
+    let (failing_ns, failing_pod) = (crashing.namespace.clone(), crashing.name.clone());
+    let failing_service = walk_cluster.workloads[crashing.workload].name.clone();
     println!(
-        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  Jaeger API:            {base}/jaeger  (Grafana Jaeger datasource URL)\n  OTLP/HTTP traces:      {base}/v1/traces  (Bearer {DEMO_INGEST_TOKEN})\n  gRPC:                  {}  (also OTLP/gRPC)\n  Prometheus (direct):   {}\n",
+        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  Jaeger API:            {base}/jaeger  (Grafana Jaeger datasource URL)\n  Tempo API:             {base}/tempo  (Grafana Tempo datasource URL, streaming off)\n  OTLP/HTTP traces:      {base}/v1/traces  (Bearer {DEMO_INGEST_TOKEN})\n  gRPC:                  {}  (also OTLP/gRPC)\n  Prometheus (direct):   {}\n",
         server.grpc_addr(),
         prometheus.url()
     );
@@ -124,6 +133,19 @@ Try:
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/jaeger/api/traces?service=<a service above>&tags=%7B%22error%22%3A%22true%22%7D&limit=5'
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/jaeger/api/dependencies'
   curl -s -H 'Authorization: Bearer bob-demo-token' '{base}/jaeger/api/traces/<a trace id of alice's>'   # 404 unless it reached team-b
+  # microservices from the spans (span metrics appear within 15 s): carol's services
+  # ranked by error ratio, the failing one with its pods and links, its pod's error
+  # logs, a failing request's trace in Tempo's API (TraceQL), and her topology
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/namespaces/{failing_ns}/services?sort_metric=service_error_ratio'
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/namespaces/{failing_ns}/services/{failing_service}'
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/logs?namespaces={failing_ns}&pods={failing_pod}&log_query=error&size=5'
+  curl -s -G -H 'Authorization: Bearer carol-demo-token' '{base}/tempo/api/search' --data-urlencode 'q={{ resource.service.name = "{failing_service}" && status = error }}' --data-urlencode limit=1
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/tempo/api/v2/traces/<the traceID above>'
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/namespaces/{failing_ns}/topology'
+  # alice's topology: her call into another workspace ends at "(outside your scope)",
+  # and the other side sees it coming from there
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/namespaces/team-a/topology'
+  curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (client, server) (rate(traces_service_graph_request_total[5m]))'
   # every named metric
   curl -s -u admin:admin-demo-token '{base}/api/v1/catalog'
   # the built-in alert rules Periscope evaluates, and (after a minute) carol's alerts:

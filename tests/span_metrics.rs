@@ -717,3 +717,65 @@ async fn the_service_level_walks_from_namespace_to_pods_logs_and_traces() {
     let names: BTreeSet<String> = page.items.iter().map(|i| i.name.clone()).collect();
     assert_eq!(names, set(&["api", "frontend"]));
 }
+
+/// The service dashboards: every variable and target, interpolated as
+/// Grafana does, runs through Periscope as alice and returns data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_dashboards_return_data_for_a_tenant() {
+    use common::dashboards::{dashboards, interpolate, reads_span_metrics, variables};
+    let s = setup().await;
+    let label_values = regex::Regex::new(r"^label_values\((.*),\s*(\w+)\)$").unwrap();
+    let service_dashboards: Vec<_> = dashboards()
+        .into_iter()
+        .filter(reads_span_metrics)
+        .collect();
+    assert_eq!(service_dashboards.len(), 2);
+    let mut targets = 0;
+    for d in service_dashboards {
+        let mut vars = std::collections::BTreeMap::new();
+        for var in variables(&d).into_iter().filter(|v| v["type"] == "query") {
+            let name = var["name"].as_str().unwrap();
+            let query = interpolate(var["query"]["query"].as_str().unwrap(), &vars);
+            let c = label_values
+                .captures(&query)
+                .expect("label_values variable");
+            let a =
+                s.p.get(
+                    Some("alice"),
+                    &format!("/prometheus/api/v1/label/{}/values", &c[2]),
+                    &[("match[]", &c[1])],
+                )
+                .await;
+            assert_eq!(a.status, 200, "{query}: {}", a.raw);
+            let values = strings_of(&a.body["data"]);
+            if name == "namespace" {
+                assert_eq!(values, ["team-a", "team-a-dev"], "{}", d.file);
+            }
+            let pick = match name {
+                "namespace" => "team-a",
+                _ => "api",
+            };
+            assert!(
+                values.iter().any(|v| v == pick),
+                "{}: {name} {values:?}",
+                d.file
+            );
+            vars.insert(name.to_string(), pick.to_string());
+        }
+        for panel in d.json["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = interpolate(target["expr"].as_str().unwrap(), &vars);
+                let answer = s.as_tenant("alice", &expr).await;
+                assert!(
+                    !answer.is_empty(),
+                    "{} / {}: no data for {expr}",
+                    d.file,
+                    panel["title"]
+                );
+                assert!(!format!("{answer:?}").contains("ledger"), "{expr}");
+                targets += 1;
+            }
+        }
+    }
+    assert!(targets >= 15, "{targets}");
+}

@@ -3,6 +3,7 @@
 //! cluster), and a fresh Periscope per test, in process, on free ports.
 #![allow(dead_code)]
 
+pub mod dashboards;
 pub mod fuzz;
 pub mod microservices;
 

@@ -13,6 +13,8 @@ use periscope_traces::Placement;
 
 /// How far back an instant page looks for the spans of its pods.
 const INSTANT_SPAN_WINDOW_SECONDS: f64 = 3600.0;
+/// The window of a Jaeger-backed cluster's topology (Jaeger counts calls, not rates).
+const TOPOLOGY_WINDOW_SECONDS: f64 = 3600.0;
 
 /// Whose services to list.
 pub(crate) enum PlacedIn {
@@ -111,6 +113,9 @@ impl AppState {
                 "namespace {namespace:?} is not in your scope"
             )));
         }
+        if self.traces_from_jaeger(cluster) {
+            return self.jaeger_topology(caller, cluster, namespace, time).await;
+        }
         let keys = ["requests", "failed", "server_p95", "client_p95"];
         let jobs = keys
             .iter()
@@ -127,6 +132,53 @@ impl AppState {
             }
         }
         Ok(topology(&cluster.name, namespace, answers))
+    }
+
+    /// Whether the cluster's spans are in Jaeger (none pass through Periscope,
+    /// so no service-graph series are generated for it).
+    fn traces_from_jaeger(&self, cluster: &Cluster) -> bool {
+        self.config
+            .clusters
+            .iter()
+            .find(|c| c.name == cluster.name)
+            .and_then(|c| self.config.traces_backend(c))
+            .is_some_and(|t| matches!(t, periscope_config::TracesConfig::Jaeger(_)))
+    }
+
+    /// A Jaeger-backed cluster's topology: Jaeger's dependency graph of the
+    /// last `TOPOLOGY_WINDOW_SECONDS` (scoped: foreign ends are one opaque
+    /// node), the calls touching `namespace`'s services, as rates.
+    async fn jaeger_topology(
+        &self,
+        caller: &Caller,
+        cluster: &Cluster,
+        namespace: &str,
+        time: f64,
+    ) -> Result<Topology> {
+        let traces = self.trace_service(Some(&cluster.name))?;
+        let (_permit, timeout) = self.query_slot(caller)?;
+        let ns = |seconds: f64| (seconds * 1e9) as i64;
+        let start = time - TOPOLOGY_WINDOW_SECONDS;
+        // The namespace's own services, to keep the edges that touch them.
+        let scope = periscope_model::Scope::namespaces([namespace]);
+        let (edges, own) = crate::state::within(timeout, "reading Jaeger's dependencies", async {
+            let edges = traces
+                .dependencies(ns(start), ns(time), &caller.scope)
+                .await?;
+            let own = traces.services(&scope).await?;
+            Ok((edges, own))
+        })
+        .await?;
+        let calls: Vec<(String, String, f64)> = edges
+            .into_iter()
+            .filter(|e| own.contains(&e.parent) || own.contains(&e.child))
+            .map(|e| (e.parent, e.child, e.calls as f64 / TOPOLOGY_WINDOW_SECONDS))
+            .collect();
+        Ok(periscope_monitoring::topology_of_calls(
+            &cluster.name,
+            namespace,
+            calls,
+        ))
     }
 
     /// Where services ran in the page's window, as the caller may see it.

@@ -456,6 +456,50 @@ async fn tenancy_through(api: JaegerApi, filter: &str) {
             .unwrap(),
         [edge("api", "db"), edge("frontend", "api")]
     );
+    // TraceQL through Jaeger: the pushed-down service asked of Jaeger, the
+    // rest evaluated on the spans it returned, within the scope.
+    let traceql = |q: &str| Arc::new(periscope_traces::traceql::parse(q).unwrap());
+    let ids = |found: Vec<periscope_traces::FoundTrace>| -> Vec<TraceId> {
+        found.iter().map(|f| f.trace.trace_id).collect()
+    };
+    let found = service
+        .search_traceql(
+            traceql(r#"{ resource.service.name = "api" }"#),
+            start,
+            end,
+            20,
+            &a,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(found), [TraceId([2; 16]), TraceId([1; 16])]);
+    let found = service
+        .search_traceql(
+            traceql(r#"{ rootServiceName = "frontend" }"#),
+            start,
+            end,
+            20,
+            &a,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(found), [TraceId([1; 16])]);
+    for q in [
+        r#"{ resource.service.name = "db" }"#,
+        r#"{ .k8s.namespace.name = "team-b" }"#,
+    ] {
+        let found = service
+            .search_traceql(traceql(q), start, end, 20, &a)
+            .await
+            .unwrap();
+        assert!(found.is_empty(), "{q}");
+    }
+    // Where services ran, from the spans Jaeger returned.
+    let placed = service.placements(start, end, &a).await.unwrap();
+    let services: Vec<&str> = placed.iter().map(|p| p.service.as_str()).collect();
+    assert_eq!(services, ["api", "frontend"]);
+    assert!(placed.iter().all(|p| p.namespace == "team-a"));
+
     // An empty scope sees nothing, and asks nothing.
     let nobody = Scope::namespaces(Vec::<String>::new());
     assert!(service.services(&nobody).await.unwrap().is_empty());

@@ -22,7 +22,7 @@ pub use request::{
     MAX_LIMIT,
 };
 pub use services::{
-    logs_link, topology, topology_queries, ServedPod, ServicePage, Topology, TopologyEdge,
-    TopologyNode, OPAQUE_NODE,
+    logs_link, topology, topology_of_calls, topology_queries, ServedPod, ServicePage, Topology,
+    TopologyEdge, TopologyNode, OPAQUE_NODE,
 };
 pub use template::{Filters, Placeholder, Template};

@@ -158,6 +158,31 @@ pub struct ServicePage {
     pub spans_error: Option<String>,
 }
 
+/// The topology of bare `(client, server, requests per second)` calls, as a
+/// dependency graph without service-graph series gives them (no errors, no
+/// latency).
+pub fn topology_of_calls(
+    cluster: &str,
+    namespace: &str,
+    calls: Vec<(String, String, f64)>,
+) -> Topology {
+    let requests = calls
+        .into_iter()
+        .map(|(client, server, rate)| Series {
+            labels: BTreeMap::from([
+                ("client".to_string(), client),
+                ("server".to_string(), server),
+            ]),
+            samples: vec![(0.0, rate)],
+        })
+        .collect();
+    topology(
+        cluster,
+        namespace,
+        [requests, Vec::new(), Vec::new(), Vec::new()],
+    )
+}
+
 /// A pod that served a service in the window, with links down to it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServedPod {

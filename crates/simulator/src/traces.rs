@@ -22,6 +22,8 @@ pub struct SimSpan {
     /// 16 hex digits.
     pub span_id: String,
     pub parent_span_id: Option<String>,
+    /// OTLP span kind: 2 server, 3 client.
+    pub kind: i32,
     pub service: String,
     pub operation: String,
     pub namespace: String,
@@ -142,47 +144,99 @@ fn request<'a>(
     let far_failed = far.as_ref().is_some_and(|f| f.0.crash_looping);
     let second_failed = second.0.crash_looping || db_failed || far_failed;
     let entry_failed = entry.0.crash_looping || second_failed;
+    // A span of `tier`'s service in the picked pod: its server span, or with
+    // `calling` a client span calling that tier (as instrumented HTTP and
+    // database clients make, the parent of the callee's server span).
     let mut push = |tier: &Tier,
                     picked: &(&Pod, i64, String),
+                    calling: Option<&Tier>,
                     parent: Option<&str>,
                     at: i64,
                     duration: i64,
-                    error: bool| {
+                    error: bool|
+     -> String {
+        let span_id = match calling {
+            None => picked.2.clone(),
+            Some(_) => hex(rng, 1),
+        };
         out.push(SimSpan {
             trace_id: trace_id.to_string(),
-            span_id: picked.2.clone(),
+            span_id: span_id.clone(),
             parent_span_id: parent.map(str::to_string),
+            kind: if calling.is_some() { 3 } else { 2 },
             service: tier.service.to_string(),
-            operation: tier.operation.to_string(),
+            operation: match calling {
+                None => tier.operation.to_string(),
+                Some(callee) => format!("call {}", callee.service),
+            },
             namespace: picked.0.namespace.clone(),
             pod: picked.0.name.clone(),
             node: cluster.nodes[picked.0.node].name.clone(),
             start: at,
             duration,
             error,
-        })
+        });
+        span_id
     };
-    push(&chain[0], &entry, None, start, entry_duration, entry_failed);
     let second_start = start + HOP;
     push(
-        &chain[1],
-        &second,
+        &chain[0],
+        &entry,
+        None,
+        None,
+        start,
+        entry_duration,
+        entry_failed,
+    );
+    let to_second = push(
+        &chain[0],
+        &entry,
+        Some(&chain[1]),
         Some(&entry.2),
         second_start,
         second_duration,
+        entry_failed,
+    );
+    push(
+        &chain[1],
+        &second,
+        None,
+        Some(&to_second),
+        second_start,
+        second_duration,
+        second_failed,
+    );
+    let db_start = second_start + HOP;
+    let to_db = push(
+        &chain[1],
+        &second,
+        Some(&chain[2]),
+        Some(&second.2),
+        db_start,
+        db.1,
         second_failed,
     );
     push(
         &chain[2],
         &db,
-        Some(&second.2),
-        second_start + HOP,
+        None,
+        Some(&to_db),
+        db_start,
         db.1,
         db_failed,
     );
     if let (Some(tier), Some(far)) = (remote, &far) {
-        let at = second_start + HOP + db.1;
-        push(tier, far, Some(&second.2), at, far.1, far_failed);
+        let at = db_start + db.1;
+        let to_far = push(
+            &chain[1],
+            &second,
+            Some(tier),
+            Some(&second.2),
+            at,
+            far.1,
+            second_failed,
+        );
+        push(tier, far, None, Some(&to_far), at, far.1, far_failed);
     }
 }
 
@@ -195,7 +249,7 @@ pub fn otlp_json(cluster: &Cluster, spans: &[SimSpan]) -> String {
             "spanId": s.span_id,
             "parentSpanId": s.parent_span_id.clone().unwrap_or_default(),
             "name": s.operation,
-            "kind": 2,
+            "kind": s.kind,
             "startTimeUnixNano": s.start.to_string(),
             "endTimeUnixNano": (s.start + s.duration).to_string(),
             "attributes": [
@@ -262,6 +316,10 @@ mod tests {
     use super::*;
     use crate::ClusterSpec;
 
+    fn by_id_in<'a>(spans: &'a [SimSpan], id: &str) -> &'a SimSpan {
+        spans.iter().find(|s| s.span_id == id).unwrap()
+    }
+
     #[test]
     fn traces_follow_the_call_graph_and_the_trouble() {
         let cluster = Cluster::generate(&ClusterSpec::default());
@@ -276,9 +334,20 @@ mod tests {
             .iter()
             .filter(|(_, ws)| ws.is_some())
             .count();
-        // Three tiers per namespace and one cross-tenant call, every second.
-        assert_eq!(a.len(), 60 * (3 * tenant_namespaces + 1));
-        let by_id = |id: &str| a.iter().find(|s| s.span_id == id).unwrap();
+        // Three tiers and two client calls per namespace, and one cross-tenant
+        // call (client and server), every second.
+        assert_eq!(a.len(), 60 * (5 * tenant_namespaces + 2));
+        let clients = a.iter().filter(|s| s.kind == 3).count();
+        assert_eq!(clients, 60 * (2 * tenant_namespaces + 1));
+        for s in a.iter().filter(|s| s.kind == 3) {
+            let p = by_id_in(&a, s.parent_span_id.as_deref().unwrap());
+            assert_eq!(
+                (p.kind, &p.pod),
+                (2, &s.pod),
+                "a client span runs in its caller's pod"
+            );
+        }
+        let by_id = |id: &str| by_id_in(&a, id);
         for s in &a {
             if let Some(parent) = &s.parent_span_id {
                 let p = by_id(parent);
