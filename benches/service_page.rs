@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
         .as_millis() as i64;
     let generator = SpanMetrics::new(
         SpanMetricsOptions::default(),
-        PeerKey::from_secret("bench-peer-key"),
+        PeerKey::from_secret("bench-peer-key-of-this-run"),
     );
     let writer = RemoteWriter::new(&format!("{}/api/v1/write", prometheus.url())).unwrap();
     for (round, at) in [now_ms - 60_000, now_ms].into_iter().enumerate() {
@@ -90,7 +90,7 @@ fn bench(c: &mut Criterion) {
     let time = (now_ms / 1000).to_string();
 
     let text = demo_config(prometheus.url(), "127.0.0.1:0", "127.0.0.1:0")
-        + "\n[span_metrics]\nenabled = false\npeer_key = \"bench-peer-key\"\n";
+        + "\n[span_metrics]\nenabled = false\npeer_key = \"bench-peer-key-of-this-run\"\n";
     let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
     let server = runtime.block_on(Server::bind(config)).unwrap();
     let base = format!("http://{}", server.http_addr());

@@ -779,3 +779,121 @@ async fn the_service_dashboards_return_data_for_a_tenant() {
     }
     assert!(targets >= 15, "{targets}");
 }
+
+/// A cluster whose span metrics come from the OpenTelemetry Collector's
+/// spanmetrics connector (e.g. in front of Jaeger): with
+/// `span_metrics_names = { preset = "otel-collector" }` the service level
+/// reads `traces_span_metrics_*{service_name}` with millisecond latencies and
+/// answers in the catalog's names and seconds, scoped as usual. The series are
+/// written here in the names and units the connector's Prometheus exporter
+/// gives them (see the reference notes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collector_span_metrics_serve_the_service_level_under_their_own_names() {
+    let prometheus = tokio::task::spawn_blocking(PrometheusProcess::start)
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("cannot start Prometheus: {e}"));
+    let writer = periscope_backend_prometheus::RemoteWriter::new(&format!(
+        "{}/api/v1/write",
+        prometheus.url()
+    ))
+    .unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let series = |name: &str, extra: &[(&str, &str)], status: &str| {
+        let mut labels: std::collections::BTreeMap<String, String> = [
+            ("__name__", name),
+            ("service_name", "api"),
+            ("span_name", "GET /"),
+            ("span_kind", "SPAN_KIND_SERVER"),
+            ("status_code", status),
+            ("namespace", "team-a"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        labels.retain(|_, v| !v.is_empty());
+        labels
+    };
+    // 60 requests in a minute, 6 failed; 30 within 100 ms, all within 250 ms.
+    for (at, scale) in [(now_ms - 60_000, 0.0), (now_ms, 1.0)] {
+        let mut samples = vec![
+            (
+                series("traces_span_metrics_calls_total", &[], "STATUS_CODE_UNSET"),
+                54.0 * scale,
+            ),
+            (
+                series("traces_span_metrics_calls_total", &[], "STATUS_CODE_ERROR"),
+                6.0 * scale,
+            ),
+        ];
+        for (le, n) in [("50", 0.0), ("100", 30.0), ("250", 54.0), ("+Inf", 54.0)] {
+            samples.push((
+                series(
+                    "traces_span_metrics_duration_milliseconds_bucket",
+                    &[("le", le)],
+                    "STATUS_CODE_UNSET",
+                ),
+                n * scale,
+            ));
+        }
+        writer.write(samples, at).await.unwrap();
+    }
+    let extra = format!(
+        "\n[[clusters]]\nname = \"collector\"\nprometheus = {{ url = \"{}\" }}\nspan_metrics_names = {{ preset = \"otel-collector\" }}\n",
+        prometheus.url()
+    );
+    let p = periscope_with(&extra).await;
+    let time = format!("{:.3}", now_ms as f64 / 1000.0);
+    let page = p
+        .get(
+            Some("alice"),
+            "/api/v1/clusters/collector/namespaces/team-a/services",
+            &[("time", time.as_str())],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.raw);
+    assert_eq!(item_names(&page.body), set(&["api"]));
+    let item = &page.body["items"][0];
+    assert_eq!(item["labels"]["service"], "api", "{item}");
+    let raw = async |query: &str| {
+        let r = p
+            .http
+            .get(format!("{}/api/v1/query", prometheus.url()))
+            .query(&[("query", query), ("time", time.as_str())])
+            .send()
+            .await
+            .unwrap();
+        samples(&answer(r).await.body)[0].1
+    };
+    let served = r#"service_name="api",namespace="team-a",span_kind="SPAN_KIND_SERVER""#;
+    let calls = format!("sum(rate(traces_span_metrics_calls_total{{{served}}}[5m]))");
+    assert_eq!(
+        metric_value(item, "service_request_rate"),
+        raw(&calls).await
+    );
+    let ratio = metric_value(item, "service_error_ratio");
+    assert!((ratio - 0.1).abs() < 1e-9, "{ratio}");
+    let p95_ms = raw(&format!(
+        "histogram_quantile(0.95, sum by (le) (rate(traces_span_metrics_duration_milliseconds_bucket{{{served}}}[5m])))"
+    ))
+    .await;
+    let p95 = metric_value(item, "service_latency_p95");
+    assert!(
+        (p95 - p95_ms / 1000.0).abs() < 1e-12,
+        "{p95} s vs {p95_ms} ms"
+    );
+    assert!(p95 > 0.1 && p95 <= 0.25, "{p95}");
+    // Scoped as any other level.
+    let bob = p
+        .get(
+            Some("bob"),
+            "/api/v1/clusters/collector/namespaces/team-a/services",
+            &[],
+        )
+        .await;
+    assert_eq!(bob.status, 403, "{}", bob.raw);
+}

@@ -66,15 +66,24 @@ impl AppState {
         let mut jobs: Vec<(String, String)> = Vec::new();
         if !namespaces.as_ref().is_some_and(BTreeSet::is_empty) {
             if let Some(inventory) = self.catalog.inventory(level) {
-                jobs.push((INVENTORY.to_string(), inventory.render(&filters)));
+                jobs.push((
+                    INVENTORY.to_string(),
+                    inventory.render_for(&filters, &cluster.span_metric_names),
+                ));
             }
             for d in &defs {
-                jobs.push((d.name.clone(), d.template.render(&filters)));
+                jobs.push((
+                    d.name.clone(),
+                    d.template.render_for(&filters, &cluster.span_metric_names),
+                ));
             }
         }
         let mut results = self
             .evaluate_batched(caller, cluster, jobs, request.window)
             .await?;
+        for series in results.values_mut().flat_map(|r| r.iter_mut()).flatten() {
+            cluster.span_metric_names.rename_back(&mut series.labels);
+        }
 
         let resources = match level {
             Level::Cluster => vec![Resource {

@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub(crate) struct Cluster {
     pub name: String,
     pub prometheus: PrometheusClient,
+    /// The names its span metrics have in its Prometheus.
+    pub span_metric_names: periscope_monitoring::SpanMetricNames,
 }
 
 /// An authenticated caller and its scope at the time of the request.
@@ -47,6 +49,47 @@ pub struct AppState {
     pub(crate) config: Config,
 }
 
+/// A cluster's span-metric names: its preset, with the names it overrides.
+fn span_metric_names(
+    config: Option<&periscope_config::SpanMetricNamesConfig>,
+) -> periscope_monitoring::SpanMetricNames {
+    use periscope_config::{LatencyUnit, SpanMetricsPreset};
+    use periscope_monitoring::SpanMetricNames;
+    let Some(c) = config else {
+        return SpanMetricNames::tempo();
+    };
+    let mut names = match c.preset {
+        SpanMetricsPreset::Tempo => SpanMetricNames::tempo(),
+        SpanMetricsPreset::OtelCollector => SpanMetricNames::otel_collector(),
+    };
+    if let Some(calls) = &c.calls {
+        names.calls = calls.clone();
+    }
+    if let Some(bucket) = &c.latency_bucket {
+        names.latency_bucket = bucket.clone();
+    }
+    for (catalog, own) in [
+        ("service", &c.service_label),
+        ("span_name", &c.span_name_label),
+    ] {
+        match own {
+            Some(own) if own != catalog => {
+                names.labels.insert(catalog.to_string(), own.clone());
+            }
+            Some(_) => {
+                names.labels.remove(catalog);
+            }
+            None => {}
+        }
+    }
+    match c.latency_unit {
+        Some(LatencyUnit::Seconds) => names.latency_seconds = 1.0,
+        Some(LatencyUnit::Milliseconds) => names.latency_seconds = 0.001,
+        None => {}
+    }
+    names
+}
+
 impl AppState {
     /// Builds the state from validated configuration.
     pub fn from_config(config: Config) -> Result<Self> {
@@ -58,6 +101,7 @@ impl AppState {
                 Cluster {
                     name: c.name.clone(),
                     prometheus,
+                    span_metric_names: span_metric_names(c.span_metrics_names.as_ref()),
                 },
             );
         }

@@ -402,6 +402,56 @@ pub struct ClusterConfig {
     /// `[storage]` is configured, else no traces.
     #[serde(default)]
     pub traces: Option<TracesConfig>,
+    /// The names of the span metrics in its Prometheus, for the drill-down's
+    /// service level (default: Tempo's, which Periscope generates).
+    #[serde(default)]
+    pub span_metrics_names: Option<SpanMetricNamesConfig>,
+}
+
+/// Which names a cluster's span metrics have in its Prometheus: a preset,
+/// each name overridable.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanMetricNamesConfig {
+    #[serde(default)]
+    pub preset: SpanMetricsPreset,
+    /// The calls counter.
+    #[serde(default)]
+    pub calls: Option<String>,
+    /// The latency histogram's `_bucket` series.
+    #[serde(default)]
+    pub latency_bucket: Option<String>,
+    /// The label holding the service name.
+    #[serde(default)]
+    pub service_label: Option<String>,
+    /// The label holding the span (operation) name.
+    #[serde(default)]
+    pub span_name_label: Option<String>,
+    /// The latency histogram's unit.
+    #[serde(default)]
+    pub latency_unit: Option<LatencyUnit>,
+}
+
+/// Where span metrics come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpanMetricsPreset {
+    /// Tempo's metrics-generator, and Periscope's own generator:
+    /// `traces_spanmetrics_calls_total{service, span_name}`, latency in seconds.
+    #[default]
+    Tempo,
+    /// The OpenTelemetry Collector's spanmetrics connector:
+    /// `traces_span_metrics_calls_total{service_name, span_name}`,
+    /// `traces_span_metrics_duration_milliseconds_bucket`.
+    OtelCollector,
+}
+
+/// A latency histogram's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyUnit {
+    Seconds,
+    Milliseconds,
 }
 
 /// Where a cluster's spans are kept.

@@ -235,3 +235,31 @@ cluster = "north"
         .to_string();
     assert!(message.contains("ingest.tokens[0].token"), "{message}");
 }
+
+#[test]
+fn span_metrics_settings_are_checked_by_key() {
+    let text = sample().replace(
+        "prometheus = { url = \"http://127.0.0.1:9090\", timeout = \"10s\" }",
+        "prometheus = { url = \"http://127.0.0.1:9090\", timeout = \"10s\", remote_write_url = \"ftp://x\" }\nspan_metrics_names = { preset = \"otel-collector\", service_label = \"service.name\" }",
+    ) + "\n[span_metrics]\ninterval = \"0s\"\nmax_series = 0\npeer_key = \"short\"\n";
+    let err = Config::from_toml(&text, "test.toml", &no_env()).unwrap_err();
+    let ConfigError::Invalid { issues, .. } = &err else {
+        panic!("{err}")
+    };
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    for key in [
+        "span_metrics.interval",
+        "span_metrics.max_series",
+        "span_metrics.peer_key",
+        "clusters[0].span_metrics_names.service_label",
+        "clusters[0].prometheus.remote_write_url",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    let ok = Config::from_toml(&sample(), "test.toml", &no_env()).unwrap();
+    assert!(ok.span_metrics.enabled);
+    assert_eq!(
+        ok.clusters[0].prometheus.remote_write(),
+        "http://127.0.0.1:9090/api/v1/write"
+    );
+}

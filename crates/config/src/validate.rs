@@ -138,6 +138,7 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         ));
     }
     let mut cluster_names = HashSet::new();
+    let prometheus_name = regex::Regex::new("^[a-zA-Z_:][a-zA-Z0-9_:]*$").expect("valid regex");
     for (i, c) in config.clusters.iter().enumerate() {
         if !is_dns_label(&c.name) {
             issues.push(Issue::new(
@@ -160,6 +161,21 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                 format!("clusters[{i}].prometheus.url"),
                 format!("{url:?} is not an http:// or https:// URL with a host"),
             ));
+        }
+        if let Some(names) = &c.span_metrics_names {
+            for (key, value) in [
+                ("calls", &names.calls),
+                ("latency_bucket", &names.latency_bucket),
+                ("service_label", &names.service_label),
+                ("span_name_label", &names.span_name_label),
+            ] {
+                if let Some(v) = value.as_ref().filter(|v| !prometheus_name.is_match(v)) {
+                    issues.push(Issue::new(
+                        format!("clusters[{i}].span_metrics_names.{key}"),
+                        format!("{v:?} is not a Prometheus metric or label name"),
+                    ));
+                }
+            }
         }
         if let Some(url) = &c.prometheus.remote_write_url {
             if !is_http_url(url) {

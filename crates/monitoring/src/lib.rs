@@ -6,6 +6,7 @@
 
 mod catalog;
 mod level;
+mod naming;
 mod page;
 mod request;
 mod services;
@@ -13,6 +14,7 @@ mod template;
 
 pub use catalog::{Catalog, CatalogError, MetricDef, BUILTIN_CATALOG};
 pub use level::Level;
+pub use naming::SpanMetricNames;
 pub use page::{
     assemble, format_value, sum_by_workspace, Assembly, Item, MetricInfo, Page, Resource, Series,
     Values, WindowInfo,

@@ -99,6 +99,11 @@ impl Template {
 
     /// The query narrowed to `filters`, as PromQL text.
     pub fn render(&self, filters: &Filters) -> String {
+        self.render_for(filters, &crate::SpanMetricNames::tempo())
+    }
+
+    /// The query narrowed to `filters`, its span metrics under `names`.
+    pub fn render_for(&self, filters: &Filters, names: &crate::SpanMetricNames) -> String {
         let mut expr = self.expr.clone();
         visit_matchers(&mut expr, &mut |m| {
             let Some(placeholder) = Placeholder::from_token(&m.value) else {
@@ -123,6 +128,7 @@ impl Template {
                 }
             }
         });
+        names.rename(&mut expr);
         expr.to_string()
     }
 }
