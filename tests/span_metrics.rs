@@ -624,6 +624,43 @@ async fn the_service_level_walks_from_namespace_to_pods_logs_and_traces() {
     assert_eq!(item_names(&of_pod), set(&["api"]));
     let of_other = get("alice", "/api/v1/namespaces/team-a/pods/nothing-0/services").await;
     assert!(item_names(&of_other).is_empty());
+    let of_workload = get(
+        "alice",
+        "/api/v1/namespaces/team-a/workloads/deployment/api/services",
+    )
+    .await;
+    assert_eq!(item_names(&of_workload), set(&["api"]));
+    assert_eq!(pod["workload"], "Deployment:api", "{pod}");
+    for (tenant, path) in [
+        (
+            "bob",
+            "/api/v1/namespaces/team-a/workloads/deployment/api/services",
+        ),
+        (
+            "alice",
+            "/api/v1/namespaces/team-b/workloads/deployment/ledger/services",
+        ),
+        ("alice", "/api/v1/namespaces/team-b/topology"),
+    ] {
+        let a = s.p.get(Some(tenant), path, &[]).await;
+        assert_eq!(a.status, 403, "{tenant} {path}: {}", a.raw);
+    }
+    // Services sort and page like every level.
+    let sorted = get(
+        "alice",
+        &format!("/api/v1/namespaces/team-a/services?sort_metric=service_request_rate&sort=asc&limit=1&time={time}"),
+    )
+    .await;
+    assert_eq!(sorted["total_items"], 2, "{sorted}");
+    assert_eq!(sorted["items"].as_array().unwrap().len(), 1);
+    let bad =
+        s.p.get(
+            Some("alice"),
+            "/api/v1/namespaces/team-a/services",
+            &[("sort_metric", "pod_cpu_usage")],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.raw);
 
     // Topology: alice sees the ledger as an opaque peer, bob the caller.
     let topology = get("alice", "/api/v1/namespaces/team-a/topology").await;

@@ -6,7 +6,7 @@ The spec lists traces with fixed ids and times:
   {"traces": [{"trace_id": "<32 hex>", "spans": [{"span_id": "<16 hex>",
    "parent": "<16 hex>" | null, "name": "...", "service": "...",
    "namespace": "..." | null, "pod": "...", "kind": "server", "start_ns": ...,
-   "end_ns": ..., "attributes": {...}, "error": false}]}]}
+   "end_ns": ..., "attributes": {...}, "resource": {...}, "error": false}]}]}
 
 Each (service, namespace, pod) is one resource, exported by its own tracer
 provider through the SDK's OTLP exporter for the protocol. Exits 1 if any
@@ -96,6 +96,7 @@ def main():
                     attributes["k8s.namespace.name"] = s["namespace"]
                 if s.get("pod"):
                     attributes["k8s.pod.name"] = s["pod"]
+                attributes.update(s.get("resource", {}))
                 provider = TracerProvider(resource=Resource.create(attributes), id_generator=ids)
                 recorder = Recording(exporter(protocol, endpoint, token))
                 provider.add_span_processor(SimpleSpanProcessor(recorder))

@@ -86,11 +86,13 @@ pub fn traces(base: i64) -> Value {
             span("3000000000000002", Some("3000000000000001"), "consume", "mailer", "team-a-dev", "consumer", base + 2010 * MS, 30),
         ]},
     ]});
-    // api runs in a pod the sample cluster's inventory has, so its pod page exists.
+    // api runs in a pod the sample cluster's inventory has, so its pod page
+    // exists, of Deployment api.
     for t in spec["traces"].as_array_mut().unwrap() {
         for s in t["spans"].as_array_mut().unwrap() {
             if s["service"] == "api" {
                 s["pod"] = json!(API_POD);
+                s["resource"] = json!({"k8s.deployment.name": "api"});
             }
         }
     }
