@@ -934,3 +934,111 @@ async fn collector_span_metrics_serve_the_service_level_under_their_own_names() 
         .await;
     assert_eq!(bob.status, 403, "{}", bob.raw);
 }
+
+/// A Jaeger-backed cluster (no spans pass through Periscope): the topology
+/// comes from Jaeger's dependency graph, scoped like the rest (a stand-in
+/// Jaeger answers with the shapes of Jaeger's sources; none runs here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jaeger_backed_topology_comes_from_its_dependencies_scoped() {
+    use periscope_traces::{Place, Span, SpanId, Tag, TraceId};
+    let at = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 60_000)
+        * 1_000_000;
+    let span = |id: u8, parent: Option<u8>, service: &str, namespace: &str| Span {
+        trace_id: TraceId([9; 16]),
+        span_id: SpanId([id; 8]),
+        parent_span_id: parent.map(|p| SpanId([p; 8])),
+        service: service.into(),
+        operation: format!("{service} op"),
+        kind: 2,
+        status_code: 0,
+        start: at + i64::from(id),
+        duration: 1_000_000,
+        place: Place {
+            namespace: namespace.into(),
+            ..Place::default()
+        },
+        tags: vec![],
+        resource: vec![
+            Tag::string("service.name", service),
+            Tag::string("k8s.namespace.name", namespace),
+        ]
+        .into(),
+        events: vec![],
+        links: vec![],
+    };
+    let spans = vec![
+        span(1, None, "frontend", "team-a"),
+        span(2, Some(1), "api", "team-a"),
+        span(3, Some(2), "ledger", "team-b"),
+    ];
+    let graph = vec![
+        ("frontend".to_string(), "api".to_string(), 3600),
+        ("api".to_string(), "ledger".to_string(), 1800),
+    ];
+    let (url, _jaeger) = periscope_jaeger_stand_in::start(spans, graph).await;
+    let prometheus_url = tokio::task::spawn_blocking(|| prometheus().url().to_string())
+        .await
+        .unwrap();
+    let extra = format!(
+        "\n[span_metrics]\nenabled = false\n\n[[clusters]]\nname = \"jaeger\"\nprometheus = {{ url = \"{prometheus_url}\" }}\ntraces = {{ jaeger = {{ url = \"{url}\" }} }}\n"
+    );
+    let p = periscope_with(&extra).await;
+    let topology = async |tenant: &str, namespace: &str| {
+        let a = p
+            .get(
+                Some(tenant),
+                &format!("/api/v1/clusters/jaeger/namespaces/{namespace}/topology"),
+                &[],
+            )
+            .await;
+        assert_eq!(a.status, 200, "{}", a.raw);
+        let edges: BTreeSet<(String, String)> = a.body["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["client"].as_str().unwrap().to_string(),
+                    e["server"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (edges, a.body)
+    };
+    let (alice, body) = topology("alice", "team-a").await;
+    assert_eq!(
+        alice,
+        [pair("api", OPAQUE), pair("frontend", "api")].into(),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("ledger"), "{body}");
+    let (bob, _) = topology("bob", "team-b").await;
+    assert_eq!(bob, [pair(OPAQUE, "ledger")].into());
+    // Cluster admins get Jaeger's own graph, as rates over the last hour.
+    let (admin, body) = topology("admin", "team-a").await;
+    assert_eq!(
+        admin,
+        [pair("api", "ledger"), pair("frontend", "api")].into()
+    );
+    let rate = body["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["client"] == "frontend")
+        .unwrap()["request_rate"]
+        .as_f64()
+        .unwrap();
+    assert!((rate - 1.0).abs() < 1e-9, "{rate}");
+    let refused = p
+        .get(
+            Some("bob"),
+            "/api/v1/clusters/jaeger/namespaces/team-a/topology",
+            &[],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+}
