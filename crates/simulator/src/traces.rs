@@ -242,7 +242,7 @@ fn request<'a>(
 
 /// An OTLP/JSON `ExportTraceServiceRequest` of `spans`, one resource per pod.
 pub fn otlp_json(cluster: &Cluster, spans: &[SimSpan]) -> String {
-    let mut resources: Vec<(&str, Vec<Value>)> = Vec::new();
+    let mut resources: Vec<((&str, &str), Vec<Value>)> = Vec::new();
     for s in spans {
         let span = json!({
             "traceId": s.trace_id,
@@ -258,15 +258,21 @@ pub fn otlp_json(cluster: &Cluster, spans: &[SimSpan]) -> String {
             ],
             "status": {"code": if s.error { 2 } else { 1 }},
         });
-        match resources.iter_mut().find(|(pod, _)| *pod == s.pod) {
+        // Pod names repeat across namespaces (a StatefulSet's `db-0`): a
+        // resource is one pod of one namespace.
+        let key = (s.namespace.as_str(), s.pod.as_str());
+        match resources.iter_mut().find(|(k, _)| *k == key) {
             Some((_, list)) => list.push(span),
-            None => resources.push((&s.pod, vec![span])),
+            None => resources.push((key, vec![span])),
         }
     }
     let resource_spans: Vec<Value> = resources
         .into_iter()
-        .map(|(pod_name, spans)| {
-            let pod = cluster.pods.iter().find(|p| p.name == pod_name);
+        .map(|((namespace, pod_name), spans)| {
+            let pod = cluster
+                .pods
+                .iter()
+                .find(|p| p.name == pod_name && p.namespace == namespace);
             let attribute = |k: &str, v: &str| json!({"key": k, "value": {"stringValue": v}});
             let mut attributes = Vec::new();
             if let Some(pod) = pod {
@@ -401,5 +407,40 @@ mod tests {
             .map(|r| r["scopeSpans"][0]["spans"].as_array().unwrap().len())
             .sum();
         assert_eq!(count, a.len());
+        // Each resource is one pod of one namespace, even where pod names
+        // repeat across namespaces (StatefulSets' `db-0`).
+        let mut resources = std::collections::BTreeSet::new();
+        for r in body["resourceSpans"].as_array().unwrap() {
+            let attribute = |key: &str| {
+                r["resource"]["attributes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|a| a["key"] == key)
+                    .map(|a| a["value"]["stringValue"].as_str().unwrap().to_string())
+                    .unwrap()
+            };
+            let (namespace, pod) = (attribute("k8s.namespace.name"), attribute("k8s.pod.name"));
+            for span in r["scopeSpans"][0]["spans"].as_array().unwrap() {
+                let id = span["spanId"].as_str().unwrap();
+                let s = by_id(id);
+                assert_eq!((&s.namespace, &s.pod), (&namespace, &pod), "span {id}");
+            }
+            assert!(resources.insert((namespace, pod)), "one resource per pod");
+        }
+        let repeated = cluster
+            .pods
+            .iter()
+            .filter(|p| {
+                cluster
+                    .pods
+                    .iter()
+                    .any(|q| q.name == p.name && q.namespace != p.namespace)
+            })
+            .count();
+        assert!(
+            repeated > 0,
+            "the cluster has pod names in several namespaces"
+        );
     }
 }
