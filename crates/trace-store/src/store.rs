@@ -43,9 +43,43 @@ fn scope_filter(namespaces: &Namespaces) -> Option<Expr> {
     })
 }
 
-/// Spans must carry this tag (span or resource), as its index line.
-fn tag_filter(key: &str, value: &str) -> Expr {
-    col("tag_index").like(lit(like_contains(&format!("\n{}", tag_line(key, value)))))
+/// Conditions on the span table's columns (`None`: no condition).
+struct Columns<'a> {
+    service: Option<&'a str>,
+    operation: Option<&'a str>,
+    kind: Option<i32>,
+    status: Option<i32>,
+    min_duration: Option<i64>,
+    max_duration: Option<i64>,
+    /// Tags (span or resource) that must be present with this text.
+    tags: &'a [(String, String)],
+}
+
+/// The column filters of `c` within `namespaces`.
+fn column_filters(namespaces: &Namespaces, c: &Columns<'_>) -> Vec<Expr> {
+    let mut filters: Vec<Expr> = scope_filter(namespaces).into_iter().collect();
+    if let Some(s) = c.service {
+        filters.push(col("service").eq(lit(s)));
+    }
+    if let Some(o) = c.operation {
+        filters.push(col("operation").eq(lit(o)));
+    }
+    if let Some(k) = c.kind {
+        filters.push(col("kind").eq(lit(k)));
+    }
+    if let Some(s) = c.status {
+        filters.push(col("status_code").eq(lit(s)));
+    }
+    if let Some(d) = c.min_duration {
+        filters.push(col("duration").gt_eq(lit(d)));
+    }
+    if let Some(d) = c.max_duration {
+        filters.push(col("duration").lt_eq(lit(d)));
+    }
+    for (k, v) in c.tags {
+        filters.push(col("tag_index").like(lit(like_contains(&format!("\n{}", tag_line(k, v))))));
+    }
+    filters
 }
 
 /// Most candidate spans one TraceQL search evaluates.
@@ -83,25 +117,18 @@ impl TraceStore {
     }
 
     async fn find(&self, q: SpanQuery, namespaces: Namespaces) -> Result<Vec<TraceId>> {
-        let mut filters: Vec<Expr> = scope_filter(&namespaces).into_iter().collect();
-        if let Some(s) = &q.service {
-            filters.push(col("service").eq(lit(s.as_str())));
-        }
-        if let Some(o) = &q.operation {
-            filters.push(col("operation").eq(lit(o.as_str())));
-        }
-        if let Some(k) = q.kind {
-            filters.push(col("kind").eq(lit(k)));
-        }
-        if let Some(d) = q.min_duration {
-            filters.push(col("duration").gt_eq(lit(d)));
-        }
-        if let Some(d) = q.max_duration {
-            filters.push(col("duration").lt_eq(lit(d)));
-        }
-        for (k, v) in &q.tags {
-            filters.push(tag_filter(k, v));
-        }
+        let filters = column_filters(
+            &namespaces,
+            &Columns {
+                service: q.service.as_deref(),
+                operation: q.operation.as_deref(),
+                kind: q.kind,
+                status: None,
+                min_duration: q.min_duration,
+                max_duration: q.max_duration,
+                tags: &q.tags,
+            },
+        );
         self.newest_traces(filters, q.start, q.end, q.limit).await
     }
 
@@ -150,28 +177,18 @@ impl TraceStore {
         limit: usize,
     ) -> Result<Vec<TraceId>> {
         let p = Pushdown::of(&filter);
-        let mut filters: Vec<Expr> = scope_filter(&namespaces).into_iter().collect();
-        if let Some(s) = &p.service {
-            filters.push(col("service").eq(lit(s.as_str())));
-        }
-        if let Some(o) = &p.operation {
-            filters.push(col("operation").eq(lit(o.as_str())));
-        }
-        if let Some(k) = p.kind {
-            filters.push(col("kind").eq(lit(k)));
-        }
-        if let Some(s) = p.status {
-            filters.push(col("status_code").eq(lit(s)));
-        }
-        if let Some(d) = p.min_duration {
-            filters.push(col("duration").gt_eq(lit(d)));
-        }
-        if let Some(d) = p.max_duration {
-            filters.push(col("duration").lt_eq(lit(d)));
-        }
-        for (k, v) in &p.tags {
-            filters.push(tag_filter(k, v));
-        }
+        let filters = column_filters(
+            &namespaces,
+            &Columns {
+                service: p.service.as_deref(),
+                operation: p.operation.as_deref(),
+                kind: p.kind,
+                status: p.status,
+                min_duration: p.min_duration,
+                max_duration: p.max_duration,
+                tags: &p.tags,
+            },
+        );
         if p.exact {
             return self.newest_traces(filters, start, end, limit).await;
         }

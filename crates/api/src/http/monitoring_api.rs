@@ -169,6 +169,22 @@ fn in_service(p: &PathParams, level: Level) -> Selection {
     }
 }
 
+/// What a service-level route is asked: its cluster and the page request
+/// for `selection`.
+fn service_request<'s>(
+    state: &'s AppState,
+    path: &PathParams,
+    params: &Params,
+    selection: Selection,
+) -> Result<(&'s crate::state::Cluster, DrillDown)> {
+    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
+    let request = DrillDown {
+        selection,
+        ..parse_request(params)?
+    };
+    Ok((cluster, request))
+}
+
 /// `namespaces/{ns}/services/{service}`: the service's page, its operations
 /// and the pods that served it.
 async fn service_page(
@@ -177,42 +193,35 @@ async fn service_page(
     Path(path): Path<PathParams>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
-    let request = DrillDown {
-        selection: in_service(&path, Level::Service),
-        ..parse_request(&params)?
-    };
+    let selection = in_service(&path, Level::Service);
+    let (cluster, request) = service_request(&state, &path, &params, selection)?;
     let page = state.service_page(&caller, cluster, request).await?;
     Ok(Json(page).into_response())
 }
 
+/// `namespaces/{ns}/pods/{pod}/services`.
 async fn services_of_pod(
     State(state): State<Arc<AppState>>,
     Authenticated(caller): Authenticated,
     Path(path): Path<PathParams>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
-    let request = DrillDown {
-        selection: in_namespace(&path, Level::Service),
-        ..parse_request(&params)?
-    };
+    let selection = in_namespace(&path, Level::Service);
+    let (cluster, request) = service_request(&state, &path, &params, selection)?;
     let placed = PlacedIn::Pod(path["pod"].clone());
     let page = state.services_of(&caller, cluster, request, placed).await?;
     Ok(Json(page).into_response())
 }
 
+/// `namespaces/{ns}/workloads/{kind}/{name}/services`.
 async fn services_of_workload(
     State(state): State<Arc<AppState>>,
     Authenticated(caller): Authenticated,
     Path(path): Path<PathParams>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let cluster = state.cluster(path.get("cluster").map(String::as_str))?;
-    let request = DrillDown {
-        selection: in_namespace(&path, Level::Service),
-        ..parse_request(&params)?
-    };
+    let selection = in_namespace(&path, Level::Service);
+    let (cluster, request) = service_request(&state, &path, &params, selection)?;
     let kind = WorkloadKind::parse("kind", &path["kind"])?;
     let placed = PlacedIn::Workload(kind, path["name"].clone());
     let page = state.services_of(&caller, cluster, request, placed).await?;
