@@ -134,7 +134,43 @@ impl TraceStore {
 
     /// Ids of the traces with a span matching `filters` in `[start, end]`,
     /// newest first by their latest such span (ties by id), at most `limit`.
+    ///
+    /// Long ranges are read newest part first (one partition, then twice as
+    /// much each time) until `limit` traces are found: every trace found in a
+    /// newer part has its latest match after anything an older part holds,
+    /// so older parts cannot change the answer once it is full.
     async fn newest_traces(
+        &self,
+        filters: Vec<Expr>,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> Result<Vec<TraceId>> {
+        let (start, end) = match self.store.time_bounds() {
+            Some((first, last)) => (start.max(first), end.min(last)),
+            None => return Ok(Vec::new()),
+        };
+        let mut found: Vec<TraceId> = Vec::new();
+        let mut width = self.store.partition_ns().max(1);
+        let mut part_end = end;
+        while part_end >= start && found.len() < limit {
+            let part_start = part_end.saturating_sub(width - 1).max(start);
+            for id in self
+                .newest_in(filters.clone(), part_start, part_end, limit)
+                .await?
+            {
+                if found.len() < limit && !found.contains(&id) {
+                    found.push(id);
+                }
+            }
+            part_end = part_start.saturating_sub(1);
+            width = width.saturating_mul(2);
+        }
+        Ok(found)
+    }
+
+    /// [`TraceStore::newest_traces`] over one stretch of time.
+    async fn newest_in(
         &self,
         filters: Vec<Expr>,
         start: i64,

@@ -240,3 +240,43 @@ async fn services_operations_and_dependencies_come_from_the_scope_only() {
     })
     .await;
 }
+
+/// Searches over many partitions read the newest first and stop once full:
+/// the answer is the same as reading everything, newest first.
+#[tokio::test]
+async fn long_searches_read_newest_partitions_first_with_the_same_answer() {
+    const HOUR_MS: i64 = 3_600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TraceStore::open(StoreOptions::new(dir.path())).unwrap());
+    let service = TraceService::new(store.clone());
+    // Ten traces an hour apart over ten hours; trace 3 also has a span in the
+    // last hour, so it is the newest of all.
+    let mut all: Vec<Span> = (1..=10u8)
+        .map(|t| span(t, 1, None, "api", "team-a", i64::from(t) * HOUR_MS))
+        .collect();
+    all.push(span(3, 2, Some(1), "api", "team-a", 10 * HOUR_MS + 5));
+    service.ingest(all).await.unwrap();
+    store.store().flush().await.unwrap();
+    let ids = |found: Vec<periscope_traces::ScopedTrace>| -> Vec<u8> {
+        found.iter().map(|t| t.trace_id.0[15]).collect()
+    };
+    let mut q = query("api");
+    q.start = T0;
+    q.end = T0 + 11 * HOUR_MS * MS;
+    for (limit, expected) in [
+        (1, vec![3]),
+        (2, vec![3, 10]),
+        (4, vec![3, 10, 9, 8]),
+        (20, vec![3, 10, 9, 8, 7, 6, 5, 4, 2, 1]),
+    ] {
+        q.limit = limit;
+        let found = service.search(q.clone(), &team_a()).await.unwrap();
+        assert_eq!(ids(found), expected, "limit {limit}");
+    }
+    // An unbounded range is clamped to the stored times.
+    q.start = i64::MIN;
+    q.end = i64::MAX;
+    q.limit = 3;
+    let found = service.search(q.clone(), &team_a()).await.unwrap();
+    assert_eq!(ids(found), vec![3, 10, 9]);
+}
