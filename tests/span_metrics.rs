@@ -129,6 +129,20 @@ fn pairs(samples: &Samples) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// `(item[a], item[b])` of every item of a JSON list.
+fn field_pairs(list: &Value, a: &str, b: &str) -> BTreeSet<(String, String)> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|i| {
+            (
+                i[a].as_str().unwrap().to_string(),
+                i[b].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 fn pair(client: &str, server: &str) -> (String, String) {
     (client.to_string(), server.to_string())
 }
@@ -689,17 +703,7 @@ async fn the_service_level_walks_from_namespace_to_pods_logs_and_traces() {
         .into(),
         "{topology}"
     );
-    let kinds: BTreeSet<(String, String)> = topology["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            (
-                n["name"].as_str().unwrap().to_string(),
-                n["kind"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let kinds = field_pairs(&topology["nodes"], "name", "kind");
     let k = |n: &str, kind: &str| (n.to_string(), kind.to_string());
     assert_eq!(
         kinds,
@@ -996,17 +1000,7 @@ async fn a_jaeger_backed_topology_comes_from_its_dependencies_scoped() {
             )
             .await;
         assert_eq!(a.status, 200, "{}", a.raw);
-        let edges: BTreeSet<(String, String)> = a.body["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["client"].as_str().unwrap().to_string(),
-                    e["server"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
+        let edges = field_pairs(&a.body["edges"], "client", "server");
         (edges, a.body)
     };
     let (alice, body) = topology("alice", "team-a").await;

@@ -352,7 +352,7 @@ fn split_by_metric(
 
 /// Checks the route against the caller's scope. Returns the namespaces the
 /// selection is restricted to (`None`: all of the cluster's).
-fn allowed_namespaces(
+pub(crate) fn allowed_namespaces(
     scope: &Scope,
     membership: &Membership,
     selection: &Selection,

@@ -4,7 +4,7 @@
 //! every Prometheus query enforced for the caller like any other.
 
 use crate::state::{AppState, Caller, Cluster};
-use periscope_model::{Error, Result};
+use periscope_model::Result;
 use periscope_monitoring::{
     logs_link, topology, topology_queries, DrillDown, Level, NameFilter, Page, Selection,
     ServedPod, ServicePage, Topology, Window, WorkloadKind,
@@ -104,15 +104,12 @@ impl AppState {
         namespace: &str,
         time: f64,
     ) -> Result<Topology> {
-        let in_scope = match &caller.scope {
-            periscope_model::Scope::ClusterWide => true,
-            periscope_model::Scope::Namespaces(set) => set.contains(namespace),
+        // The same check as every drill-down route in a namespace.
+        let selection = Selection {
+            namespace: Some(namespace.to_string()),
+            ..Selection::of(Level::Service)
         };
-        if !in_scope {
-            return Err(Error::forbidden(format!(
-                "namespace {namespace:?} is not in your scope"
-            )));
-        }
+        crate::drilldown::allowed_namespaces(&caller.scope, &self.scopes.membership(), &selection)?;
         if self.traces_from_jaeger(cluster) {
             return self.jaeger_topology(caller, cluster, namespace, time).await;
         }

@@ -113,8 +113,17 @@ impl SpanMetrics {
             options, peer_key, ..
         } = &*self.0;
         let mut calls: HashMap<EdgeKey, EdgeCalls> = HashMap::new();
-        for edge in edges {
-            calls.entry(edge.key.clone()).or_default().add(&edge);
+        for Edge {
+            key,
+            failed,
+            client_seconds,
+            server_seconds,
+        } in edges
+        {
+            calls
+                .entry(key)
+                .or_default()
+                .add(failed, client_seconds, server_seconds);
         }
         for (key, calls) in calls {
             for view in views(&key, peer_key, &options.scope_label) {
@@ -152,6 +161,7 @@ impl SpanMetrics {
         let mut ticks = tokio::time::interval(self.0.options.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(stop);
+        let mut reported = SpanMetricsStats::default();
         loop {
             let stopping = tokio::select! {
                 _ = ticks.tick() => false,
@@ -161,6 +171,17 @@ impl SpanMetrics {
             if let Err(e) = writer.write_series(series).await {
                 tracing::warn!(error = %e, "writing span metrics failed; the next write retries");
             }
+            let stats = self.stats();
+            if stats.pairing.dropped > reported.pairing.dropped
+                || stats.series.dropped > reported.series.dropped
+            {
+                tracing::warn!(
+                    unpaired_spans_dropped = stats.pairing.dropped,
+                    observations_dropped = stats.series.dropped,
+                    "span metrics are at a bound (span_metrics.max_pending or max_series)"
+                );
+            }
+            reported = stats;
             if stopping {
                 return;
             }

@@ -5,7 +5,6 @@
 use crate::facts::SpanSeries;
 use crate::histogram::Histogram;
 use crate::names::{self, EDGE_LATENCY_BUCKETS, SPAN_LATENCY_BUCKETS};
-use crate::pairing::Edge;
 use crate::views::{EdgeLabels, EdgeView};
 use periscope_backend_prometheus::remote_write::{Label, Sample, TimeSeries};
 use std::collections::HashMap;
@@ -30,11 +29,12 @@ impl Default for EdgeCalls {
 }
 
 impl EdgeCalls {
-    pub fn add(&mut self, edge: &Edge) {
+    /// Counts one completed call (its key is the map's).
+    pub fn add(&mut self, failed: bool, client_seconds: f64, server_seconds: f64) {
         self.requests += 1;
-        self.failed += u64::from(edge.failed);
-        self.client.observe(edge.client_seconds);
-        self.server.observe(edge.server_seconds);
+        self.failed += u64::from(failed);
+        self.client.observe(client_seconds);
+        self.server.observe(server_seconds);
     }
 }
 

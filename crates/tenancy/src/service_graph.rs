@@ -84,6 +84,30 @@ impl PeerKey {
     }
 }
 
+/// The opaque-peer tokens of one scope, hashed at most once however many
+/// selectors of a query (and its verification) need them.
+pub(crate) struct ScopeTokens<'a> {
+    key: &'a PeerKey,
+    namespaces: &'a BTreeSet<String>,
+    regex: std::cell::OnceCell<String>,
+}
+
+impl<'a> ScopeTokens<'a> {
+    pub(crate) fn new(key: &'a PeerKey, namespaces: &'a BTreeSet<String>) -> Self {
+        Self {
+            key,
+            namespaces,
+            regex: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// [`PeerKey::tokens_regex`] of the scope.
+    pub(crate) fn regex(&self) -> &str {
+        self.regex
+            .get_or_init(|| self.key.tokens_regex(self.namespaces))
+    }
+}
+
 /// Whether series of `metric` (the one name a selector names, if any) may be
 /// service-graph series.
 pub fn may_be_edges(metric: Option<&str>) -> bool {

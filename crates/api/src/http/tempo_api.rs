@@ -269,31 +269,9 @@ fn tag(path: &[(String, String)]) -> String {
         .find(|(k, _)| k == "tag")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    if raw.contains('%') {
-        percent_decode(&raw)
-    } else {
-        raw
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok();
-        match (bytes[i], hex().and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(&raw)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 async fn values_v1(t: Traced<TempoError>, Path(path): Path<Vec<(String, String)>>) -> Answer {

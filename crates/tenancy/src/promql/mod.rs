@@ -21,7 +21,7 @@ mod selector;
 mod verify;
 mod walker;
 
-use crate::service_graph::{PeerKey, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
+use crate::service_graph::{PeerKey, ScopeTokens, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
 use admission::Admission;
 use cache::{Decision, DecisionCache, DecisionKey, RegexCache};
 use functions::FunctionAllowList;
@@ -109,8 +109,12 @@ impl Enforcer {
 
     fn decide(&self, query: &str, scope: &Scope, limits: &Limits) -> Decision {
         let mut expr = self.parse(query)?;
-        let changed = self.walk(&mut expr, scope, limits)?;
-        let Scope::Namespaces(namespaces) = scope else {
+        let tokens = match scope {
+            Scope::Namespaces(set) => Some(ScopeTokens::new(&self.peer_key, set)),
+            Scope::ClusterWide => None,
+        };
+        let changed = self.walk(&mut expr, scope, limits, tokens.as_ref())?;
+        let (Scope::Namespaces(namespaces), Some(tokens)) = (scope, &tokens) else {
             return match changed {
                 false => Ok(None),
                 true => Ok(Some(Arc::from(self.print_checked(&expr)?))),
@@ -125,7 +129,7 @@ impl Enforcer {
                 e.message()
             ))
         })?;
-        verify::verify(&reparsed, namespaces, &self.policy, &self.peer_key)?;
+        verify::verify(&reparsed, namespaces, &self.policy, tokens)?;
         Ok(Some(Arc::from(printed)))
     }
 
@@ -156,11 +160,12 @@ impl Enforcer {
                 true => Cow::Owned(self.print_checked(&expr)?),
             });
         };
-        selector::enforce_selector(vs, namespaces, &self.policy, &self.regexes, &self.peer_key)?;
+        let tokens = ScopeTokens::new(&self.peer_key, namespaces);
+        selector::enforce_selector(vs, namespaces, &self.policy, &self.regexes, &tokens)?;
         let printed = print(&expr)?;
         match parse_promql(&printed) {
             Ok(Expr::VectorSelector(vs)) => {
-                verify::verify_selector(&vs, namespaces, &self.policy, &self.peer_key)?
+                verify::verify_selector(&vs, namespaces, &self.policy, &tokens)?
             }
             _ => {
                 return Err(Error::bad_request(
@@ -216,14 +221,20 @@ impl Enforcer {
     }
 
     /// Enforces `scope` on `expr`; returns whether a cluster-wide query changed.
-    fn walk(&self, expr: &mut Expr, scope: &Scope, limits: &Limits) -> Result<bool> {
+    fn walk(
+        &self,
+        expr: &mut Expr,
+        scope: &Scope,
+        limits: &Limits,
+        tokens: Option<&ScopeTokens<'_>>,
+    ) -> Result<bool> {
         let walk = Walk {
             scope,
             policy: &self.policy,
             functions: &self.functions,
             limits,
             regexes: &self.regexes,
-            peer_key: &self.peer_key,
+            tokens,
             changed: std::cell::Cell::new(false),
         };
         walk.visit(expr)?;

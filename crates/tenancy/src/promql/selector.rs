@@ -2,7 +2,7 @@
 
 use super::cache::RegexCache;
 use super::policy::{MetricClass, MetricPolicy};
-use crate::service_graph::{self, PeerKey, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
+use crate::service_graph::{self, ScopeTokens, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
 use periscope_model::{Error, Result};
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::VectorSelector;
@@ -45,7 +45,7 @@ pub(crate) fn enforce_selector(
     namespaces: &BTreeSet<String>,
     policy: &MetricPolicy,
     regexes: &RegexCache,
-    peer_key: &PeerKey,
+    tokens: &ScopeTokens<'_>,
 ) -> Result<()> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(Error::bad_request(
@@ -94,16 +94,16 @@ pub(crate) fn enforce_selector(
         .push(scope_matcher(&label, allowed.into_iter(), regexes)?);
     if service_graph::may_be_edges(metric_name(vs)) {
         let server = optional_scope_regex(namespaces.iter());
-        let tokens = peer_key.tokens_regex(namespaces);
+        let tokens = tokens.regex();
         vs.matchers.matchers.push(Matcher::new(
             MatchOp::Re(compile(&server, regexes)?),
             SERVER_NAMESPACE_LABEL,
             &server,
         ));
         vs.matchers.matchers.push(Matcher::new(
-            MatchOp::NotRe(compile(&tokens, regexes)?),
+            MatchOp::NotRe(compile(tokens, regexes)?),
             OPAQUE_PEER_LABEL,
-            &tokens,
+            tokens,
         ));
     }
     Ok(())

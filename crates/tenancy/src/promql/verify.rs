@@ -5,7 +5,7 @@
 
 use super::policy::{MetricClass, MetricPolicy};
 use super::selector::{metric_name, parse_optional_scope_regex, parse_scope_regex, selector_class};
-use crate::service_graph::{self, PeerKey, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
+use crate::service_graph::{self, ScopeTokens, OPAQUE_PEER_LABEL, SERVER_NAMESPACE_LABEL};
 use periscope_model::{Error, Result};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{Expr, VectorSelector};
@@ -16,7 +16,7 @@ pub(crate) fn verify(
     expr: &Expr,
     namespaces: &BTreeSet<String>,
     policy: &MetricPolicy,
-    key: &PeerKey,
+    key: &ScopeTokens<'_>,
 ) -> Result<()> {
     match expr {
         Expr::Aggregate(agg) => {
@@ -50,7 +50,7 @@ pub(crate) fn verify_selector(
     vs: &VectorSelector,
     namespaces: &BTreeSet<String>,
     policy: &MetricPolicy,
-    key: &PeerKey,
+    key: &ScopeTokens<'_>,
 ) -> Result<()> {
     if !vs.matchers.or_matchers.is_empty() {
         return Err(failure("or-matchers after rewrite"));
@@ -77,7 +77,7 @@ pub(crate) fn verify_selector(
                 && parse_optional_scope_regex(&m.value)
                     .is_some_and(|ns| ns.iter().all(|n| namespaces.contains(n)))
         });
-        let tokens = key.tokens_regex(namespaces);
+        let tokens = key.regex();
         let halves_scoped = matchers.iter().any(|m| {
             m.name == OPAQUE_PEER_LABEL && matches!(m.op, MatchOp::NotRe(_)) && m.value == tokens
         });

@@ -6,7 +6,7 @@ use super::cache::RegexCache;
 use super::functions::FunctionAllowList;
 use super::policy::MetricPolicy;
 use super::selector::{enforce_cluster_selector, enforce_selector};
-use crate::service_graph::PeerKey;
+use crate::service_graph::ScopeTokens;
 use periscope_config::Limits;
 use periscope_model::{Error, Result, Scope};
 use promql_parser::parser::{AtModifier, Expr};
@@ -21,7 +21,8 @@ pub(crate) struct Walk<'a> {
     pub functions: &'a FunctionAllowList,
     pub limits: &'a Limits,
     pub regexes: &'a RegexCache,
-    pub peer_key: &'a PeerKey,
+    /// The scope's opaque-peer tokens (for namespace scopes).
+    pub tokens: Option<&'a ScopeTokens<'a>>,
     /// Set when a cluster-wide caller's query was changed (service-graph
     /// selectors get `opaque_peer=""`).
     pub changed: std::cell::Cell<bool>,
@@ -92,7 +93,10 @@ impl Walk<'_> {
                 Ok(())
             }
             Scope::Namespaces(set) => {
-                enforce_selector(vs, set, self.policy, self.regexes, self.peer_key)
+                let tokens = self
+                    .tokens
+                    .ok_or_else(|| Error::internal("scope tokens missing for a namespace scope"))?;
+                enforce_selector(vs, set, self.policy, self.regexes, tokens)
             }
         }
     }
