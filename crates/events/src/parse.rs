@@ -88,6 +88,9 @@ fn record(v: &Value, default_cluster: &str) -> std::result::Result<EventRecord, 
         Some(_) => return Err("\"Event\" must be an object".into()),
         None => outer,
     };
+    let mut raw = event.clone();
+    raw.insert("cluster".into(), Value::String(cluster.clone()));
+    let raw = Value::Object(raw).to_string();
     let events_v1 = event.contains_key("regarding") || event.contains_key("note");
     let metadata = event.get("metadata").and_then(Value::as_object);
     let meta = |k: &str| metadata.and_then(|m| text(m, k));
@@ -177,6 +180,7 @@ fn record(v: &Value, default_cluster: &str) -> std::result::Result<EventRecord, 
         count,
         first_seen: first_seen.min(last_seen),
         last_seen,
+        raw,
     })
 }
 

@@ -39,6 +39,10 @@ pub struct EventRecord {
     pub first_seen: i64,
     /// Unix ns: `series.lastObservedTime` › `lastTimestamp` › `eventTime`.
     pub last_seen: i64,
+    /// The event's JSON as the exporter sent it (the inner object of a
+    /// wrapper), with `cluster` set: what searches return.
+    #[serde(skip)]
+    pub raw: String,
 }
 
 /// What identifies an event object across its updates.
@@ -49,6 +53,7 @@ pub struct EventKey {
 }
 
 impl EventRecord {
+    /// Its key.
     pub fn key(&self) -> EventKey {
         EventKey {
             cluster: self.cluster.clone(),

@@ -1,5 +1,5 @@
-//! Periscope's embedded store for one table of signal rows (logs today; events,
-//! audit and spans reuse it with their own schema).
+//! Periscope's embedded store for one table of signal rows (logs, spans,
+//! events and audit, each with its own schema).
 //!
 //! Write path: [`Store::append`] writes the batch to a write-ahead log and
 //! returns once it is on disk (concurrent writers share one fsync), and the
