@@ -84,6 +84,10 @@ enum Target {
     /// The alerting service (rule evaluation, alerts to Alertmanager, the
     /// rules and alerts APIs), with the APIs it serves.
     Alerting,
+    /// The events service: event ingest, storage and search, with the query API.
+    Events,
+    /// The audit service: the audit webhook, storage and search, with the query API.
+    Audit,
 }
 
 fn main() -> ExitCode {
@@ -174,6 +178,8 @@ async fn serve(path: PathBuf, target: Target) -> anyhow::Result<()> {
     let config = Config::load(&path, &process_env())?;
     let services = Services {
         alerting: matches!(target, Target::All | Target::Alerting),
+        events: matches!(target, Target::All | Target::Events),
+        audit: matches!(target, Target::All | Target::Audit),
     };
     if services.alerting && config.alerting.is_none() {
         tracing::info!("no [alerting] section: rules are not evaluated");

@@ -5,12 +5,14 @@
 mod alerting;
 mod discovery;
 mod drilldown;
+mod embedded;
 mod error;
 mod grpc;
 mod http;
 mod limiter;
 mod logs;
 mod query;
+mod records;
 mod server;
 mod services;
 mod state;

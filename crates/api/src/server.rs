@@ -18,11 +18,19 @@ pub struct Server;
 pub struct Services {
     /// Evaluate rules and send alerts (when `[alerting]` is configured).
     pub alerting: bool,
+    /// Ingest, store and search Kubernetes events.
+    pub events: bool,
+    /// Ingest, store and search audit records (Periscope's own writes included).
+    pub audit: bool,
 }
 
 impl Services {
     /// Every service.
-    pub const ALL: Services = Services { alerting: true };
+    pub const ALL: Services = Services {
+        alerting: true,
+        events: true,
+        audit: true,
+    };
 }
 
 /// Listeners bound and state built; call [`BoundServer::run`] to serve.
@@ -60,7 +68,7 @@ impl Server {
     pub async fn bind_services(config: Config, services: Services) -> Result<BoundServer> {
         let listen = config.server.clone();
         let discovery = config.workspace_discovery.clone();
-        let state = Arc::new(AppState::from_config(config)?);
+        let state = Arc::new(AppState::from_config(config, services)?);
         if services.alerting {
             if let Some(service) = crate::alerting::AlertingService::build(&state)? {
                 let _ = state.alerting.set(service);
@@ -146,6 +154,7 @@ impl BoundServer {
                 .traces
                 .stores
                 .iter()
+                .chain(&self.state.records.stores)
                 .map(|store| tokio::spawn(Arc::clone(store).run(stopped(stop_rx.clone())))),
         );
         for (generator, url) in &self.state.traces.span_metrics {

@@ -40,6 +40,9 @@ pub struct AppState {
     pub(crate) logs: BTreeMap<String, crate::logs::LogBackend>,
     /// Each cluster's trace service.
     pub(crate) traces: crate::traces::TraceBackends,
+    /// Each cluster's events and audit backends (of the services this
+    /// process runs).
+    pub(crate) records: crate::records::RecordBackends,
     /// Where OTLP resource attributes put a span.
     pub(crate) place_attributes: periscope_traces::otlp::PlaceAttributes,
     /// Log shippers' tokens.
@@ -91,8 +94,9 @@ fn span_metric_names(
 }
 
 impl AppState {
-    /// Builds the state from validated configuration.
-    pub fn from_config(config: Config) -> Result<Self> {
+    /// Builds the state from validated configuration, with the backends of
+    /// the given services.
+    pub(crate) fn from_config(config: Config, services: crate::Services) -> Result<Self> {
         let mut clusters = BTreeMap::new();
         for c in &config.clusters {
             let prometheus = PrometheusClient::new(&c.prometheus.url, c.prometheus.timeout)?;
@@ -126,6 +130,11 @@ impl AppState {
             alerting: std::sync::OnceLock::new(),
             logs: crate::logs::open_backends(&config)?,
             traces: crate::traces::open_backends(&config, &peer_key)?,
+            records: crate::records::RecordBackends::open(
+                &config,
+                services.events,
+                services.audit,
+            )?,
             place_attributes: periscope_traces::otlp::PlaceAttributes {
                 namespace: config.ingest.trace_namespace_attributes.clone(),
                 ..Default::default()
@@ -159,6 +168,40 @@ impl AppState {
                 ErrorKind::NotFound,
                 format!(
                     "cluster {:?} has no log backend (configure [storage] or clusters.logs)",
+                    cluster.name
+                ),
+            )
+        })
+    }
+
+    /// The events backend of the named cluster (default for `None`/empty).
+    pub(crate) fn event_backend(
+        &self,
+        name: Option<&str>,
+    ) -> Result<&Arc<periscope_events::EventBackend>> {
+        let cluster = self.cluster(name)?;
+        self.records.events.get(&cluster.name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "cluster {:?} has no events service here (run --target events or all, with [storage] or clusters.events)",
+                    cluster.name
+                ),
+            )
+        })
+    }
+
+    /// The audit backend of the named cluster (default for `None`/empty).
+    pub(crate) fn audit_backend(
+        &self,
+        name: Option<&str>,
+    ) -> Result<&Arc<periscope_audit::AuditBackend>> {
+        let cluster = self.cluster(name)?;
+        self.records.audit.get(&cluster.name).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "cluster {:?} has no audit service here (run --target audit or all, with [storage] or clusters.audit)",
                     cluster.name
                 ),
             )

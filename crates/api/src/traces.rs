@@ -6,7 +6,7 @@ use periscope_backend_jaeger::JaegerTraces;
 use periscope_config::{Config, TracesConfig};
 use periscope_model::{Error, Result};
 use periscope_span_metrics::{SpanMetrics, SpanMetricsOptions};
-use periscope_store::{Store, StoreOptions};
+use periscope_store::Store;
 use periscope_tenancy::PeerKey;
 use periscope_trace_store::TraceStore;
 use periscope_traces::otlp::PlaceAttributes;
@@ -114,23 +114,9 @@ fn open_backend(
         }
         Some(TracesConfig::Embedded(e)) => e,
     };
-    let dir = e
-        .dir
-        .clone()
-        .expect("traces_backend resolves the directory");
-    let mut options = StoreOptions::new(&dir);
-    options.retention = Some(e.retention);
-    options.flush_interval = e.flush_interval;
-    options.max_buffered_bytes = e.max_buffered_bytes;
-    options.flush_bytes = (e.max_buffered_bytes / 8).max(1 << 20);
-    let store = TraceStore::open(options).map_err(|err| {
-        Error::internal(format!(
-            "cannot open the span store of cluster {} in {}: {}",
-            cluster.name,
-            dir.display(),
-            err.message()
-        ))
-    })?;
+    let options = crate::embedded::store_options(&e);
+    let store = TraceStore::open(options.clone())
+        .map_err(|err| crate::embedded::open_failed("span", &cluster.name, &options.dir, &err))?;
     let store = Arc::new(store);
     stores.push(Arc::clone(store.store()));
     Ok(Some(store))

@@ -116,6 +116,34 @@ impl Config {
         }
     }
 
+    /// Where `cluster`'s Kubernetes events are kept, resolved like
+    /// [`Config::logs_backend`] (`<storage.data_dir>/events/<cluster>`).
+    pub fn events_backend(&self, cluster: &ClusterConfig) -> Option<RecordsConfig> {
+        self.records_backend(cluster, "events", cluster.events.as_ref())
+    }
+
+    /// Where `cluster`'s audit records are kept, resolved like
+    /// [`Config::logs_backend`] (`<storage.data_dir>/audit/<cluster>`).
+    pub fn audit_backend(&self, cluster: &ClusterConfig) -> Option<RecordsConfig> {
+        self.records_backend(cluster, "audit", cluster.audit.as_ref())
+    }
+
+    fn records_backend(
+        &self,
+        cluster: &ClusterConfig,
+        signal: &str,
+        configured: Option<&RecordsConfig>,
+    ) -> Option<RecordsConfig> {
+        match configured {
+            Some(RecordsConfig::Embedded(e)) => self
+                .embedded(cluster, signal, Some(e))
+                .map(RecordsConfig::Embedded),
+            None => self
+                .embedded(cluster, signal, None)
+                .map(RecordsConfig::Embedded),
+        }
+    }
+
     /// An embedded store of `signal` for `cluster`: its configuration with the
     /// directory resolved, or the defaults under `[storage]` when it has none.
     fn embedded(

@@ -38,6 +38,54 @@ pub struct Config {
     /// Metrics generated from the spans Periscope ingests.
     #[serde(default)]
     pub span_metrics: SpanMetricsConfig,
+    /// What the audit service stores and shows.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// What the audit service stores of request and response bodies, and shows.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Resources whose request and response bodies are removed before
+    /// storage (`secrets` always is).
+    #[serde(default = "default_redact_resources")]
+    pub redact_resources: Vec<String>,
+    /// What of the stored bodies a tenant sees: `none`, `request` or
+    /// `request_response`. Cluster admins see all that is stored.
+    #[serde(default)]
+    pub tenant_bodies: AuditBodies,
+    /// Record Periscope's own write operations (rule groups, receivers,
+    /// silences, reloads) as audit records.
+    #[serde(default = "default_true")]
+    pub record_own_writes: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            redact_resources: default_redact_resources(),
+            tenant_bodies: AuditBodies::default(),
+            record_own_writes: true,
+        }
+    }
+}
+
+fn default_redact_resources() -> Vec<String> {
+    vec!["secrets".into()]
+}
+
+/// Which stored audit bodies a tenant sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditBodies {
+    /// Neither body: metadata only.
+    #[default]
+    None,
+    /// The request body.
+    Request,
+    /// Request and response bodies.
+    RequestResponse,
 }
 
 /// Span metrics and service-graph edges generated from ingested spans
@@ -118,6 +166,10 @@ pub struct IngestConfig {
     /// stays bounded (at most this many bodies are held).
     #[serde(default = "default_ingest_max_concurrent")]
     pub max_concurrent_requests: usize,
+    /// Longest accepted line of an NDJSON event body, in bytes; a longer
+    /// line is refused (with its number), never cut.
+    #[serde(default = "default_ingest_max_line_bytes")]
+    pub max_line_bytes: usize,
     #[serde(default)]
     pub tokens: Vec<IngestTokenConfig>,
     /// OTLP resource attributes that give a span its namespace, the first
@@ -131,6 +183,7 @@ impl Default for IngestConfig {
         Self {
             max_body_bytes: default_ingest_max_body_bytes(),
             max_concurrent_requests: default_ingest_max_concurrent(),
+            max_line_bytes: default_ingest_max_line_bytes(),
             tokens: Vec::new(),
             trace_namespace_attributes: default_trace_namespace_attributes(),
         }
@@ -143,6 +196,9 @@ fn default_trace_namespace_attributes() -> Vec<String> {
 
 fn default_ingest_max_body_bytes() -> usize {
     32 << 20
+}
+fn default_ingest_max_line_bytes() -> usize {
+    256 << 10
 }
 fn default_ingest_max_concurrent() -> usize {
     16
@@ -406,6 +462,21 @@ pub struct ClusterConfig {
     /// service level (default: Tempo's, which Periscope generates).
     #[serde(default)]
     pub span_metrics_names: Option<SpanMetricNamesConfig>,
+    /// Where its Kubernetes events are kept; absent means the embedded store
+    /// when `[storage]` is configured, else no events service.
+    #[serde(default)]
+    pub events: Option<RecordsConfig>,
+    /// Where its audit records are kept, like `events`.
+    #[serde(default)]
+    pub audit: Option<RecordsConfig>,
+}
+
+/// Where a cluster's events or audit records are kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum RecordsConfig {
+    /// Periscope's own store, like the embedded log store.
+    Embedded(EmbeddedLogsConfig),
 }
 
 /// Which names a cluster's span metrics have in its Prometheus: a preset,

@@ -1,6 +1,8 @@
 //! Whole-configuration checks, each reported with the key path it concerns.
 
-use crate::{Config, ConfigError, EmbeddedLogsConfig, Issue, LogsConfig, Role, TracesConfig};
+use crate::{
+    Config, ConfigError, EmbeddedLogsConfig, Issue, LogsConfig, RecordsConfig, Role, TracesConfig,
+};
 use periscope_model::is_label_name;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -212,6 +214,12 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
             }
             None => {}
         }
+        for (signal, records) in [("events", &c.events), ("audit", &c.audit)] {
+            if let Some(RecordsConfig::Embedded(e)) = records {
+                let key = format!("clusters[{i}].{signal}.embedded");
+                check_embedded(&mut issues, &key, e, config);
+            }
+        }
         match &c.logs {
             Some(LogsConfig::Embedded(e)) => {
                 check_embedded(
@@ -248,6 +256,18 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                 }
             }
             None => {}
+        }
+    }
+
+    if config.ingest.max_line_bytes < 1024 {
+        issues.push(Issue::new("ingest.max_line_bytes", "must be at least 1024"));
+    }
+    for (i, r) in config.audit.redact_resources.iter().enumerate() {
+        if r.is_empty() || r.contains('/') {
+            issues.push(Issue::new(
+                format!("audit.redact_resources[{i}]"),
+                format!("{r:?} is not a resource name like secrets"),
+            ));
         }
     }
 

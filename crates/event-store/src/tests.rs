@@ -1,3 +1,5 @@
+const LIMIT: usize = 1 << 20;
+
 use crate::EventStore;
 use periscope_events::{parse_body, EventRequest};
 use periscope_model::Scope;
@@ -90,7 +92,7 @@ async fn repeats_are_one_event_with_the_highest_count() {
         ),
     ]
     .join("\n");
-    let parsed = parse_body(&body, "default").unwrap();
+    let parsed = parse_body(&body, "default", LIMIT).unwrap();
     let first = store.ingest(parsed.records).await.unwrap();
     assert_eq!((first.stored, first.duplicates), (2, 1));
     // The exporter re-sends the same report, then a later one.
@@ -105,6 +107,7 @@ async fn repeats_are_one_event_with_the_highest_count() {
             "2026-01-01T00:03:00Z",
         ),
         "default",
+        LIMIT,
     )
     .unwrap();
     assert_eq!(store.ingest(again.records).await.unwrap().duplicates, 1);
@@ -119,6 +122,7 @@ async fn repeats_are_one_event_with_the_highest_count() {
             "2026-01-01T00:09:00Z",
         ),
         "default",
+        LIMIT,
     )
     .unwrap();
     assert_eq!(store.ingest(later.records).await.unwrap().stored, 1);
@@ -185,7 +189,7 @@ async fn tenants_see_their_namespaces_events_only() {
     ]
     .join("\n");
     store
-        .ingest(parse_body(&body, "default").unwrap().records)
+        .ingest(parse_body(&body, "default", LIMIT).unwrap().records)
         .await
         .unwrap();
     let tenant = Scope::namespaces(["team-a", "default"]);
@@ -262,7 +266,7 @@ async fn the_shortcut_finds_one_object_s_warnings() {
     ]
     .join("\n");
     store
-        .ingest(parse_body(&body, "default").unwrap().records)
+        .ingest(parse_body(&body, "default", LIMIT).unwrap().records)
         .await
         .unwrap();
     let r = EventRequest::for_namespace(

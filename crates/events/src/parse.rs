@@ -26,9 +26,10 @@ pub struct Parsed {
     pub errors: Vec<LineError>,
 }
 
-/// Reads a body; events without a cluster get `default_cluster`. A body that
-/// is not JSON at all is an error of the whole request.
-pub fn parse_body(body: &str, default_cluster: &str) -> Result<Parsed> {
+/// Reads a body; events without a cluster get `default_cluster`. An NDJSON
+/// line longer than `max_line_bytes` fails alone (never cut). A body that is
+/// not JSON at all is an error of the whole request.
+pub fn parse_body(body: &str, default_cluster: &str, max_line_bytes: usize) -> Result<Parsed> {
     let trimmed = body.trim_start();
     // One object (possibly pretty-printed over many lines), or a list.
     if let Ok(single) = serde_json::from_str::<Value>(trimmed) {
@@ -50,10 +51,15 @@ pub fn parse_body(body: &str, default_cluster: &str) -> Result<Parsed> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            (
-                i + 1,
-                serde_json::from_str(l).map_err(|e| format!("not JSON: {e}")),
-            )
+            let document = if l.len() > max_line_bytes {
+                Err(format!(
+                    "the line is {} bytes, more than the limit of {max_line_bytes}",
+                    l.len()
+                ))
+            } else {
+                serde_json::from_str(l).map_err(|e| format!("not JSON: {e}"))
+            };
+            (i + 1, document)
         })
         .collect();
     if documents.is_empty() {

@@ -1,3 +1,5 @@
+const LIMIT: usize = 1 << 20;
+
 use crate::parse_body;
 use periscope_model::ErrorKind;
 
@@ -15,7 +17,7 @@ fn core_v1(uid: &str, count: u64, last: &str) -> String {
 
 #[test]
 fn a_core_v1_event_becomes_one_record() {
-    let parsed = parse_body(&core_v1("u1", 5, T5), "default").unwrap();
+    let parsed = parse_body(&core_v1("u1", 5, T5), "default", LIMIT).unwrap();
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
     let r = &parsed.records[0];
     assert_eq!((r.cluster.as_str(), r.uid.as_str()), ("default", "u1"));
@@ -55,7 +57,7 @@ fn every_exporter_shape_is_read() {
         format!(r#"{{"Event":{events_v1},"cluster":"west"}}"#),
     ]
     .join("\n");
-    let parsed = parse_body(&body, "default").unwrap();
+    let parsed = parse_body(&body, "default", LIMIT).unwrap();
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
     let clusters: Vec<&str> = parsed.records.iter().map(|r| r.cluster.as_str()).collect();
     assert_eq!(clusters, ["east", "west", "north", "west"]);
@@ -73,13 +75,13 @@ fn every_exporter_shape_is_read() {
     assert_eq!((v1.count, v1.first_seen, v1.last_seen), (4, NS_T0, NS_T5));
     // A list and a single pretty-printed object are read too.
     let list = format!("[{}, {}]", core_v1("a", 1, T0), core_v1("b", 1, T0));
-    assert_eq!(parse_body(&list, "c").unwrap().records.len(), 2);
+    assert_eq!(parse_body(&list, "c", LIMIT).unwrap().records.len(), 2);
     let pretty = serde_json::to_string_pretty(
         &serde_json::from_str::<serde_json::Value>(&core_v1("c", 1, T0)).unwrap(),
     )
     .unwrap();
-    assert_eq!(parse_body(&pretty, "c").unwrap().records.len(), 1);
-    let empty_list = parse_body("[]", "c").unwrap();
+    assert_eq!(parse_body(&pretty, "c", LIMIT).unwrap().records.len(), 1);
+    let empty_list = parse_body("[]", "c", LIMIT).unwrap();
     assert!(empty_list.records.is_empty() && empty_list.errors.is_empty());
 }
 
@@ -94,7 +96,7 @@ fn one_bad_line_fails_alone_and_says_which() {
         core_v1("u5", 1, T0),
     ]
     .join("\n");
-    let parsed = parse_body(&body, "default").unwrap();
+    let parsed = parse_body(&body, "default", LIMIT).unwrap();
     assert_eq!(parsed.records.len(), 2);
     let lines: Vec<usize> = parsed.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, [2, 3, 4, 5]);
@@ -115,7 +117,7 @@ fn one_bad_line_fails_alone_and_says_which() {
     );
     for body in ["", "  \n ", "[1,"] {
         assert_eq!(
-            parse_body(body, "c").unwrap_err().kind(),
+            parse_body(body, "c", LIMIT).unwrap_err().kind(),
             ErrorKind::BadRequest,
             "{body:?}"
         );
@@ -124,11 +126,11 @@ fn one_bad_line_fails_alone_and_says_which() {
 
 #[test]
 fn updates_of_one_event_merge_into_one_record() {
-    let early = parse_body(&core_v1("u1", 2, T0), "c")
+    let early = parse_body(&core_v1("u1", 2, T0), "c", LIMIT)
         .unwrap()
         .records
         .remove(0);
-    let late = parse_body(&core_v1("u1", 5, T5), "c")
+    let late = parse_body(&core_v1("u1", 5, T5), "c", LIMIT)
         .unwrap()
         .records
         .remove(0);
@@ -144,4 +146,17 @@ fn updates_of_one_event_merge_into_one_record() {
     twice.merge(late.clone());
     assert_eq!(twice, late, "a repeated report changes nothing");
     assert_eq!(early.key(), late.key());
+}
+
+#[test]
+fn an_oversized_line_is_refused_with_its_number_never_cut() {
+    let long = core_v1("u2", 1, T0).replace("Back-off", &"x".repeat(2000));
+    let body = [core_v1("u1", 1, T0), long, core_v1("u3", 1, T0)].join("\n");
+    let parsed = parse_body(&body, "c", 1024).unwrap();
+    assert_eq!(parsed.records.len(), 2);
+    assert_eq!(parsed.errors.len(), 1);
+    assert_eq!(parsed.errors[0].line, 2);
+    assert!(parsed.errors[0]
+        .reason
+        .contains("more than the limit of 1024"));
 }

@@ -493,8 +493,13 @@ async fn post_silence(
             return Err(Error::forbidden("that silence is not yours to change").into());
         }
     }
+    let namespace = silence.namespace().unwrap_or_default().to_string();
     let id = service.silences.put(silence, now, limits.max_silences)?;
-    Ok(Json(json!({ "silenceID": id })).into_response())
+    let written = super::own_writes::WrittenObject {
+        namespace,
+        name: id.clone(),
+    };
+    Ok((axum::Extension(written), Json(json!({ "silenceID": id }))).into_response())
 }
 
 async fn delete_silence(
@@ -503,16 +508,20 @@ async fn delete_silence(
     Path(id): Path<String>,
 ) -> Handled {
     let service = service(&state)?;
-    let visible = service
+    let Some(silence) = service
         .silences
         .get(&id)
-        .is_some_and(|s| may_silence(&caller, &s));
-    if !visible {
+        .filter(|s| may_silence(&caller, s))
+    else {
         return Err(Error::new(ErrorKind::NotFound, format!("no silence {id:?}")).into());
-    }
+    };
     service
         .silences
         .expire(&id, unix_ms_now())
         .map_err(Error::internal)?;
-    Ok(axum::http::StatusCode::OK.into_response())
+    let written = super::own_writes::WrittenObject {
+        namespace: silence.namespace().unwrap_or_default().to_string(),
+        name: id,
+    };
+    Ok((axum::Extension(written), axum::http::StatusCode::OK).into_response())
 }

@@ -10,8 +10,10 @@ mod logs_api;
 mod monitoring_api;
 mod ops;
 mod otlp_api;
+mod own_writes;
 mod params;
 mod prometheus_api;
+mod records_api;
 mod tempo_api;
 mod traced;
 
@@ -38,8 +40,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(ops::metrics))
         .nest("/prometheus/api/v1", prometheus.clone())
         .nest("/clusters/{cluster}/prometheus/api/v1", prometheus)
-        .merge(alerting_api::routes())
+        .merge(alerting_api::routes().layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            own_writes::record,
+        )))
         .merge(logs_api::routes())
+        .merge(records_api::routes())
         .merge(ingest_api::routes())
         .merge(otlp_api::routes())
         .nest("/jaeger", jaeger_api::routes())

@@ -12,7 +12,6 @@ use periscope_logs::{
     Histogram, LogFilter, LogLine, LogRecord, LogRequest, QueryPage, SortOrder, Statistics,
 };
 use periscope_model::{Error, ErrorKind, Result};
-use periscope_store::StoreOptions;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -99,21 +98,9 @@ pub(crate) fn open_backends(config: &Config) -> Result<BTreeMap<String, LogBacke
         let backend = match config.logs_backend(cluster) {
             None => continue,
             Some(LogsConfig::Embedded(e)) => {
-                let dir = e.dir.clone().expect("logs_backend resolves the directory");
-                let mut options = StoreOptions::new(&dir);
-                options.retention = Some(e.retention);
-                options.flush_interval = e.flush_interval;
-                options.max_buffered_bytes = e.max_buffered_bytes;
-                // Set aside in parts of an eighth of the bound: a flush's copies
-                // (sorting, encoding) stay small next to it.
-                options.flush_bytes = (e.max_buffered_bytes / 8).max(1 << 20);
-                let store = LogStore::open(options).map_err(|err| {
-                    Error::internal(format!(
-                        "cannot open the log store of cluster {} in {}: {}",
-                        cluster.name,
-                        dir.display(),
-                        err.message()
-                    ))
+                let options = crate::embedded::store_options(&e);
+                let store = LogStore::open(options.clone()).map_err(|err| {
+                    crate::embedded::open_failed("log", &cluster.name, &options.dir, &err)
                 })?;
                 LogBackend::Embedded(Arc::new(store))
             }

@@ -1,0 +1,326 @@
+//! The events and audit services' HTTP surface:
+//! - `POST /api/v1/events/ingest`: events as exporters send them (NDJSON,
+//!   one object or a list), with an ingest token;
+//! - `POST /api/v1/audit/webhook`: the kube-apiserver's audit webhook (and
+//!   KubeSphere's), with an ingest token;
+//! - `GET /api/v1[/clusters/{c}]/events` and `.../auditing/events`:
+//!   KubeSphere's searches (`operation=query|statistics|histogram|export`);
+//! - `GET /api/v1[/clusters/{c}]/namespaces/{ns}/events?for=pod/x&types=Warning`.
+//!
+//! Ingest answers 200 only once the records are durable; one bad line or
+//! item fails alone and the answer names it.
+
+use super::extract::Authenticated;
+use super::ingest_api::{ingest_body, shipper};
+use crate::error::ApiError;
+use crate::state::{AppState, Caller};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use periscope_audit::{AuditRequest, BodyVisibility};
+use periscope_events::EventRequest;
+use periscope_model::{Error, Scope};
+use periscope_record_search::{answer, Answer, Export, Ingested};
+use serde_json::json;
+use std::sync::Arc;
+
+type Handled = std::result::Result<Response, ApiError>;
+
+/// The routes.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let na = super::method_not_allowed;
+    Router::new()
+        .route("/api/v1/events/ingest", post(ingest_events).fallback(na))
+        .route("/api/v1/audit/webhook", post(audit_webhook).fallback(na))
+        .route("/api/v1/events", get(events).fallback(na))
+        .route(
+            "/api/v1/clusters/{cluster}/events",
+            get(cluster_events).fallback(na),
+        )
+        .route(
+            "/api/v1/namespaces/{namespace}/events",
+            get(namespace_events).fallback(na),
+        )
+        .route(
+            "/api/v1/clusters/{cluster}/namespaces/{namespace}/events",
+            get(cluster_namespace_events).fallback(na),
+        )
+        .route("/api/v1/auditing/events", get(audit).fallback(na))
+        .route(
+            "/api/v1/clusters/{cluster}/auditing/events",
+            get(cluster_audit).fallback(na),
+        )
+}
+
+/// The ingest answer: what was stored and which lines or items failed.
+fn ingested(ingested: Ingested, rejected: Vec<serde_json::Value>) -> Response {
+    Json(json!({
+        "accepted": ingested.stored + ingested.duplicates,
+        "stored": ingested.stored,
+        "duplicates": ingested.duplicates,
+        "errors": !rejected.is_empty(),
+        "rejected": rejected,
+    }))
+    .into_response()
+}
+
+/// Refuses a body none of whose documents could be used.
+fn all_rejected(what: &str, rejected: &[serde_json::Value]) -> Error {
+    let first = rejected
+        .first()
+        .map_or_else(String::new, |r| format!("; the first: {r}"));
+    Error::bad_request(format!(
+        "none of the {} {what} could be used{first}",
+        rejected.len()
+    ))
+}
+
+async fn ingest_events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Handled {
+    let shipper = shipper(&state, &headers)?;
+    let backend = Arc::clone(state.event_backend(Some(&shipper.cluster))?);
+    let (bytes, _slot) = ingest_body(&state, &headers, body).await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| Error::bad_request(format!("the body is not UTF-8: {e}")))?;
+    let parsed =
+        periscope_events::parse_body(text, &shipper.cluster, state.config.ingest.max_line_bytes)?;
+    let rejected: Vec<_> = parsed
+        .errors
+        .iter()
+        .map(|e| json!({"line": e.line, "reason": e.reason}))
+        .collect();
+    if parsed.records.is_empty() && !rejected.is_empty() {
+        return Err(all_rejected("lines", &rejected).into());
+    }
+    let stored = backend.ingest(parsed.records).await?;
+    Ok(ingested(stored, rejected))
+}
+
+async fn audit_webhook(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Handled {
+    let shipper = shipper(&state, &headers)?;
+    let backend = Arc::clone(state.audit_backend(Some(&shipper.cluster))?);
+    let (bytes, _slot) = ingest_body(&state, &headers, body).await?;
+    let parsed = periscope_audit::parse_body(&bytes, &shipper.cluster, &state.records.redaction)?;
+    let rejected: Vec<_> = parsed
+        .errors
+        .iter()
+        .map(|e| json!({"item": e.item, "reason": e.reason}))
+        .collect();
+    if parsed.records.is_empty() && !rejected.is_empty() {
+        return Err(all_rejected("items", &rejected).into());
+    }
+    let stored = backend.ingest(parsed.records).await?;
+    Ok(ingested(stored, rejected))
+}
+
+/// The query parameters as pairs.
+fn pairs(query: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The cluster a search is about: the path's, else KubeSphere 4's `cluster`
+/// parameter, else the default.
+fn cluster_of<'a>(path: Option<&'a str>, pairs: &'a [(String, String)]) -> Option<&'a str> {
+    path.or_else(|| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == "cluster")
+            .map(|(_, v)| v.as_str())
+    })
+}
+
+async fn events(state: State<Arc<AppState>>, caller: Authenticated, query: RawQuery) -> Handled {
+    search_events(&state, &caller.0, None, query.0).await
+}
+
+async fn cluster_events(
+    state: State<Arc<AppState>>,
+    caller: Authenticated,
+    Path(cluster): Path<String>,
+    query: RawQuery,
+) -> Handled {
+    search_events(&state, &caller.0, Some(&cluster), query.0).await
+}
+
+async fn search_events(
+    state: &AppState,
+    caller: &Caller,
+    cluster: Option<&str>,
+    query: Option<String>,
+) -> Handled {
+    let pairs = pairs(query);
+    let backend = Arc::clone(state.event_backend(cluster_of(cluster, &pairs))?);
+    let membership = state.scopes.membership();
+    let request = EventRequest::parse(
+        &pairs,
+        &caller.scope,
+        &membership,
+        periscope_store::unix_now_ns(),
+    )?;
+    let visible = !request.filter.namespaces.is_empty();
+    let (slot, timeout) = state.query_slot(caller)?;
+    let answer = answer(
+        backend,
+        request.filter,
+        request.search,
+        visible,
+        timeout,
+        slot,
+    )
+    .await?;
+    Ok(respond(answer, "events.ndjson", |r| r))
+}
+
+async fn namespace_events(
+    state: State<Arc<AppState>>,
+    caller: Authenticated,
+    Path(namespace): Path<String>,
+    query: RawQuery,
+) -> Handled {
+    object_events(&state, &caller.0, None, &namespace, query.0).await
+}
+
+async fn cluster_namespace_events(
+    state: State<Arc<AppState>>,
+    caller: Authenticated,
+    Path((cluster, namespace)): Path<(String, String)>,
+    query: RawQuery,
+) -> Handled {
+    object_events(&state, &caller.0, Some(&cluster), &namespace, query.0).await
+}
+
+async fn object_events(
+    state: &AppState,
+    caller: &Caller,
+    cluster: Option<&str>,
+    namespace: &str,
+    query: Option<String>,
+) -> Handled {
+    let pairs = pairs(query);
+    let backend = Arc::clone(state.event_backend(cluster)?);
+    let request = EventRequest::for_namespace(
+        namespace,
+        &pairs,
+        &caller.scope,
+        periscope_store::unix_now_ns(),
+    )?;
+    let (slot, timeout) = state.query_slot(caller)?;
+    let answer = answer(backend, request.filter, request.search, true, timeout, slot).await?;
+    Ok(respond(answer, "events.ndjson", |r| r))
+}
+
+async fn audit(state: State<Arc<AppState>>, caller: Authenticated, query: RawQuery) -> Handled {
+    search_audit(&state, &caller.0, None, query.0).await
+}
+
+async fn cluster_audit(
+    state: State<Arc<AppState>>,
+    caller: Authenticated,
+    Path(cluster): Path<String>,
+    query: RawQuery,
+) -> Handled {
+    search_audit(&state, &caller.0, Some(&cluster), query.0).await
+}
+
+async fn search_audit(
+    state: &AppState,
+    caller: &Caller,
+    cluster: Option<&str>,
+    query: Option<String>,
+) -> Handled {
+    let pairs = pairs(query);
+    let backend = Arc::clone(state.audit_backend(cluster_of(cluster, &pairs))?);
+    let membership = state.scopes.membership();
+    let request = AuditRequest::parse(
+        &pairs,
+        &caller.scope,
+        &membership,
+        periscope_store::unix_now_ns(),
+    )?;
+    let visible = !request.filter.namespaces.is_empty();
+    let (slot, timeout) = state.query_slot(caller)?;
+    let answer = answer(
+        backend,
+        request.filter,
+        request.search,
+        visible,
+        timeout,
+        slot,
+    )
+    .await?;
+    // Cluster admins see all that is stored; tenants what is configured.
+    let bodies = match caller.scope {
+        Scope::ClusterWide => BodyVisibility::RequestResponse,
+        Scope::Namespaces(_) => state.records.tenant_bodies,
+    };
+    Ok(respond(answer, "auditing.ndjson", move |records| {
+        bodies.apply(records)
+    }))
+}
+
+/// The JSON answer, or the export as an NDJSON download; `shown` maps the
+/// records before they leave.
+fn respond(
+    answer: Answer,
+    file: &str,
+    shown: impl Fn(periscope_record_search::Chunk) -> periscope_record_search::Chunk + Send + 'static,
+) -> Response {
+    match answer {
+        Answer::Page(mut page) => {
+            page.records = page.records.map(&shown);
+            Json(json!({ "query": page })).into_response()
+        }
+        Answer::Statistics(s) => Json(json!({ "statistics": s })).into_response(),
+        Answer::Histogram(h) => Json(json!({ "histogram": h })).into_response(),
+        Answer::Export(export) => export_response(export, file, shown),
+    }
+}
+
+/// Streams an export as NDJSON. A failure midway ends the transfer without
+/// its final chunk, so the client sees an incomplete response.
+fn export_response(
+    export: Export,
+    file: &str,
+    shown: impl Fn(periscope_record_search::Chunk) -> periscope_record_search::Chunk + Send + 'static,
+) -> Response {
+    let Export { records, done } = export;
+    let chunks = tokio_stream::wrappers::ReceiverStream::new(records).map(move |chunk| {
+        let mut out = Vec::with_capacity(chunk.len() * 512);
+        for record in shown(chunk) {
+            out.extend_from_slice(record.get().as_bytes());
+            out.push(b'\n');
+        }
+        Ok::<_, std::io::Error>(bytes::Bytes::from(out))
+    });
+    let ending = futures::stream::once(async move {
+        match done.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(Err(std::io::Error::other(e.message().to_string()))),
+            Err(_) => Some(Err(std::io::Error::other("the export stopped"))),
+        }
+    })
+    .filter_map(std::future::ready);
+    let mut response = Body::from_stream(chunks.chain(ending)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
