@@ -382,10 +382,16 @@ impl Drop for ServeChild {
 /// Starts `periscope serve --config <path>` on free ports and waits until it
 /// says where it listens.
 pub fn serve_child(config: &std::path::Path) -> ServeChild {
+    serve_child_with(config, &[])
+}
+
+/// Like [`serve_child`], with more arguments (e.g. `--target audit`).
+pub fn serve_child_with(config: &std::path::Path, args: &[&str]) -> ServeChild {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_periscope"))
         .args(["serve", "--config"])
         .arg(config)
+        .args(args)
         .env("PERISCOPE_SERVER__HTTP_LISTEN", "127.0.0.1:0")
         .env("PERISCOPE_SERVER__GRPC_LISTEN", "127.0.0.1:0")
         .stdout(std::process::Stdio::null())
