@@ -90,6 +90,24 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
         std::time::Duration::from_secs(2),
         wait_stop(),
     ));
+    // Its Kubernetes events, as kube-events ships them, and the apiserver's
+    // audit records, as its webhook backend sends them.
+    let events = tokio::spawn(periscope_simulator::ship_events(
+        demo_cluster(),
+        format!("{base}/api/v1/events/ingest"),
+        DEMO_INGEST_TOKEN.to_string(),
+        origin,
+        std::time::Duration::from_secs(2),
+        wait_stop(),
+    ));
+    let audit = tokio::spawn(periscope_simulator::ship_audit(
+        demo_cluster(),
+        format!("{base}/api/v1/audit/webhook"),
+        DEMO_INGEST_TOKEN.to_string(),
+        origin,
+        std::time::Duration::from_secs(2),
+        wait_stop(),
+    ));
     // The failing service: the workload of the crash-looping pod (carol's).
     let walk_cluster = demo_cluster();
     let crashing = walk_cluster
@@ -100,7 +118,7 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
     let (failing_ns, failing_pod) = (crashing.namespace.clone(), crashing.name.clone());
     let failing_service = walk_cluster.workloads[crashing.workload].name.clone();
     println!(
-        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  Jaeger API:            {base}/jaeger  (Grafana Jaeger datasource URL)\n  Tempo API:             {base}/tempo  (Grafana Tempo datasource URL, streaming off)\n  OTLP/HTTP traces:      {base}/v1/traces  (Bearer {DEMO_INGEST_TOKEN})\n  gRPC:                  {}  (also OTLP/gRPC)\n  Prometheus (direct):   {}\n",
+        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  Jaeger API:            {base}/jaeger  (Grafana Jaeger datasource URL)\n  Tempo API:             {base}/tempo  (Grafana Tempo datasource URL, streaming off)\n  OTLP/HTTP traces:      {base}/v1/traces  (Bearer {DEMO_INGEST_TOKEN})\n  Events / audit:        {base}/api/v1/events, {base}/api/v1/auditing/events  (ingest: /api/v1/events/ingest, /api/v1/audit/webhook)\n  gRPC:                  {}  (also OTLP/gRPC)\n  Prometheus (direct):   {}\n",
         server.grpc_addr(),
         prometheus.url()
     );
@@ -146,6 +164,18 @@ Try:
   # and the other side sees it coming from there
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/namespaces/team-a/topology'
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/prometheus/api/v1/query' --data-urlencode 'query=sum by (client, server) (rate(traces_service_graph_request_total[5m]))'
+  # Kubernetes events, scoped the same way: carol's warnings (the crash loop's
+  # BackOff, one event with a rising count), the pod's events as `kubectl events`
+  # shows them, and event counts per 10 minutes; the node's pressure is the admin's
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/events?type_filter=Warning'
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/namespaces/{failing_ns}/events?for=pod/{failing_pod}'
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/events?operation=histogram&interval=10m'
+  curl -s -u admin:admin-demo-token '{base}/api/v1/events?involved_object_kind_filter=Node'
+  # audit records: who exec'd into carol's pod, who read her secrets (bodies of
+  # secrets are never stored), and every lease renewal for the admin
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/auditing/events?objectref_subresource_filter=exec'
+  curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/auditing/events?objectref_resource_filter=secrets&operation=statistics'
+  curl -s -u admin:admin-demo-token '{base}/api/v1/auditing/events?objectref_resource_filter=leases&size=3'
   # every named metric
   curl -s -u admin:admin-demo-token '{base}/api/v1/catalog'
   # the built-in alert rules Periscope evaluates, and (after a minute) carol's alerts:
@@ -166,6 +196,8 @@ Press Ctrl-C to stop."#,
     signal.abort();
     let _ = shipper.await;
     let _ = tracer.await;
+    let _ = events.await;
+    let _ = audit.await;
     let _ = std::fs::remove_dir_all(&data_dir);
     println!("Stopping the simulator and Prometheus...");
     let _ = simulation.await;

@@ -312,8 +312,57 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
     let (status, body) = blocking::get_as(&format!("{jaeger}/api/dependencies"), token("alice"));
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("(outside your scope)"), "{body}");
+    // Events and audit records arrive: carol sees her crash-looping pod's
+    // BackOff (one event with a count) and the exec into it, nobody else's.
+    let records_deadline = Instant::now() + Duration::from_secs(60);
+    let backoff = loop {
+        let (status, body) = blocking::get_as(
+            &format!("{api}events?reason_filter=BackOff"),
+            token("carol"),
+        );
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if let Some(first) = page["query"]["records"].as_array().and_then(|r| r.first()) {
+            break first.clone();
+        }
+        assert!(
+            Instant::now() < records_deadline,
+            "no BackOff event arrived: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        backoff["involvedObject"]["namespace"], "team-c",
+        "{backoff}"
+    );
+    assert!(
+        backoff["count"].as_u64().unwrap() >= 10,
+        "an hour of restarts: {backoff}"
+    );
+    let (status, body) = blocking::get_as(&format!("{api}events?size=1000"), token("carol"));
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(page["query"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["involvedObject"]["namespace"] == "team-c"));
+    let (status, body) = blocking::get_as(
+        &format!("{api}auditing/events?objectref_subresource_filter=exec"),
+        token("carol"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(page["query"]["total"].as_u64().unwrap() >= 2, "{body}");
+    let (status, body) = blocking::get_as(
+        &format!("{api}auditing/events?objectref_subresource_filter=exec"),
+        token("alice"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"total\":0"), "{body}");
     let data_dir = std::env::temp_dir().join(format!("periscope-demo-{}", child.0.id()));
     assert!(data_dir.join("logs").exists());
+    assert!(data_dir.join("events").exists() && data_dir.join("audit").exists());
     assert!(data_dir.join("traces").exists());
 
     let status = terminate(&mut child.0);

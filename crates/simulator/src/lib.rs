@@ -2,13 +2,16 @@
 //! node-exporter, cAdvisor (the kubelet) and kube-state-metrics would expose for
 //! a cluster of nodes, workspaces, namespaces, Deployments, StatefulSets,
 //! DaemonSets, pods and containers, with load that changes over time, a
-//! crash-looping pod and a saturated node; its pods' container logs and the
-//! distributed traces of requests across its services.
+//! crash-looping pod and a saturated node; its pods' container logs, the
+//! distributed traces of requests across its services, its Kubernetes events
+//! and the apiserver's audit records.
 //!
 //! Everything is a pure function of the seed and the time: the same seed gives
 //! the same cluster, and the same time gives the same sample values, so tests
 //! can compute expected values by hand.
 
+mod audit;
+mod events;
 mod exposition;
 mod history;
 mod logs;
@@ -18,6 +21,8 @@ mod ship;
 mod topology;
 mod traces;
 
+pub use audit::{audit_events, ship as ship_audit};
+pub use events::{events, ship as ship_events};
 pub use exposition::{
     render, scrape_jobs, Exporter, CONTAINER_CPU_SWING, CRASH_LOOP_SECONDS, PERIOD_SECONDS,
 };

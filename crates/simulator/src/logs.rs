@@ -204,7 +204,7 @@ fn docker_id(pod: &str, container: &str) -> String {
 }
 
 /// FNV-1a, to seed per-container generators from names.
-fn name_hash(name: &str) -> u64 {
+pub(crate) fn name_hash(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
     })
