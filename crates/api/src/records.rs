@@ -2,12 +2,15 @@
 //! embedded store by default), and the settings the audit service applies.
 
 use crate::embedded::{open_failed, store_options};
-use periscope_audit::{AuditBackend, BodyVisibility, Redaction};
+use crate::state::{AppState, Caller};
+use periscope_audit::{AuditBackend, AuditRequest, BodyVisibility, Redaction};
 use periscope_audit_store::AuditStore;
 use periscope_config::{AuditBodies, Config, RecordsConfig};
 use periscope_event_store::EventStore;
-use periscope_events::EventBackend;
+use periscope_events::{EventBackend, EventRequest};
 use periscope_model::Result;
+use periscope_model::Scope;
+use periscope_record_search::{answer, Answer};
 use periscope_store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -68,5 +71,100 @@ impl RecordBackends {
             }
         }
         Ok(backends)
+    }
+}
+
+/// The cluster a search is about: the path's, else KubeSphere 4's `cluster`
+/// parameter, else the default.
+fn cluster_of<'a>(named: Option<&'a str>, pairs: &'a [(String, String)]) -> Option<&'a str> {
+    named.filter(|c| !c.is_empty()).or_else(|| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == "cluster")
+            .map(|(_, v)| v.as_str())
+    })
+}
+
+impl AppState {
+    /// Answers an event search given as KubeSphere's parameters.
+    pub(crate) async fn event_search(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        pairs: &[(String, String)],
+    ) -> Result<Answer> {
+        let backend = std::sync::Arc::clone(self.event_backend(cluster_of(cluster, pairs))?);
+        let membership = self.scopes.membership();
+        let request = EventRequest::parse(
+            pairs,
+            &caller.scope,
+            &membership,
+            periscope_store::unix_now_ns(),
+        )?;
+        let visible = !request.filter.namespaces.is_empty();
+        let (slot, timeout) = self.query_slot(caller)?;
+        answer(
+            backend,
+            request.filter,
+            request.search,
+            visible,
+            timeout,
+            slot,
+        )
+        .await
+    }
+
+    /// Answers `GET .../namespaces/{ns}/events?for=kind/name&types=...`.
+    pub(crate) async fn object_events(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        namespace: &str,
+        pairs: &[(String, String)],
+    ) -> Result<Answer> {
+        let backend = std::sync::Arc::clone(self.event_backend(cluster)?);
+        let request = EventRequest::for_namespace(
+            namespace,
+            pairs,
+            &caller.scope,
+            periscope_store::unix_now_ns(),
+        )?;
+        let (slot, timeout) = self.query_slot(caller)?;
+        answer(backend, request.filter, request.search, true, timeout, slot).await
+    }
+
+    /// Answers an auditing search given as KubeSphere's parameters, and what
+    /// of the records' bodies the caller may see.
+    pub(crate) async fn audit_search(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        pairs: &[(String, String)],
+    ) -> Result<(Answer, BodyVisibility)> {
+        let backend = std::sync::Arc::clone(self.audit_backend(cluster_of(cluster, pairs))?);
+        let membership = self.scopes.membership();
+        let request = AuditRequest::parse(
+            pairs,
+            &caller.scope,
+            &membership,
+            periscope_store::unix_now_ns(),
+        )?;
+        let visible = !request.filter.namespaces.is_empty();
+        let (slot, timeout) = self.query_slot(caller)?;
+        let answer = answer(
+            backend,
+            request.filter,
+            request.search,
+            visible,
+            timeout,
+            slot,
+        )
+        .await?;
+        // Cluster admins see all that is stored; tenants what is configured.
+        let bodies = match caller.scope {
+            Scope::ClusterWide => BodyVisibility::RequestResponse,
+            Scope::Namespaces(_) => self.records.tenant_bodies,
+        };
+        Ok((answer, bodies))
     }
 }

@@ -1,5 +1,6 @@
 //! gRPC services: `periscope.v1.Metrics`, `periscope.v1.Monitoring`,
-//! `periscope.v1.Alerting`, `periscope.v1.Logs` and `periscope.v1.Traces`,
+//! `periscope.v1.Alerting`, `periscope.v1.Logs`, `periscope.v1.Traces`,
+//! `periscope.v1.Events` and `periscope.v1.Audit`,
 //! OTLP trace ingest, plus
 //! standard health and reflection (`grpc.reflection.v1` and `v1alpha`, which
 //! older clients such as Python grpcio's and Evans speak).
@@ -9,11 +10,14 @@ mod logs;
 mod metrics;
 mod monitoring;
 mod otlp;
+mod records;
 mod traces;
 
 use crate::state::AppState;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
 use periscope_proto::v1::alerting_server::AlertingServer;
+use periscope_proto::v1::audit_server::AuditServer;
+use periscope_proto::v1::events_server::EventsServer;
 use periscope_proto::v1::logs_server::LogsServer;
 use periscope_proto::v1::metrics_server::MetricsServer;
 use periscope_proto::v1::monitoring_server::MonitoringServer;
@@ -58,6 +62,12 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
             state: Arc::clone(&state),
         }))
         .add_service(TracesServer::new(traces::TracesService {
+            state: Arc::clone(&state),
+        }))
+        .add_service(EventsServer::new(records::EventsService {
+            state: Arc::clone(&state),
+        }))
+        .add_service(AuditServer::new(records::AuditService {
             state: Arc::clone(&state),
         }))
         .add_service(AlertingServer::new(alerting::AlertingService { state }));

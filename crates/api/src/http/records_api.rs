@@ -21,10 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
-use periscope_audit::{AuditRequest, BodyVisibility};
-use periscope_events::EventRequest;
-use periscope_model::{Error, Scope};
-use periscope_record_search::{answer, Answer, Export, Ingested};
+use periscope_model::Error;
+use periscope_record_search::{Answer, Export, Ingested};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -131,17 +129,6 @@ fn pairs(query: Option<String>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The cluster a search is about: the path's, else KubeSphere 4's `cluster`
-/// parameter, else the default.
-fn cluster_of<'a>(path: Option<&'a str>, pairs: &'a [(String, String)]) -> Option<&'a str> {
-    path.or_else(|| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == "cluster")
-            .map(|(_, v)| v.as_str())
-    })
-}
-
 async fn events(state: State<Arc<AppState>>, caller: Authenticated, query: RawQuery) -> Handled {
     search_events(&state, &caller.0, None, query.0).await
 }
@@ -161,26 +148,7 @@ async fn search_events(
     cluster: Option<&str>,
     query: Option<String>,
 ) -> Handled {
-    let pairs = pairs(query);
-    let backend = Arc::clone(state.event_backend(cluster_of(cluster, &pairs))?);
-    let membership = state.scopes.membership();
-    let request = EventRequest::parse(
-        &pairs,
-        &caller.scope,
-        &membership,
-        periscope_store::unix_now_ns(),
-    )?;
-    let visible = !request.filter.namespaces.is_empty();
-    let (slot, timeout) = state.query_slot(caller)?;
-    let answer = answer(
-        backend,
-        request.filter,
-        request.search,
-        visible,
-        timeout,
-        slot,
-    )
-    .await?;
+    let answer = state.event_search(caller, cluster, &pairs(query)).await?;
     Ok(respond(answer, "events.ndjson", |r| r))
 }
 
@@ -209,16 +177,9 @@ async fn object_events(
     namespace: &str,
     query: Option<String>,
 ) -> Handled {
-    let pairs = pairs(query);
-    let backend = Arc::clone(state.event_backend(cluster)?);
-    let request = EventRequest::for_namespace(
-        namespace,
-        &pairs,
-        &caller.scope,
-        periscope_store::unix_now_ns(),
-    )?;
-    let (slot, timeout) = state.query_slot(caller)?;
-    let answer = answer(backend, request.filter, request.search, true, timeout, slot).await?;
+    let answer = state
+        .object_events(caller, cluster, namespace, &pairs(query))
+        .await?;
     Ok(respond(answer, "events.ndjson", |r| r))
 }
 
@@ -241,31 +202,7 @@ async fn search_audit(
     cluster: Option<&str>,
     query: Option<String>,
 ) -> Handled {
-    let pairs = pairs(query);
-    let backend = Arc::clone(state.audit_backend(cluster_of(cluster, &pairs))?);
-    let membership = state.scopes.membership();
-    let request = AuditRequest::parse(
-        &pairs,
-        &caller.scope,
-        &membership,
-        periscope_store::unix_now_ns(),
-    )?;
-    let visible = !request.filter.namespaces.is_empty();
-    let (slot, timeout) = state.query_slot(caller)?;
-    let answer = answer(
-        backend,
-        request.filter,
-        request.search,
-        visible,
-        timeout,
-        slot,
-    )
-    .await?;
-    // Cluster admins see all that is stored; tenants what is configured.
-    let bodies = match caller.scope {
-        Scope::ClusterWide => BodyVisibility::RequestResponse,
-        Scope::Namespaces(_) => state.records.tenant_bodies,
-    };
+    let (answer, bodies) = state.audit_search(caller, cluster, &pairs(query)).await?;
     Ok(respond(answer, "auditing.ndjson", move |records| {
         bodies.apply(records)
     }))
