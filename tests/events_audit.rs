@@ -1091,3 +1091,128 @@ async fn grpc_searches_are_scoped_exactly_like_http() {
         .unwrap_err();
     assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
 }
+
+/// Records as the Collector's `k8s_events` receiver emits them (current and
+/// older attribute names: receiver/k8seventsreceiver k8s_event_to_logdata.go)
+/// and as `k8sobjects` does watching `events` (watch and pull modes:
+/// receiver/k8sobjectsreceiver unstructured_to_logdata.go), sent by the real
+/// OpenTelemetry Python SDK's OTLP log exporters over HTTP and gRPC.
+#[tokio::test]
+async fn otlp_logs_from_the_collector_s_kubernetes_receivers_become_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = periscope_with_stores(dir.path(), "").await;
+    let t = |minute: i64| (1_796_032_800 + minute * 60) * 1_000_000_000;
+    let k8s_events = json!({"records": [
+        {
+            "resource": {"k8s.node.name": "node-1", "k8s.object.kind": "Pod", "k8s.object.name": "web-1", "k8s.object.uid": "pod-uid-1", "k8s.object.fieldpath": "spec.containers{web}", "k8s.object.api_version": "v1"},
+            "attributes": {"k8s.event.reason": "BackOff", "k8s.event.name": "web-1.abc", "k8s.event.uid": "otel-1", "k8s.namespace.name": "team-a", "k8s.event.count": 4, "k8s.event.action": ""},
+            "body": "Back-off restarting failed container web", "severity_text": "Warning", "time_ns": t(4)
+        },
+        {
+            "resource": {"k8s.cluster.name": "default", "k8s.object.kind": "Pod", "k8s.pod.name": "db-0", "k8s.pod.uid": "pod-uid-2"},
+            "attributes": {"k8s.event.reason": "Started", "k8s.event.name": "db-0.def", "k8s.event.uid": "otel-old", "k8s.namespace.name": "team-b"},
+            "body": "Started container db", "severity_text": "Normal", "time_ns": t(5)
+        }
+    ]});
+    let out = tokio::task::spawn_blocking({
+        let endpoint = format!("{}/v1/logs", p.base);
+        let spec = k8s_events.to_string();
+        move || client("otlp_logs.py", &["http", &endpoint, SHIPPER_TOKEN], &spec)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["ok"], true, "{out}");
+    let watched = core_event(
+        "obj-watch",
+        "team-a",
+        "Pod",
+        "web-2",
+        "Pulled",
+        1,
+        "2026-11-30T10:06:00Z",
+    );
+    let pulled = core_event(
+        "obj-pull",
+        "team-c",
+        "Pod",
+        "cache-0",
+        "Killing",
+        1,
+        "2026-11-30T10:07:00Z",
+    );
+    let k8sobjects = json!({"records": [
+        {"resource": {}, "attributes": {"k8s.resource.name": "events", "event.domain": "k8s", "event.name": "web-2.x"}, "body": {"type": "MODIFIED", "object": watched}, "time_ns": t(6)},
+        {"resource": {"k8s.namespace.name": "team-c"}, "attributes": {"k8s.resource.name": "events"}, "body": pulled, "time_ns": t(7)}
+    ]});
+    let out = tokio::task::spawn_blocking({
+        let endpoint = format!("http://{}", p.grpc);
+        let spec = k8sobjects.to_string();
+        move || client("otlp_logs.py", &["grpc", &endpoint, SHIPPER_TOKEN], &spec)
+    })
+    .await
+    .unwrap();
+    assert_eq!(out["ok"], true, "{out}");
+    let page = p
+        .get(
+            Some("admin"),
+            "/api/v1/events",
+            &with_window(&[("size", "10")]),
+        )
+        .await;
+    let found = records(&page);
+    let uids: Vec<&str> = found
+        .iter()
+        .map(|r| r["metadata"]["uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        uids,
+        ["obj-pull", "obj-watch", "otel-old", "otel-1"],
+        "{}",
+        page.raw
+    );
+    let backoff = &found[3];
+    assert_eq!(
+        (
+            backoff["reason"].as_str(),
+            backoff["count"].as_i64(),
+            backoff["type"].as_str()
+        ),
+        (Some("BackOff"), Some(4), Some("Warning"))
+    );
+    assert_eq!(backoff["involvedObject"]["name"], "web-1");
+    assert_eq!(backoff["involvedObject"]["namespace"], "team-a");
+    assert_eq!(
+        found[2]["involvedObject"]["name"], "db-0",
+        "the older receiver's k8s.pod.name"
+    );
+    // Scoped like every event: bob sees only team-b's.
+    let bob = p
+        .get(Some("bob"), "/api/v1/events", &with_window(&[]))
+        .await;
+    assert_eq!(bob.body["query"]["total"], 1, "{}", bob.raw);
+    // A record that is not an event is rejected in partial_success.
+    let other = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"timeUnixNano": "1796032800000000000", "body": {"stringValue": "GET / 200"}, "attributes": []}
+    ]}]}]});
+    let a = answer(
+        p.http
+            .post(format!("{}/v1/logs", p.base))
+            .bearer_auth(SHIPPER_TOKEN)
+            .header("content-type", "application/json")
+            .body(other.to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.raw);
+    assert_eq!(
+        a.body["partialSuccess"]["rejectedLogRecords"], 1,
+        "{}",
+        a.raw
+    );
+    assert!(a.body["partialSuccess"]["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("not a Kubernetes event"));
+}

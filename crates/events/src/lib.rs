@@ -4,10 +4,12 @@
 //! ([`EventRecord::merge`]); searches in KubeSphere's terms
 //! ([`EventRequest`]) over any [`EventBackend`].
 
+mod otlp;
 mod parse;
 mod record;
 mod request;
 
+pub use otlp::from_otlp_logs;
 pub use parse::{parse_body, LineError, Parsed};
 pub use record::{EventKey, EventRecord, ObjectRef};
 pub use request::{EventFilter, EventRequest};

@@ -74,7 +74,7 @@ fn collect(
 ) -> Parsed {
     let mut out = Parsed::default();
     for (line, document) in documents {
-        match document.and_then(|v| record(&v, default_cluster)) {
+        match document.and_then(|v| record_of(&v, default_cluster)) {
             Ok(r) => out.records.push(r),
             Err(reason) => out.errors.push(LineError { line, reason }),
         }
@@ -83,7 +83,10 @@ fn collect(
 }
 
 /// One document as a record.
-fn record(v: &Value, default_cluster: &str) -> std::result::Result<EventRecord, String> {
+pub(crate) fn record_of(
+    v: &Value,
+    default_cluster: &str,
+) -> std::result::Result<EventRecord, String> {
     let outer = v.as_object().ok_or("an event must be a JSON object")?;
     let cluster = text(outer, "cluster")
         .or_else(|| text(outer, "clusterName"))

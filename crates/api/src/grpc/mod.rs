@@ -14,6 +14,7 @@ mod records;
 mod traces;
 
 use crate::state::AppState;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
 use periscope_proto::v1::alerting_server::AlertingServer;
 use periscope_proto::v1::audit_server::AuditServer;
@@ -45,13 +46,14 @@ pub async fn routes(state: Arc<AppState>) -> Result<Routes, tonic_reflection::se
             .register_encoded_file_descriptor_set(periscope_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let otlp = otlp_service(&state);
+    let (otlp, otlp_logs) = (otlp_service(&state), otlp_logs_service(&state));
     let mut builder = Routes::builder();
     builder
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(otlp)
+        .add_service(otlp_logs)
         .add_service(MetricsServer::new(metrics::MetricsService {
             state: Arc::clone(&state),
         }))
@@ -83,7 +85,16 @@ fn otlp_service(state: &Arc<AppState>) -> TraceServiceServer<otlp::OtlpTraces> {
     .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
 }
 
+/// OTLP log ingest (Kubernetes events), bounded and compressed alike.
+fn otlp_logs_service(state: &Arc<AppState>) -> LogsServiceServer<otlp::OtlpLogs> {
+    LogsServiceServer::new(otlp::OtlpLogs {
+        state: Arc::clone(state),
+    })
+    .max_decoding_message_size(state.config.ingest.max_body_bytes)
+    .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+}
+
 /// The routes of the OTLP/gRPC-only listener.
 pub fn otlp_routes(state: Arc<AppState>) -> Routes {
-    Routes::new(otlp_service(&state))
+    Routes::new(otlp_service(&state)).add_service(otlp_logs_service(&state))
 }

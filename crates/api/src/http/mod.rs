@@ -18,6 +18,7 @@ mod tempo_api;
 mod traced;
 
 pub(crate) use monitoring_api::parse_window;
+pub(crate) use otlp_api::logs_response;
 
 use crate::error::ApiError;
 use crate::state::AppState;

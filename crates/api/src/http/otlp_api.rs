@@ -1,5 +1,7 @@
-//! OTLP/HTTP trace ingest: `POST /v1/traces` (and `/otlp/v1/traces`),
-//! protobuf or OTLP/JSON, gzip or not. Authenticated with ingest tokens; the
+//! OTLP/HTTP ingest: traces at `POST /v1/traces` (and `/otlp/v1/traces`) and
+//! Kubernetes events from the Collector's `k8s_events` and `k8sobjects`
+//! receivers at `POST /v1/logs` (and `/otlp/v1/logs`), protobuf or OTLP/JSON,
+//! gzip or not. Authenticated with ingest tokens; the
 //! answer is sent once the spans are in the write-ahead log, in the request's
 //! encoding, with rejected spans counted in `partial_success`. Errors follow
 //! OTLP/HTTP: 400 with a `google.rpc.Status` (not retryable), 429/503 with
@@ -14,6 +16,9 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use periscope_model::{Error, ErrorKind, Result};
 use periscope_traces::otlp::{self, RpcStatus};
 use prost::Message;
@@ -29,6 +34,14 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route(
             "/otlp/v1/traces",
             post(export).fallback(super::method_not_allowed),
+        )
+        .route(
+            "/v1/logs",
+            post(export_logs).fallback(super::method_not_allowed),
+        )
+        .route(
+            "/otlp/v1/logs",
+            post(export_logs).fallback(super::method_not_allowed),
         )
 }
 
@@ -76,6 +89,61 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             ([(header::CONTENT_TYPE, encoding.content_type())], bytes).into_response()
         }
         Err(e) => failure(&e, encoding),
+    }
+}
+
+async fn export_logs(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let encoding = Encoding::of(&headers).unwrap_or(Encoding::Json);
+    match ingest_logs(&state, &headers, body).await {
+        Ok(answer) => {
+            let bytes = match encoding {
+                Encoding::Protobuf => answer.encode_to_vec(),
+                Encoding::Json if answer.partial_success.is_none() => b"{}".to_vec(),
+                Encoding::Json => serde_json::to_vec(&answer).unwrap_or_default(),
+            };
+            ([(header::CONTENT_TYPE, encoding.content_type())], bytes).into_response()
+        }
+        Err(e) => failure(&e, encoding),
+    }
+}
+
+/// Stores the Kubernetes events of an OTLP logs request; answers once
+/// durable, counting the records that are not events as rejected.
+async fn ingest_logs(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<ExportLogsServiceResponse> {
+    let shipper = shipper(state, headers)?;
+    let backend = Arc::clone(state.event_backend(Some(&shipper.cluster))?);
+    let encoding = Encoding::of(headers)?;
+    let (bytes, _permit) = ingest_body(state, headers, body).await?;
+    let request: ExportLogsServiceRequest = match encoding {
+        Encoding::Protobuf => ExportLogsServiceRequest::decode(&bytes[..]).map_err(|e| {
+            Error::bad_request(format!(
+                "the body is not an OTLP ExportLogsServiceRequest: {e}"
+            ))
+        })?,
+        Encoding::Json => serde_json::from_slice(&bytes)
+            .map_err(|e| Error::bad_request(format!("the body is not OTLP/JSON logs: {e}")))?,
+    };
+    let parsed = periscope_events::from_otlp_logs(&request, &shipper.cluster);
+    let answer = logs_response(&parsed.errors);
+    backend.ingest(parsed.records).await?;
+    Ok(answer)
+}
+
+/// The answer to an OTLP logs export: records that were not events rejected.
+pub(crate) fn logs_response(errors: &[periscope_events::LineError]) -> ExportLogsServiceResponse {
+    ExportLogsServiceResponse {
+        partial_success: errors.first().map(|first| ExportLogsPartialSuccess {
+            rejected_log_records: errors.len() as i64,
+            error_message: format!("log record {}: {}", first.line, first.reason),
+        }),
     }
 }
 
