@@ -1,6 +1,7 @@
 //! The audit table's schema and batches.
 
 use periscope_audit::AuditRecord;
+use periscope_record_store::Keyed;
 use periscope_store::datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
 use periscope_store::datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use periscope_store::TableSpec;
@@ -44,32 +45,32 @@ pub fn audit_table() -> TableSpec {
 }
 
 /// A batch of keyed records.
-pub(crate) fn to_batch(records: &[(String, AuditRecord)]) -> RecordBatch {
+pub(crate) fn to_batch(records: &[Keyed<AuditRecord>]) -> RecordBatch {
     let n = records.len();
     let text = |f: fn(&AuditRecord) -> &str| -> ArrayRef {
-        let bytes = records.iter().map(|(_, r)| f(r).len()).sum();
+        let bytes = records.iter().map(|k| f(&k.record).len()).sum();
         let mut b = StringBuilder::with_capacity(n, bytes);
-        for (_, r) in records {
+        for Keyed { record: r, .. } in records {
             b.append_value(f(r));
         }
         Arc::new(b.finish())
     };
     let joined = |f: fn(&AuditRecord) -> &[String]| -> ArrayRef {
         let mut b = StringBuilder::with_capacity(n, n * 32);
-        for (_, r) in records {
+        for Keyed { record: r, .. } in records {
             b.append_value(f(r).join("\n"));
         }
         Arc::new(b.finish())
     };
     let mut keys = StringBuilder::with_capacity(n, n * 48);
-    for (key, _) in records {
-        keys.append_value(key);
+    for k in records {
+        keys.append_value(&k.key);
     }
     RecordBatch::try_new(
         audit_schema(),
         vec![
             Arc::new(Int64Array::from_iter_values(
-                records.iter().map(|(_, r)| r.received),
+                records.iter().map(|k| k.record.received),
             )),
             Arc::new(keys.finish()),
             text(|r| &r.audit_id),
@@ -84,7 +85,7 @@ pub(crate) fn to_batch(records: &[(String, AuditRecord)]) -> RecordBatch {
             joined(|r| &r.groups),
             joined(|r| &r.source_ips),
             Arc::new(Int64Array::from_iter_values(
-                records.iter().map(|(_, r)| r.response_code),
+                records.iter().map(|k| k.record.response_code),
             )),
             text(|r| &r.response_status),
             text(|r| &r.raw),

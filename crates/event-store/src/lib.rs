@@ -1,55 +1,40 @@
 //! The embedded event backend: [`EventRecord`]s in a keyed table of the
-//! embedded store, sorted by namespace and time, one row per report that
-//! advanced an event object (re-deliveries dropped), answered with the newest
-//! row per object.
+//! embedded store (key: cluster and uid), sorted by namespace, reason and
+//! time, one row per report that advanced an event object (re-deliveries
+//! dropped), answered with the newest row per object.
 
 mod filter;
 mod table;
 
 pub use table::{event_schema, event_table};
 
-use futures::future::BoxFuture;
-use futures::FutureExt;
 use periscope_events::{EventFilter, EventRecord};
-use periscope_model::{Error, Result};
-use periscope_record_search::{
-    Chunk, Histogram, Ingested, Page, RecordBackend, Search, Statistics,
-};
-use periscope_record_store::{KeyedTable, Recent};
-use periscope_store::{Store, StoreOptions};
+use periscope_record_store::{Keyed, Signal, SignalStore};
+use periscope_store::datafusion::arrow::record_batch::RecordBatch;
+use periscope_store::datafusion::logical_expr::Expr;
+use periscope_store::TableSpec;
 use std::collections::HashMap;
-use std::sync::Arc;
-use tokio::sync::mpsc;
 
-/// Event objects remembered to drop re-deliveries.
-const RECENT_KEYS: usize = 100_000;
+/// Kubernetes events, as the embedded store keeps them.
+pub struct Events;
 
 /// Events in an embedded store.
-pub struct EventStore {
-    table: KeyedTable,
-    recent: Recent,
-}
+pub type EventStore = SignalStore<Events>;
 
-impl EventStore {
-    /// Opens the event table in `options.dir`, replaying its write-ahead log.
-    pub fn open(options: StoreOptions) -> Result<EventStore> {
-        Ok(EventStore {
-            table: KeyedTable::open(event_table(), options, Some("count"), "object")?,
-            recent: Recent::new(RECENT_KEYS),
-        })
+impl Signal for Events {
+    type Record = EventRecord;
+    type Filter = EventFilter;
+    const TIEBREAK: Option<&'static str> = Some("count");
+    const RESOURCES: &'static str = "object";
+    const RECENT_KEYS: usize = 100_000;
+
+    fn table() -> TableSpec {
+        event_table()
     }
 
-    /// The underlying table (to run its background task, or for statistics).
-    pub fn store(&self) -> &Arc<Store> {
-        self.table.store()
-    }
-
-    /// Stores the reports that advance their event object; returns once
-    /// they are durable.
-    pub async fn ingest(&self, records: Vec<EventRecord>) -> Result<Ingested> {
-        let received = records.len();
-        // Reports of one object in the same body fold into one.
-        let mut merged: HashMap<String, EventRecord> = HashMap::with_capacity(received);
+    /// Reports of one event object in the same request fold into one.
+    fn keyed(records: Vec<EventRecord>) -> Vec<Keyed<EventRecord>> {
+        let mut merged: HashMap<String, EventRecord> = HashMap::with_capacity(records.len());
         for r in records {
             match merged.entry(table::key(&r)) {
                 std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge(r),
@@ -58,69 +43,23 @@ impl EventStore {
                 }
             }
         }
-        let fresh: Vec<(String, EventRecord)> = merged
+        merged
             .into_iter()
-            .filter(|(key, r)| self.recent.admit(key, r.last_seen, r.count))
-            .collect();
-        let stored = fresh.len();
-        if stored > 0 {
-            if let Err(e) = self.table.append(table::to_batch(&fresh)).await {
-                self.recent.forget(fresh.iter().map(|(k, _)| k.as_str()));
-                return Err(Error::from(e));
-            }
-        }
-        Ok(Ingested {
-            stored,
-            duplicates: received - stored,
-        })
-    }
-}
-
-impl RecordBackend for EventStore {
-    type Record = EventRecord;
-    type Filter = EventFilter;
-
-    fn ingest(&self, records: Vec<EventRecord>) -> BoxFuture<'_, Result<Ingested>> {
-        EventStore::ingest(self, records).boxed()
+            .map(|(key, record)| Keyed {
+                key,
+                time: record.last_seen,
+                rank: record.count,
+                record,
+            })
+            .collect()
     }
 
-    fn query<'a>(
-        &'a self,
-        filter: &'a EventFilter,
-        search: &'a Search,
-    ) -> BoxFuture<'a, Result<Page>> {
-        self.table.query(filter::predicate(filter), search).boxed()
+    fn to_batch(records: &[Keyed<EventRecord>]) -> RecordBatch {
+        table::to_batch(records)
     }
 
-    fn statistics<'a>(
-        &'a self,
-        filter: &'a EventFilter,
-        search: &'a Search,
-    ) -> BoxFuture<'a, Result<Statistics>> {
-        self.table
-            .statistics(filter::predicate(filter), search)
-            .boxed()
-    }
-
-    fn histogram<'a>(
-        &'a self,
-        filter: &'a EventFilter,
-        search: &'a Search,
-    ) -> BoxFuture<'a, Result<Histogram>> {
-        self.table
-            .histogram(filter::predicate(filter), search)
-            .boxed()
-    }
-
-    fn export<'a>(
-        &'a self,
-        filter: &'a EventFilter,
-        search: &'a Search,
-        out: mpsc::Sender<Chunk>,
-    ) -> BoxFuture<'a, Result<()>> {
-        self.table
-            .export(filter::predicate(filter), search, out)
-            .boxed()
+    fn predicate(filter: &EventFilter) -> Option<Expr> {
+        filter::predicate(filter)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The event table's schema and batches.
 
 use periscope_events::EventRecord;
+use periscope_record_store::Keyed;
 use periscope_store::datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringBuilder};
 use periscope_store::datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use periscope_store::TableSpec;
@@ -57,26 +58,26 @@ fn object(r: &EventRecord) -> String {
 }
 
 /// A batch of keyed records.
-pub(crate) fn to_batch(records: &[(String, EventRecord)]) -> RecordBatch {
+pub(crate) fn to_batch(records: &[Keyed<EventRecord>]) -> RecordBatch {
     let n = records.len();
     let text = |f: fn(&EventRecord) -> &str| -> ArrayRef {
-        let bytes = records.iter().map(|(_, r)| f(r).len()).sum();
+        let bytes = records.iter().map(|k| f(&k.record).len()).sum();
         let mut b = StringBuilder::with_capacity(n, bytes);
-        for (_, r) in records {
+        for Keyed { record: r, .. } in records {
             b.append_value(f(r));
         }
         Arc::new(b.finish())
     };
     let int = |f: fn(&EventRecord) -> i64| -> ArrayRef {
         Arc::new(Int64Array::from_iter_values(
-            records.iter().map(|(_, r)| f(r)),
+            records.iter().map(|k| f(&k.record)),
         ))
     };
     let mut keys = StringBuilder::with_capacity(n, n * 48);
     let mut objects = StringBuilder::with_capacity(n, n * 36);
-    for (key, r) in records {
-        keys.append_value(key);
-        objects.append_value(object(r));
+    for k in records {
+        keys.append_value(&k.key);
+        objects.append_value(object(&k.record));
     }
     RecordBatch::try_new(
         event_schema(),
