@@ -5,7 +5,10 @@ use crate::embedded::{open_failed, store_options};
 use crate::state::{AppState, Caller};
 use periscope_audit::{AuditBackend, AuditRequest, BodyVisibility, Redaction};
 use periscope_audit_store::AuditStore;
-use periscope_config::{AuditBodies, Config, RecordsConfig};
+use periscope_backend_elasticsearch::{
+    AuditLayout, ConnectionConfig, ElasticsearchRecords, EventLayout,
+};
+use periscope_config::{AuditBodies, Config, RecordsConfig, RecordsElasticsearchConfig};
 use periscope_event_store::EventStore;
 use periscope_events::{EventBackend, EventRequest};
 use periscope_model::Result;
@@ -49,28 +52,57 @@ impl RecordBackends {
             ..Default::default()
         };
         for cluster in &config.clusters {
-            if events {
-                if let Some(RecordsConfig::Embedded(e)) = config.events_backend(cluster) {
-                    let options = store_options(&e);
-                    let store = EventStore::open(options.clone())
-                        .map_err(|err| open_failed("event", &cluster.name, &options.dir, &err))?;
-                    let store = Arc::new(store);
-                    backends.stores.push(Arc::clone(store.store()));
-                    backends.events.insert(cluster.name.clone(), store);
-                }
+            if let Some(configured) = config.events_backend(cluster).filter(|_| events) {
+                let backend: Arc<EventBackend> = match configured {
+                    RecordsConfig::Embedded(e) => {
+                        let options = store_options(&e);
+                        let store = EventStore::open(options.clone()).map_err(|err| {
+                            open_failed("event", &cluster.name, &options.dir, &err)
+                        })?;
+                        backends.stores.push(Arc::clone(store.store()));
+                        Arc::new(store)
+                    }
+                    RecordsConfig::Elasticsearch(es) => {
+                        Arc::new(ElasticsearchRecords::<EventLayout>::new(
+                            &connection(&es),
+                            es.index_prefix.as_deref(),
+                        )?)
+                    }
+                };
+                backends.events.insert(cluster.name.clone(), backend);
             }
-            if audit {
-                if let Some(RecordsConfig::Embedded(e)) = config.audit_backend(cluster) {
-                    let options = store_options(&e);
-                    let store = AuditStore::open(options.clone())
-                        .map_err(|err| open_failed("audit", &cluster.name, &options.dir, &err))?;
-                    let store = Arc::new(store);
-                    backends.stores.push(Arc::clone(store.store()));
-                    backends.audit.insert(cluster.name.clone(), store);
-                }
+            if let Some(configured) = config.audit_backend(cluster).filter(|_| audit) {
+                let backend: Arc<AuditBackend> = match configured {
+                    RecordsConfig::Embedded(e) => {
+                        let options = store_options(&e);
+                        let store = AuditStore::open(options.clone()).map_err(|err| {
+                            open_failed("audit", &cluster.name, &options.dir, &err)
+                        })?;
+                        backends.stores.push(Arc::clone(store.store()));
+                        Arc::new(store)
+                    }
+                    RecordsConfig::Elasticsearch(es) => {
+                        Arc::new(ElasticsearchRecords::<AuditLayout>::new(
+                            &connection(&es),
+                            es.index_prefix.as_deref(),
+                        )?)
+                    }
+                };
+                backends.audit.insert(cluster.name.clone(), backend);
             }
         }
         Ok(backends)
+    }
+}
+
+/// The connection settings of an events or audit Elasticsearch.
+fn connection(es: &RecordsElasticsearchConfig) -> ConnectionConfig {
+    ConnectionConfig {
+        url: es.url.clone(),
+        username: es.username.clone(),
+        password: es.password.clone(),
+        api_key: es.api_key.clone(),
+        timeout: es.timeout,
     }
 }
 

@@ -2,6 +2,7 @@
 //! answers read by [`crate::response`], over one HTTP client with a timeout,
 //! authentication and version detection.
 
+use crate::connection::{Connection, ConnectionConfig};
 use crate::dsl::{self, Paging};
 use crate::indices;
 use crate::response::{self, Hits};
@@ -13,75 +14,33 @@ use periscope_logs::{
 use periscope_model::{Error, ErrorKind, Result};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::mpsc;
 
 /// Hits per request of an export.
 const EXPORT_PAGE: usize = 1000;
 
 /// Logs read from an Elasticsearch or OpenSearch cluster.
 pub struct ElasticsearchLogs {
-    http: reqwest::Client,
+    connection: Connection,
     config: ElasticsearchConfig,
-    base: String,
-    server: OnceCell<Server>,
 }
 
 impl ElasticsearchLogs {
     /// A backend for the configured cluster (nothing is sent until the first query).
     pub fn new(config: &ElasticsearchConfig) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)))
-            .build()
-            .map_err(|e| Error::internal(format!("building the Elasticsearch client: {e}")))?;
         Ok(Self {
-            http,
-            base: config.url.trim_end_matches('/').to_string(),
+            connection: Connection::new(&ConnectionConfig::of(config))?,
             config: config.clone(),
-            server: OnceCell::new(),
         })
     }
 
     /// The server's kind and version (asked once with `GET /`).
     pub async fn server(&self) -> Result<Server> {
-        self.server
-            .get_or_try_init(|| async { Server::detect(&self.send(Method::GET, "/", None).await?) })
-            .await
-            .copied()
+        self.connection.server().await
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url);
-        if let (Some(user), Some(password)) = (&self.config.username, &self.config.password) {
-            request = request.basic_auth(user, Some(password));
-        }
-        if let Some(key) = &self.config.api_key {
-            request = request.header(reqwest::header::AUTHORIZATION, format!("ApiKey {key}"));
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.base, e))?;
-        let status = response.status();
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| transport_error(&self.base, e))?;
-        if status.is_success() {
-            return Ok(body);
-        }
-        let reason = response::error_reason(&body);
-        let message = match status.as_u16() {
-            401 | 403 => {
-                format!("Elasticsearch refused Periscope's credentials ({status}): {reason}")
-            }
-            _ => format!("Elasticsearch answered {status}: {reason}"),
-        };
-        Err(Error::new(ErrorKind::BackendUnavailable, message))
+        self.connection.send(method, path, body).await
     }
 
     fn index(&self, filter: &LogFilter) -> String {
@@ -274,24 +233,5 @@ impl ElasticsearchLogs {
             }
         }
         result
-    }
-}
-
-fn transport_error(base: &str, e: reqwest::Error) -> Error {
-    if e.is_timeout() {
-        Error::new(
-            ErrorKind::Timeout,
-            format!("Elasticsearch at {base} did not answer in time"),
-        )
-    } else if e.is_decode() {
-        Error::new(
-            ErrorKind::BackendUnavailable,
-            format!("Elasticsearch at {base} answered something that is not JSON: {e}"),
-        )
-    } else {
-        Error::new(
-            ErrorKind::BackendUnavailable,
-            format!("cannot reach Elasticsearch at {base}: {e}"),
-        )
     }
 }

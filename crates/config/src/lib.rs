@@ -135,6 +135,9 @@ impl Config {
         configured: Option<&RecordsConfig>,
     ) -> Option<RecordsConfig> {
         match configured {
+            Some(RecordsConfig::Elasticsearch(es)) => {
+                Some(RecordsConfig::Elasticsearch(es.clone()))
+            }
             Some(RecordsConfig::Embedded(e)) => self
                 .embedded(cluster, signal, Some(e))
                 .map(RecordsConfig::Embedded),

@@ -477,6 +477,28 @@ pub struct ClusterConfig {
 pub enum RecordsConfig {
     /// Periscope's own store, like the embedded log store.
     Embedded(EmbeddedLogsConfig),
+    /// An Elasticsearch or OpenSearch cluster, in KubeSphere's layout.
+    Elasticsearch(Box<RecordsElasticsearchConfig>),
+}
+
+/// Events or audit records in Elasticsearch/OpenSearch: daily indices
+/// `<index_prefix>-YYYY.MM.DD` (default KubeSphere's: `ks-logstash-events`,
+/// `ks-logstash-auditing`), read and written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsElasticsearchConfig {
+    pub url: String,
+    #[serde(default)]
+    pub index_prefix: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// API key authentication (`Authorization: ApiKey <key>`), the base64 form.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default = "default_backend_timeout", with = "crate::duration")]
+    pub timeout: Duration,
 }
 
 /// Which names a cluster's span metrics have in its Prometheus: a preset,

@@ -263,3 +263,50 @@ fn span_metrics_settings_are_checked_by_key() {
         "http://127.0.0.1:9090/api/v1/write"
     );
 }
+
+#[test]
+fn events_and_audit_backends_resolve_and_bad_settings_are_named() {
+    let text = format!(
+        r#"{}
+[storage]
+data_dir = "/var/lib/periscope"
+
+[[clusters]]
+name = "east"
+prometheus = {{ url = "http://127.0.0.1:9091" }}
+events = {{ elasticsearch = {{ url = "https://es.east:9200" }} }}
+audit = {{ elasticsearch = {{ url = "https://es.east:9200", index_prefix = "east-auditing" }} }}
+"#,
+        sample()
+    );
+    let config = Config::from_toml(&text, "test", &no_env()).unwrap();
+    match config.events_backend(&config.clusters[0]) {
+        Some(RecordsConfig::Embedded(e)) => assert_eq!(
+            e.dir.unwrap(),
+            std::path::Path::new("/var/lib/periscope/events/default")
+        ),
+        other => panic!("expected the embedded default, got {other:?}"),
+    }
+    match config.audit_backend(&config.clusters[1]) {
+        Some(RecordsConfig::Elasticsearch(es)) => {
+            assert_eq!(es.index_prefix.as_deref(), Some("east-auditing"))
+        }
+        other => panic!("expected elasticsearch, got {other:?}"),
+    }
+    let bad = format!(
+        "{}\n[[clusters]]\nname = \"west\"\nprometheus = {{ url = \"http://127.0.0.1:9092\" }}\nevents = {{ elasticsearch = {{ url = \"es:9200\", username = \"u\" }} }}\naudit = {{ embedded = {{}} }}\n\n[ingest]\nmax_line_bytes = 10\n\n[audit]\nredact_resources = [\"\"]\n",
+        sample()
+    );
+    let message = Config::from_toml(&bad, "test", &no_env())
+        .unwrap_err()
+        .to_string();
+    for key in [
+        "clusters[1].events.elasticsearch.url",
+        "clusters[1].events.elasticsearch: username and password go together",
+        "clusters[1].audit.embedded.dir",
+        "ingest.max_line_bytes",
+        "audit.redact_resources[0]",
+    ] {
+        assert!(message.contains(key), "{key} missing from {message}");
+    }
+}

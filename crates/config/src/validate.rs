@@ -215,9 +215,23 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
             None => {}
         }
         for (signal, records) in [("events", &c.events), ("audit", &c.audit)] {
-            if let Some(RecordsConfig::Embedded(e)) = records {
-                let key = format!("clusters[{i}].{signal}.embedded");
-                check_embedded(&mut issues, &key, e, config);
+            match records {
+                Some(RecordsConfig::Embedded(e)) => {
+                    let key = format!("clusters[{i}].{signal}.embedded");
+                    check_embedded(&mut issues, &key, e, config);
+                }
+                Some(RecordsConfig::Elasticsearch(es)) => check_elasticsearch(
+                    &mut issues,
+                    &format!("clusters[{i}].{signal}.elasticsearch"),
+                    &es.url,
+                    (
+                        es.username.is_some(),
+                        es.password.is_some(),
+                        es.api_key.is_some(),
+                    ),
+                    es.timeout,
+                ),
+                None => {}
             }
         }
         match &c.logs {
@@ -229,32 +243,17 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
                     config,
                 );
             }
-            Some(LogsConfig::Elasticsearch(es)) => {
-                if !is_http_url(&es.url) {
-                    issues.push(Issue::new(
-                        format!("clusters[{i}].logs.elasticsearch.url"),
-                        format!("{:?} is not an http:// or https:// URL with a host", es.url),
-                    ));
-                }
-                if es.api_key.is_some() && es.username.is_some() {
-                    issues.push(Issue::new(
-                        format!("clusters[{i}].logs.elasticsearch"),
-                        "use either username/password or api_key",
-                    ));
-                }
-                if es.username.is_some() != es.password.is_some() {
-                    issues.push(Issue::new(
-                        format!("clusters[{i}].logs.elasticsearch"),
-                        "username and password go together",
-                    ));
-                }
-                if es.timeout.is_zero() {
-                    issues.push(Issue::new(
-                        format!("clusters[{i}].logs.elasticsearch.timeout"),
-                        "must be greater than zero",
-                    ));
-                }
-            }
+            Some(LogsConfig::Elasticsearch(es)) => check_elasticsearch(
+                &mut issues,
+                &format!("clusters[{i}].logs.elasticsearch"),
+                &es.url,
+                (
+                    es.username.is_some(),
+                    es.password.is_some(),
+                    es.api_key.is_some(),
+                ),
+                es.timeout,
+            ),
             None => {}
         }
     }
@@ -540,6 +539,35 @@ fn is_http_url(url: &str) -> bool {
 
 /// An embedded store needs a directory (its own or under `[storage]`), a
 /// flush interval and room for at least 1 MiB in memory.
+/// An Elasticsearch connection: a URL, one way to authenticate, a timeout.
+/// `auth` says whether username, password and api_key are set.
+fn check_elasticsearch(
+    issues: &mut Vec<Issue>,
+    key: &str,
+    url: &str,
+    (username, password, api_key): (bool, bool, bool),
+    timeout: std::time::Duration,
+) {
+    if !is_http_url(url) {
+        issues.push(Issue::new(
+            format!("{key}.url"),
+            format!("{url:?} is not an http:// or https:// URL with a host"),
+        ));
+    }
+    if api_key && username {
+        issues.push(Issue::new(key, "use either username/password or api_key"));
+    }
+    if username != password {
+        issues.push(Issue::new(key, "username and password go together"));
+    }
+    if timeout.is_zero() {
+        issues.push(Issue::new(
+            format!("{key}.timeout"),
+            "must be greater than zero",
+        ));
+    }
+}
+
 fn check_embedded(issues: &mut Vec<Issue>, key: &str, e: &EmbeddedLogsConfig, config: &Config) {
     if e.dir.is_none() && config.storage.is_none() {
         issues.push(Issue::new(
