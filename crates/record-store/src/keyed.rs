@@ -9,7 +9,7 @@ use periscope_store::datafusion::arrow::compute::cast;
 use periscope_store::datafusion::arrow::datatypes::{DataType, Int64Type};
 use periscope_store::datafusion::dataframe::DataFrame;
 use periscope_store::datafusion::error::Result;
-use periscope_store::datafusion::functions_aggregate::expr_fn::{count, count_distinct};
+use periscope_store::datafusion::functions_aggregate::expr_fn::{count, count_distinct, max};
 use periscope_store::datafusion::functions_window::expr_fn::row_number;
 use periscope_store::datafusion::logical_expr::ExprFunctionExt;
 use periscope_store::datafusion::prelude::{col, lit};
@@ -92,13 +92,15 @@ pub(crate) fn raw_records(batch: &RecordBatch, out: &mut Vec<RawRecord>) {
     }
 }
 
-/// The number of rows and of distinct values of `column`.
+/// The number of records (distinct keys) and of distinct values of
+/// `column` among the rows of `frame` — no need to pick the newest row of
+/// each key first, as `column` is the same in every row of a key.
 pub(crate) async fn counts(frame: DataFrame, column: &str) -> Result<(u64, u64)> {
     let batches = frame
         .aggregate(
             vec![],
             vec![
-                count(lit(1)).alias("rows"),
+                count_distinct(col("key")).alias("rows"),
                 count_distinct(col(column)).alias("distinct"),
             ],
         )?
@@ -119,11 +121,13 @@ pub(crate) async fn counts(frame: DataFrame, column: &str) -> Result<(u64, u64)>
     Ok((value("rows"), value("distinct")))
 }
 
-/// Rows per `interval` (ns) bucket of `time`, oldest first: (bucket start
-/// in Unix ns, rows).
+/// Records per `interval` (ns) bucket of their newest `time`, oldest
+/// first: (bucket start in Unix ns, records). Each key counts once, in the
+/// bucket of its latest row (an aggregation: no row but the time is read).
 pub(crate) async fn histogram(frame: DataFrame, interval: i64) -> Result<Vec<(i64, u64)>> {
     let bucket = col("time") - (col("time") % lit(interval));
     let batches = frame
+        .aggregate(vec![col("key")], vec![max(col("time")).alias("time")])?
         .aggregate(vec![bucket.alias("bucket")], vec![count(lit(1)).alias("n")])?
         .sort(vec![col("bucket").sort(true, false)])?
         .collect()

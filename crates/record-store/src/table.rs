@@ -56,17 +56,23 @@ impl KeyedTable {
         self.store.append(batch).await
     }
 
-    /// One row per key among those of `[start, end]` that `predicate` keeps.
-    async fn rows(&self, predicate: Option<Expr>, search: &Search) -> Result<DataFrame> {
+    /// The rows of `[start, end]` that `predicate` keeps (several per key
+    /// when a record was reported more than once).
+    async fn matching(&self, predicate: Option<Expr>, search: &Search) -> Result<DataFrame> {
         let frame = self
             .store
             .scan(search.start, search.end)
             .await
             .map_err(Error::from)?;
-        let frame = match predicate {
-            Some(p) => frame.filter(p).map_err(engine)?,
-            None => frame,
-        };
+        match predicate {
+            Some(p) => frame.filter(p).map_err(engine),
+            None => Ok(frame),
+        }
+    }
+
+    /// One row per key, its newest, among the matching rows.
+    async fn rows(&self, predicate: Option<Expr>, search: &Search) -> Result<DataFrame> {
+        let frame = self.matching(predicate, search).await?;
         latest_per_key(frame, self.tiebreak).map_err(engine)
     }
 
@@ -108,14 +114,14 @@ impl KeyedTable {
 
     /// Distinct `resources` values and records.
     pub async fn statistics(&self, predicate: Option<Expr>, search: &Search) -> Result<Statistics> {
-        let rows = self.rows(predicate, search).await?;
+        let rows = self.matching(predicate, search).await?;
         let (events, resources) = counts(rows, self.resources).await.map_err(engine)?;
         Ok(Statistics { resources, events })
     }
 
     /// Records per `search.interval`, oldest first.
     pub async fn histogram(&self, predicate: Option<Expr>, search: &Search) -> Result<Histogram> {
-        let rows = self.rows(predicate, search).await?;
+        let rows = self.matching(predicate, search).await?;
         let buckets = histogram(rows, search.interval).await.map_err(engine)?;
         if buckets.len() > MAX_BUCKETS {
             return Err(Error::new(

@@ -1,0 +1,236 @@
+//! Event search over a 10-million-record data set (24 hours, 200 namespaces,
+//! 5 million event objects each reported twice, the second report a later,
+//! higher-count update), the embedded store against `rg` over the same
+//! reports as NDJSON, in the same run:
+//! - a tenant's search: one namespace and a reason, the total (distinct event
+//!   objects) and the newest 10 — vs `rg -c` of the reports naming both (rg
+//!   counts reports; it does not fold updates into one event);
+//! - a 24-hour histogram (1-hour buckets) of every event object — vs `rg -o`
+//!   of the hour of every report (the counting, done here, is not timed).
+//!
+//! The data set is built once under `target/bench-data/` and reused.
+//! `rg` must be installed (`apt-get install ripgrep`).
+//!
+//! Run: `cargo bench --bench event_query`.
+
+mod common;
+
+use common::{data_dir, Rng};
+use criterion::{criterion_group, criterion_main, Criterion};
+use periscope_event_store::EventStore;
+use periscope_events::{parse_body, EventRequest};
+use periscope_model::Scope;
+use periscope_record_search::RecordBackend;
+use periscope_store::StoreOptions;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const REPORTS: u64 = 10_000_000;
+const NAMESPACES: u64 = 200;
+const REASONS: [&str; 12] = [
+    "Scheduled",
+    "Pulling",
+    "Pulled",
+    "Created",
+    "Started",
+    "Killing",
+    "BackOff",
+    "Unhealthy",
+    "FailedScheduling",
+    "FailedMount",
+    "SuccessfulCreate",
+    "ScalingReplicaSet",
+];
+/// 2026-11-25T00:00:00Z, Unix seconds.
+const START: i64 = 1_795_564_800;
+const DAY: i64 = 86_400;
+const CHUNK: u64 = 100_000;
+
+fn time(seconds: i64) -> String {
+    periscope_logs::format_time(seconds * 1_000_000_000)
+}
+
+/// Report `i`: object `i / 2` (the second report an update), time-ordered
+/// over the day.
+fn report(i: u64, rng: &mut Rng) -> String {
+    let object = i / 2;
+    let mut seed = Rng(object.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let ns = seed.next() % NAMESPACES;
+    let reason = REASONS[(seed.next() % REASONS.len() as u64) as usize];
+    let pod = seed.next() % 50;
+    let first = START + (object as i128 * 2 * DAY as i128 / REPORTS as i128) as i64;
+    let last = first
+        + if i % 2 == 1 {
+            (rng.next() % 300) as i64
+        } else {
+            0
+        };
+    let kind = if reason == "ScalingReplicaSet" {
+        "Deployment"
+    } else {
+        "Pod"
+    };
+    format!(
+        r#"{{"metadata":{{"name":"web-{pod}.{object:x}","namespace":"ns-{ns}","uid":"ev-{object:012x}"}},"involvedObject":{{"kind":"{kind}","namespace":"ns-{ns}","name":"web-{pod}","uid":"pod-{ns}-{pod}"}},"reason":"{reason}","message":"{reason} for web-{pod} in ns-{ns}","type":"{}","count":{},"firstTimestamp":"{}","lastTimestamp":"{}","source":{{"component":"kubelet","host":"node-{}"}}}}"#,
+        if matches!(
+            reason,
+            "BackOff" | "Unhealthy" | "FailedScheduling" | "FailedMount"
+        ) {
+            "Warning"
+        } else {
+            "Normal"
+        },
+        1 + i % 2,
+        time(first),
+        time(last),
+        pod % 8
+    )
+}
+
+fn store_options(dir: &Path) -> StoreOptions {
+    let mut options = StoreOptions::new(dir.join("store"));
+    options.max_buffered_bytes = 2 << 30;
+    options
+}
+
+/// Builds (once) the store and the NDJSON file with the same reports.
+fn data_set(runtime: &tokio::runtime::Runtime) -> (EventStore, PathBuf) {
+    let dir = data_dir("events-10m");
+    let ndjson = dir.join("events.ndjson");
+    if !dir.join("complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = EventStore::open(store_options(&dir)).unwrap();
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&ndjson).unwrap());
+        let mut rng = Rng(11);
+        let started = std::time::Instant::now();
+        for chunk in 0..REPORTS / CHUNK {
+            let lines: Vec<String> = (chunk * CHUNK..(chunk + 1) * CHUNK)
+                .map(|i| report(i, &mut rng))
+                .collect();
+            let body = lines.join("\n");
+            out.write_all(body.as_bytes()).unwrap();
+            out.write_all(b"\n").unwrap();
+            let parsed = parse_body(&body, "default", 1 << 20).unwrap();
+            assert!(parsed.errors.is_empty());
+            runtime.block_on(store.ingest(parsed.records)).unwrap();
+            if (chunk + 1) % 10 == 0 {
+                runtime.block_on(store.store().flush()).unwrap();
+            }
+        }
+        runtime.block_on(store.store().flush()).unwrap();
+        out.flush().unwrap();
+        println!(
+            "built the 10M-report event data set in {:?}: {:?}",
+            started.elapsed(),
+            store.store().stats()
+        );
+        drop(store);
+        std::fs::write(dir.join("complete"), b"").unwrap();
+    }
+    (EventStore::open(store_options(&dir)).unwrap(), ndjson)
+}
+
+fn request(pairs: &[(&str, &str)], scope: &Scope) -> EventRequest {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    EventRequest::parse(
+        &pairs,
+        scope,
+        &BTreeMap::new(),
+        (START + DAY + 3600) * 1_000_000_000,
+    )
+    .unwrap()
+}
+
+fn rg(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("rg")
+        .args(args)
+        .output()
+        .expect("rg is installed (apt-get install ripgrep)");
+    assert!(
+        out.status.success() || out.status.code() == Some(1),
+        "rg failed: {out:?}"
+    );
+    out.stdout
+}
+
+const PATTERN: &str = r#""namespace":"ns-7","uid".*"reason":"BackOff""#;
+
+fn search(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (store, ndjson) = data_set(&runtime);
+    let ndjson = ndjson.to_str().unwrap().to_string();
+    let tenant = Scope::namespaces(["ns-7"]);
+    let filtered = request(&[("reason_filter", "BackOff"), ("size", "10")], &tenant);
+    let histogram = request(
+        &[("operation", "histogram"), ("interval", "1h")],
+        &Scope::ClusterWide,
+    );
+
+    // Both sides find the same events: rg's matching reports, folded by uid.
+    let page = runtime
+        .block_on(store.query(&filtered.filter, &filtered.search))
+        .unwrap();
+    let matching = String::from_utf8(rg(&[
+        "-o",
+        r#""namespace":"ns-7","uid":"ev-[0-9a-f]+".*"reason":"BackOff""#,
+        &ndjson,
+    ]))
+    .unwrap();
+    let objects: BTreeSet<&str> = matching
+        .lines()
+        .filter_map(|l| l.split("\"uid\":\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(page.total, objects.len() as u64);
+    let buckets = runtime
+        .block_on(store.histogram(&histogram.filter, &histogram.search))
+        .unwrap();
+    assert_eq!(buckets.total, REPORTS / 2);
+
+    let mut group = c.benchmark_group("event_query_10m");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("namespace_reason/periscope", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(store.query(&filtered.filter, &filtered.search))
+                .unwrap()
+        })
+    });
+    group.bench_function("namespace_reason/rg", |b| {
+        b.iter(|| rg(&["-c", PATTERN, &ndjson]))
+    });
+    group.bench_function("histogram_24h/periscope", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(store.histogram(&histogram.filter, &histogram.search))
+                .unwrap()
+        })
+    });
+    group.bench_function("histogram_24h/rg", |b| {
+        b.iter(|| {
+            rg(&[
+                "-o",
+                "-N",
+                "\"lastTimestamp\":\"2026-11-25T[0-9][0-9]",
+                &ndjson,
+            ])
+            .len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, search);
+criterion_main!(benches);
