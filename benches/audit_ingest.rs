@@ -6,7 +6,7 @@
 //!
 //! Periscope runs on a single-threaded runtime (one core for its request
 //! handling, parsing and flushing; fsyncs on its blocking pool); the client
-//! sends four batches at a time from another thread, each with fresh audit
+//! sends four (and sixteen) batches at a time from another thread, each with fresh audit
 //! ids (a repeat would be dropped as a re-delivery). Baseline in the same run:
 //! only parsing the same batches (`periscope_audit::parse_body`, no storage).
 //!
@@ -83,36 +83,41 @@ fn ingest(c: &mut Criterion) {
         })
     });
     let mut sent = 0u64;
-    group.bench_function("webhook_durable", |b| {
-        b.iter_custom(|iterations| {
-            // Fresh ids for every batch, made before the clock starts.
-            let bodies: Vec<Vec<bytes::Bytes>> = (0..iterations)
-                .map(|_| {
-                    (0..CONCURRENT_REQUESTS)
-                        .map(|_| {
-                            sent += 1;
-                            bytes::Bytes::from(template.replace(MARK, &format!("{sent:08x}")))
-                        })
-                        .collect()
-                })
-                .collect();
-            let started = std::time::Instant::now();
-            client_runtime.block_on(async {
-                for round in bodies {
-                    let requests = round
-                        .into_iter()
-                        .map(|body| client.post(&url).bearer_auth(TOKEN).body(body).send());
-                    for response in futures::future::join_all(requests).await {
-                        let response = response.unwrap();
-                        assert_eq!(response.status(), 200);
-                        let answer: Value = response.json().await.unwrap();
-                        assert_eq!(answer["stored"], BATCH, "{answer}");
+    // Four batches in flight, and sixteen: the acknowledgement waits for the
+    // log's fsync, which concurrent batches share.
+    for in_flight in [CONCURRENT_REQUESTS, 4 * CONCURRENT_REQUESTS] {
+        group.throughput(Throughput::Elements((BATCH * in_flight) as u64));
+        group.bench_function(format!("webhook_durable/{in_flight}_in_flight"), |b| {
+            b.iter_custom(|iterations| {
+                // Fresh ids for every batch, made before the clock starts.
+                let bodies: Vec<Vec<bytes::Bytes>> = (0..iterations)
+                    .map(|_| {
+                        (0..in_flight)
+                            .map(|_| {
+                                sent += 1;
+                                bytes::Bytes::from(template.replace(MARK, &format!("{sent:08x}")))
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let started = std::time::Instant::now();
+                client_runtime.block_on(async {
+                    for round in bodies {
+                        let requests = round
+                            .into_iter()
+                            .map(|body| client.post(&url).bearer_auth(TOKEN).body(body).send());
+                        for response in futures::future::join_all(requests).await {
+                            let response = response.unwrap();
+                            assert_eq!(response.status(), 200);
+                            let answer: Value = response.json().await.unwrap();
+                            assert_eq!(answer["stored"], BATCH, "{answer}");
+                        }
                     }
-                }
-            });
-            started.elapsed()
-        })
-    });
+                });
+                started.elapsed()
+            })
+        });
+    }
     group.finish();
     if let Some(mib) = peak_rss_mib() {
         println!("audit_ingest: peak resident set of the process (client included): {mib} MiB");

@@ -1,22 +1,32 @@
-//! Event search over a 10-million-record data set (24 hours, 200 namespaces,
-//! 5 million event objects each reported twice, the second report a later,
-//! higher-count update), the embedded store against `rg` over the same
-//! reports as NDJSON, in the same run:
+//! Event and audit search over 10-million-record data sets (24 hours, 200
+//! namespaces), the embedded stores against `rg` over the same records as
+//! NDJSON, in the same run.
+//!
+//! Events: 5 million event objects each reported twice (the second report a
+//! later, higher-count update):
 //! - a tenant's search: one namespace and a reason, the total (distinct event
 //!   objects) and the newest 10 — vs `rg -c` of the reports naming both (rg
 //!   counts reports; it does not fold updates into one event);
 //! - a 24-hour histogram (1-hour buckets) of every event object — vs `rg -o`
 //!   of the hour of every report (the counting, done here, is not timed).
 //!
-//! The data set is built once under `target/bench-data/` and reused.
+//! Audit: 10 million apiserver records (`audit.k8s.io/v1`, as the webhook
+//! sends them), one per request:
+//! - a tenant's search: one namespace and a verb, the total and the newest 10
+//!   — vs `rg -c`;
+//! - a 24-hour histogram — vs `rg -o` of the hour of every record.
+//!
+//! The data sets are built once under `target/bench-data/` and reused.
 //! `rg` must be installed (`apt-get install ripgrep`).
 //!
-//! Run: `cargo bench --bench event_query`.
+//! Run: `cargo bench --bench record_query`.
 
 mod common;
 
 use common::{data_dir, Rng};
 use criterion::{criterion_group, criterion_main, Criterion};
+use periscope_audit::{AuditRequest, Redaction};
+use periscope_audit_store::AuditStore;
 use periscope_event_store::EventStore;
 use periscope_events::{parse_body, EventRequest};
 use periscope_model::Scope;
@@ -135,6 +145,13 @@ fn data_set(runtime: &tokio::runtime::Runtime) -> (EventStore, PathBuf) {
     (EventStore::open(store_options(&dir)).unwrap(), ndjson)
 }
 
+fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 fn request(pairs: &[(&str, &str)], scope: &Scope) -> EventRequest {
     let pairs: Vec<(String, String)> = pairs
         .iter()
@@ -232,5 +249,156 @@ fn search(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, search);
+const VERBS: [&str; 7] = [
+    "get", "list", "watch", "update", "patch", "create", "delete",
+];
+
+/// Audit record `i`: time-ordered over the day, mostly reads.
+fn audit_record(i: u64, rng: &mut Rng) -> String {
+    let ns = rng.next() % NAMESPACES;
+    let verb = VERBS[match rng.next() % 100 {
+        0..=49 => 0,
+        50..=79 => 1,
+        80..=89 => 2,
+        90..=94 => 3,
+        95..=97 => 4,
+        98 => 5,
+        _ => 6,
+    }];
+    let pod = rng.next() % 50;
+    let at = START * 1_000_000 + (i as i128 * DAY as i128 * 1_000_000 / REPORTS as i128) as i64;
+    let micro = |us: i64| periscope_logs::format_time(us * 1000);
+    format!(
+        r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"{:016x}-{i:x}","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/ns-{ns}/pods/web-{pod}","verb":"{verb}","user":{{"username":"system:serviceaccount:ns-{ns}:app","groups":["system:serviceaccounts","system:authenticated"]}},"sourceIPs":["10.0.{}.{}"],"userAgent":"kube-controller-manager/v1.31.0","objectRef":{{"resource":"pods","namespace":"ns-{ns}","name":"web-{pod}","apiVersion":"v1"}},"responseStatus":{{"metadata":{{}},"code":200}},"requestReceivedTimestamp":"{}","stageTimestamp":"{}","annotations":{{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed"}}}}"#,
+        rng.next(),
+        ns % 8,
+        pod,
+        micro(at),
+        micro(at + 1200)
+    )
+}
+
+/// Builds (once) the audit store and the NDJSON file with the same records.
+fn audit_data_set(runtime: &tokio::runtime::Runtime) -> (AuditStore, PathBuf) {
+    let dir = data_dir("audit-10m");
+    let ndjson = dir.join("audit.ndjson");
+    if !dir.join("complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = AuditStore::open(store_options(&dir)).unwrap();
+        let mut out =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&ndjson).unwrap());
+        let mut rng = Rng(13);
+        let started = std::time::Instant::now();
+        for chunk in 0..REPORTS / CHUNK {
+            let lines: Vec<String> = (chunk * CHUNK..(chunk + 1) * CHUNK)
+                .map(|i| audit_record(i, &mut rng))
+                .collect();
+            for l in &lines {
+                out.write_all(l.as_bytes()).unwrap();
+                out.write_all(b"\n").unwrap();
+            }
+            let batch = format!(
+                r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{}]}}"#,
+                lines.join(",")
+            );
+            let parsed =
+                periscope_audit::parse_body(batch.as_bytes(), "default", &Redaction::default())
+                    .unwrap();
+            assert!(parsed.errors.is_empty());
+            runtime.block_on(store.ingest(parsed.records)).unwrap();
+            if (chunk + 1) % 10 == 0 {
+                runtime.block_on(store.store().flush()).unwrap();
+            }
+        }
+        runtime.block_on(store.store().flush()).unwrap();
+        out.flush().unwrap();
+        println!(
+            "built the 10M-record audit data set in {:?}: {:?}",
+            started.elapsed(),
+            store.store().stats()
+        );
+        drop(store);
+        std::fs::write(dir.join("complete"), b"").unwrap();
+    }
+    (AuditStore::open(store_options(&dir)).unwrap(), ndjson)
+}
+
+fn audit_request(p: &[(&str, &str)], scope: &Scope) -> AuditRequest {
+    AuditRequest::parse(
+        &pairs(p),
+        scope,
+        &BTreeMap::new(),
+        (START + DAY + 3600) * 1_000_000_000,
+    )
+    .unwrap()
+}
+
+const AUDIT_PATTERN: &str = r#""verb":"delete".*"namespace":"ns-7""#;
+
+fn audit_search(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (store, ndjson) = audit_data_set(&runtime);
+    let ndjson = ndjson.to_str().unwrap().to_string();
+    let filtered = audit_request(
+        &[("verb_filter", "delete"), ("size", "10")],
+        &Scope::namespaces(["ns-7"]),
+    );
+    let histogram = audit_request(
+        &[("operation", "histogram"), ("interval", "1h")],
+        &Scope::ClusterWide,
+    );
+    let page = runtime
+        .block_on(store.query(&filtered.filter, &filtered.search))
+        .unwrap();
+    let rg_count: u64 = String::from_utf8(rg(&["-c", AUDIT_PATTERN, &ndjson]))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(page.total, rg_count);
+    let buckets = runtime
+        .block_on(store.histogram(&histogram.filter, &histogram.search))
+        .unwrap();
+    assert_eq!(buckets.total, REPORTS);
+
+    let mut group = c.benchmark_group("audit_query_10m");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("namespace_verb/periscope", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(store.query(&filtered.filter, &filtered.search))
+                .unwrap()
+        })
+    });
+    group.bench_function("namespace_verb/rg", |b| {
+        b.iter(|| rg(&["-c", AUDIT_PATTERN, &ndjson]))
+    });
+    group.bench_function("histogram_24h/periscope", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(store.histogram(&histogram.filter, &histogram.search))
+                .unwrap()
+        })
+    });
+    group.bench_function("histogram_24h/rg", |b| {
+        b.iter(|| {
+            rg(&[
+                "-o",
+                "-N",
+                "\"requestReceivedTimestamp\":\"2026-11-25T[0-9][0-9]",
+                &ndjson,
+            ])
+            .len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, search, audit_search);
 criterion_main!(benches);
