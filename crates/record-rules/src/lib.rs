@@ -1,0 +1,30 @@
+//! Conditions over event and audit records in the syntax of kube-events'
+//! event-rule-engine (`type="Warning" and involvedObject.kind="Pod" and
+//! reason="BackOff" and count>3`), parsed into an AST ([`Condition::parse`],
+//! which is the validation on write) and evaluated against a record's JSON
+//! ([`Condition::matches`]) with that engine's semantics, kept for
+//! compatibility:
+//! - `and` and `or` have one precedence and associate to the left
+//!   (`a or b and c` is `(a or b) and c`); a prefix `not` negates everything
+//!   after it (`not a and b` is `not (a and b)`);
+//! - a comparison on a missing field is false, negated operators included
+//!   (`!=`, `not in`, `not contains`, `not like`, `not regex`); only `not
+//!   exists` holds for it;
+//! - `like` (`*`, `?` wildcards) and `regex` are unanchored;
+//! - a number literal compares numerically (a non-numeric value is an error of
+//!   the evaluation, not a match); other values compare as text;
+//! - `a[*].b` is any element, `a[N]` and `a[N:M]` the elements of an index or
+//!   slice.
+//!
+//! The first part of the event and audit rules: not wired to the alerting
+//! service yet.
+
+mod ast;
+mod eval;
+mod parse;
+
+pub use ast::{Comparison, Condition, Literal, Path, Segment};
+pub use parse::ParseError;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+//! Golden cases from kube-events' documented and default rules
+//! (kubesphere/kube-events `config/crs/cluster-rules-default.yaml`, the
+//! event-rule-engine README) and the semantics its visitor has.
+
+use crate::Condition;
+use serde_json::{json, Value};
+
+fn backoff() -> Value {
+    json!({
+        "type": "Warning", "reason": "BackOff", "count": 5,
+        "message": "Back-off restarting failed container",
+        "metadata": {"namespace": "team-a", "name": "web-1.17c"},
+        "involvedObject": {"kind": "Pod", "namespace": "team-a", "name": "web-1", "fieldPath": "spec.containers{web}"},
+        "source": {"component": "kubelet", "host": "node-1"}
+    })
+}
+
+fn check(condition: &str, record: &Value) -> bool {
+    Condition::parse(condition)
+        .unwrap_or_else(|e| panic!("{condition}: {e}"))
+        .matches(record)
+        .unwrap_or_else(|e| panic!("{condition}: {e}"))
+}
+
+#[test]
+fn kube_events_default_rules_match_as_they_do_there() {
+    let e = backoff();
+    // From cluster-rules-default.yaml.
+    assert!(check(
+        r#"type="Warning" and involvedObject.kind="Pod" and reason="BackOff""#,
+        &e
+    ));
+    assert!(check(
+        r#"type="Warning" and involvedObject.kind="Pod" and reason="BackOff" and involvedObject.fieldPath != "" and count>3"#,
+        &e
+    ));
+    assert!(!check(
+        r#"type="Warning" and involvedObject.kind="Pod" and reason="FailedScheduling""#,
+        &e
+    ));
+    assert!(check(
+        r#"reason in ("BackOff", "Failed") and source.component = "kubelet""#,
+        &e
+    ));
+    assert!(check(
+        r#"message contains "restarting" and not reason in ("Pulled")"#,
+        &e
+    ));
+    assert!(check(r#"metadata.namespace like "team-*""#, &e));
+    assert!(check(r#"involvedObject.name regex "^web-[0-9]+$""#, &e));
+    assert!(check("count >= 5 and count < 6 and count != 4", &e));
+}
+
+#[test]
+fn and_or_share_one_precedence_left_to_right_and_not_takes_the_rest() {
+    let e = backoff();
+    // (true or true) and false = false; SQL would say true or (true and false) = true.
+    assert!(!check(
+        r#"reason = "BackOff" or type = "Warning" and count > 10"#,
+        &e
+    ));
+    assert!(check(
+        r#"reason = "BackOff" or (type = "Warning" and count > 10)"#,
+        &e
+    ));
+    // not (true and false) = true.
+    assert!(check(r#"not reason = "BackOff" and count > 10"#, &e));
+    assert!(!check(r#"not reason = "BackOff""#, &e));
+    assert!(check(r#"! reason = "Pulled""#, &e));
+}
+
+#[test]
+fn a_missing_field_makes_every_comparison_false_but_not_exists() {
+    let e = backoff();
+    for condition in [
+        r#"related.name = "x""#,
+        r#"related.name != "x""#,
+        r#"related.name not in ("x")"#,
+        r#"related.name not contains "x""#,
+        r#"related.name not like "x*""#,
+        r#"related.name not regex "x""#,
+        "related.count > 0",
+        "related.name exists",
+    ] {
+        assert!(!check(condition, &e), "{condition}");
+    }
+    assert!(check("related.name not exists", &e));
+    assert!(check("involvedObject exists", &e));
+    // The prefix not negates the whole comparison, so it holds.
+    assert!(check(r#"not related.name = "x""#, &e));
+}
+
+#[test]
+fn like_and_regex_are_unanchored() {
+    let e = json!({"metadata": {"namespace": "my-ks-x"}});
+    assert!(check(r#"metadata.namespace like "ks*""#, &e));
+    assert!(check(r#"metadata.namespace regex "ks""#, &e));
+    assert!(check(r#"metadata.namespace like "my-?s-x""#, &e));
+    assert!(
+        !check(r#"metadata.namespace like "^ks""#, &e),
+        "like escapes regex syntax"
+    );
+}
+
+#[test]
+fn array_paths_reach_any_element_an_index_or_a_slice() {
+    // KubeSphere auditing's hostPort rule.
+    let audit = json!({"RequestObject": {"spec": {"containers": [
+        {"name": "a", "ports": [{"hostPort": 0}]},
+        {"name": "b", "ports": [{"hostPort": 8080}], "securityContext": {"privileged": true}}
+    ]}}, "User": {"groups": ["system:authenticated", "devs"]}});
+    assert!(check(
+        "RequestObject.spec.containers[*].ports[*].hostPort > 0",
+        &audit
+    ));
+    assert!(!check(
+        "RequestObject.spec.containers[0].ports[*].hostPort > 0",
+        &audit
+    ));
+    assert!(check(
+        "RequestObject.spec.containers[1:2].ports[*].hostPort > 0",
+        &audit
+    ));
+    assert!(check(
+        "RequestObject.spec.containers[*].securityContext.privileged = true",
+        &audit
+    ));
+    assert!(check(
+        "RequestObject.spec.containers[*].securityContext.privileged",
+        &audit
+    ));
+    assert!(check(r#"User.groups contains "devs""#, &audit));
+    assert!(check(r#"User.groups[*] contains "devs""#, &audit));
+    assert!(
+        !check(r#"User.groups contains "dev""#, &audit),
+        "an array contains whole elements"
+    );
+}
+
+#[test]
+fn malformed_conditions_are_refused_with_where_and_never_panic() {
+    for (condition, expected) in [
+        ("", "empty"),
+        (r#"reason = "BackOff"#, "not closed"),
+        (r#"reason = "a" and"#, "field name"),
+        (r#"(reason = "a""#, "expected )"),
+        (r#"reason in "a""#, "expected ("),
+        (r#"reason in ("a" "b")"#, "expected , or )"),
+        (r#"reason regex "(""#, "regex"),
+        ("count > true", "booleans"),
+        ("reason = ", "expected a string"),
+        (r#"reason = "a" reason = "b""#, "expected and, or"),
+        ("a[x] = 1", "index"),
+        ("a[3:1] = 1", "slice"),
+        ("reason not = 1", "after not"),
+        ("# = 1", "unexpected"),
+    ] {
+        let e = Condition::parse(condition).unwrap_err();
+        assert!(e.message.contains(expected), "{condition:?}: {e}");
+    }
+    let deep = "(".repeat(100) + "a = 1" + &")".repeat(100);
+    assert!(Condition::parse(&deep)
+        .unwrap_err()
+        .message
+        .contains("nested"));
+    // A number literal against text that is not a number is an error of the evaluation.
+    let c = Condition::parse("reason > 3").unwrap();
+    assert!(c.matches(&backoff()).unwrap_err().contains("not a number"));
+}
+
+#[test]
+fn no_input_panics() {
+    // A deterministic sweep of short inputs over the grammar's alphabet.
+    let alphabet: Vec<&str> = vec![
+        "a", ".", "[", "]", "*", "0", ":", "(", ")", "\"", "\\", "=", "!", "<", ">", " ", "not",
+        "and", "or", "in", ",", "like", "exists", "-", "1e9", "true",
+    ];
+    let mut seed: u64 = 7;
+    for _ in 0..20_000 {
+        let mut text = String::new();
+        for _ in 0..(seed % 12) {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            text.push_str(alphabet[(seed >> 33) as usize % alphabet.len()]);
+        }
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        if let Ok(c) = Condition::parse(&text) {
+            let _ = c.matches(&backoff());
+        }
+    }
+}
