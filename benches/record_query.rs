@@ -26,11 +26,12 @@ mod common;
 use common::{data_dir, Rng};
 use criterion::{criterion_group, criterion_main, Criterion};
 use periscope_audit::{AuditRequest, Redaction};
-use periscope_audit_store::AuditStore;
-use periscope_event_store::EventStore;
+use periscope_audit_store::Audit;
+use periscope_event_store::Events;
 use periscope_events::{parse_body, EventRequest};
 use periscope_model::Scope;
 use periscope_record_search::RecordBackend;
+use periscope_record_store::{Signal, SignalStore};
 use periscope_store::StoreOptions;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -106,28 +107,35 @@ fn store_options(dir: &Path) -> StoreOptions {
     options
 }
 
-/// Builds (once) the store and the NDJSON file with the same reports.
-fn data_set(runtime: &tokio::runtime::Runtime) -> (EventStore, PathBuf) {
-    let dir = data_dir("events-10m");
-    let ndjson = dir.join("events.ndjson");
+/// Builds (once) a store of `REPORTS` records from `line(i)` and an NDJSON
+/// file with the same lines; `records` reads a chunk of lines as the
+/// signal's ingest does.
+fn data_set<S: Signal>(
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    seed: u64,
+    line: fn(u64, &mut Rng) -> String,
+    records: fn(&[String]) -> Vec<S::Record>,
+) -> (SignalStore<S>, PathBuf) {
+    let dir = data_dir(name);
+    let ndjson = dir.join("records.ndjson");
     if !dir.join("complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let store = EventStore::open(store_options(&dir)).unwrap();
+        let store = SignalStore::<S>::open(store_options(&dir)).unwrap();
         let mut out =
             std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&ndjson).unwrap());
-        let mut rng = Rng(11);
+        let mut rng = Rng(seed);
         let started = std::time::Instant::now();
         for chunk in 0..REPORTS / CHUNK {
             let lines: Vec<String> = (chunk * CHUNK..(chunk + 1) * CHUNK)
-                .map(|i| report(i, &mut rng))
+                .map(|i| line(i, &mut rng))
                 .collect();
-            let body = lines.join("\n");
-            out.write_all(body.as_bytes()).unwrap();
-            out.write_all(b"\n").unwrap();
-            let parsed = parse_body(&body, "default", 1 << 20).unwrap();
-            assert!(parsed.errors.is_empty());
-            runtime.block_on(store.ingest(parsed.records)).unwrap();
+            for l in &lines {
+                out.write_all(l.as_bytes()).unwrap();
+                out.write_all(b"\n").unwrap();
+            }
+            runtime.block_on(store.ingest(records(&lines))).unwrap();
             if (chunk + 1) % 10 == 0 {
                 runtime.block_on(store.store().flush()).unwrap();
             }
@@ -135,14 +143,33 @@ fn data_set(runtime: &tokio::runtime::Runtime) -> (EventStore, PathBuf) {
         runtime.block_on(store.store().flush()).unwrap();
         out.flush().unwrap();
         println!(
-            "built the 10M-report event data set in {:?}: {:?}",
+            "built the {name} data set in {:?}: {:?}",
             started.elapsed(),
             store.store().stats()
         );
         drop(store);
         std::fs::write(dir.join("complete"), b"").unwrap();
     }
-    (EventStore::open(store_options(&dir)).unwrap(), ndjson)
+    (SignalStore::<S>::open(store_options(&dir)).unwrap(), ndjson)
+}
+
+/// Event reports as kube-events' webhook sink sends them (NDJSON).
+fn event_records(lines: &[String]) -> Vec<periscope_events::EventRecord> {
+    let parsed = parse_body(&lines.join("\n"), "default", 1 << 20).unwrap();
+    assert!(parsed.errors.is_empty());
+    parsed.records
+}
+
+/// Audit records as the apiserver's webhook sends them (an `EventList`).
+fn audit_records(lines: &[String]) -> Vec<periscope_audit::AuditRecord> {
+    let batch = format!(
+        r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{}]}}"#,
+        lines.join(",")
+    );
+    let parsed =
+        periscope_audit::parse_body(batch.as_bytes(), "default", &Redaction::default()).unwrap();
+    assert!(parsed.errors.is_empty());
+    parsed.records
 }
 
 fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -185,7 +212,7 @@ fn search(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (store, ndjson) = data_set(&runtime);
+    let (store, ndjson) = data_set::<Events>(&runtime, "events-10m", 11, report, event_records);
     let ndjson = ndjson.to_str().unwrap().to_string();
     let tenant = Scope::namespaces(["ns-7"]);
     let filtered = request(&[("reason_filter", "BackOff"), ("size", "10")], &tenant);
@@ -278,52 +305,6 @@ fn audit_record(i: u64, rng: &mut Rng) -> String {
     )
 }
 
-/// Builds (once) the audit store and the NDJSON file with the same records.
-fn audit_data_set(runtime: &tokio::runtime::Runtime) -> (AuditStore, PathBuf) {
-    let dir = data_dir("audit-10m");
-    let ndjson = dir.join("audit.ndjson");
-    if !dir.join("complete").exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = AuditStore::open(store_options(&dir)).unwrap();
-        let mut out =
-            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&ndjson).unwrap());
-        let mut rng = Rng(13);
-        let started = std::time::Instant::now();
-        for chunk in 0..REPORTS / CHUNK {
-            let lines: Vec<String> = (chunk * CHUNK..(chunk + 1) * CHUNK)
-                .map(|i| audit_record(i, &mut rng))
-                .collect();
-            for l in &lines {
-                out.write_all(l.as_bytes()).unwrap();
-                out.write_all(b"\n").unwrap();
-            }
-            let batch = format!(
-                r#"{{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{}]}}"#,
-                lines.join(",")
-            );
-            let parsed =
-                periscope_audit::parse_body(batch.as_bytes(), "default", &Redaction::default())
-                    .unwrap();
-            assert!(parsed.errors.is_empty());
-            runtime.block_on(store.ingest(parsed.records)).unwrap();
-            if (chunk + 1) % 10 == 0 {
-                runtime.block_on(store.store().flush()).unwrap();
-            }
-        }
-        runtime.block_on(store.store().flush()).unwrap();
-        out.flush().unwrap();
-        println!(
-            "built the 10M-record audit data set in {:?}: {:?}",
-            started.elapsed(),
-            store.store().stats()
-        );
-        drop(store);
-        std::fs::write(dir.join("complete"), b"").unwrap();
-    }
-    (AuditStore::open(store_options(&dir)).unwrap(), ndjson)
-}
-
 fn audit_request(p: &[(&str, &str)], scope: &Scope) -> AuditRequest {
     AuditRequest::parse(
         &pairs(p),
@@ -341,7 +322,7 @@ fn audit_search(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let (store, ndjson) = audit_data_set(&runtime);
+    let (store, ndjson) = data_set::<Audit>(&runtime, "audit-10m", 13, audit_record, audit_records);
     let ndjson = ndjson.to_str().unwrap().to_string();
     let filtered = audit_request(
         &[("verb_filter", "delete"), ("size", "10")],
