@@ -30,7 +30,7 @@ use periscope_audit_store::Audit;
 use periscope_event_store::Events;
 use periscope_events::{parse_body, EventRequest};
 use periscope_model::Scope;
-use periscope_record_search::RecordBackend;
+use periscope_record_search::{RecordBackend, Search};
 use periscope_record_store::{Signal, SignalStore};
 use periscope_store::StoreOptions;
 use std::collections::{BTreeMap, BTreeSet};
@@ -172,6 +172,43 @@ fn audit_records(lines: &[String]) -> Vec<periscope_audit::AuditRecord> {
     parsed.records
 }
 
+/// The four timed searches of one signal: its filter and histogram in
+/// Periscope, and `rg` with `pattern` (counting) and `hour` (each record's hour).
+#[allow(clippy::too_many_arguments)]
+fn bench_group<S: Signal>(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    group: &str,
+    store: &SignalStore<S>,
+    filtered: (&S::Filter, &Search, &str),
+    histogram: (&S::Filter, &Search),
+    (pattern, hour): (&str, &str),
+    ndjson: &str,
+) {
+    let mut group = c.benchmark_group(group);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    let (filter, search, name) = filtered;
+    group.bench_function(format!("{name}/periscope"), |b| {
+        b.iter(|| runtime.block_on(store.query(filter, search)).unwrap())
+    });
+    group.bench_function(format!("{name}/rg"), |b| {
+        b.iter(|| rg(&["-c", pattern, ndjson]))
+    });
+    group.bench_function("histogram_24h/periscope", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(store.histogram(histogram.0, histogram.1))
+                .unwrap()
+        })
+    });
+    group.bench_function("histogram_24h/rg", |b| {
+        b.iter(|| rg(&["-o", "-N", hour, ndjson]).len())
+    });
+    group.finish();
+}
+
 fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()
@@ -241,39 +278,16 @@ fn search(c: &mut Criterion) {
         .unwrap();
     assert_eq!(buckets.total, REPORTS / 2);
 
-    let mut group = c.benchmark_group("event_query_10m");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(20));
-    group.bench_function("namespace_reason/periscope", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(store.query(&filtered.filter, &filtered.search))
-                .unwrap()
-        })
-    });
-    group.bench_function("namespace_reason/rg", |b| {
-        b.iter(|| rg(&["-c", PATTERN, &ndjson]))
-    });
-    group.bench_function("histogram_24h/periscope", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(store.histogram(&histogram.filter, &histogram.search))
-                .unwrap()
-        })
-    });
-    group.bench_function("histogram_24h/rg", |b| {
-        b.iter(|| {
-            rg(&[
-                "-o",
-                "-N",
-                "\"lastTimestamp\":\"2026-11-25T[0-9][0-9]",
-                &ndjson,
-            ])
-            .len()
-        })
-    });
-    group.finish();
+    bench_group(
+        c,
+        &runtime,
+        "event_query_10m",
+        &store,
+        (&filtered.filter, &filtered.search, "namespace_reason"),
+        (&histogram.filter, &histogram.search),
+        (PATTERN, "\"lastTimestamp\":\"2026-11-25T[0-9][0-9]"),
+        &ndjson,
+    );
 }
 
 const VERBS: [&str; 7] = [
@@ -346,39 +360,19 @@ fn audit_search(c: &mut Criterion) {
         .unwrap();
     assert_eq!(buckets.total, REPORTS);
 
-    let mut group = c.benchmark_group("audit_query_10m");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(20));
-    group.bench_function("namespace_verb/periscope", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(store.query(&filtered.filter, &filtered.search))
-                .unwrap()
-        })
-    });
-    group.bench_function("namespace_verb/rg", |b| {
-        b.iter(|| rg(&["-c", AUDIT_PATTERN, &ndjson]))
-    });
-    group.bench_function("histogram_24h/periscope", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(store.histogram(&histogram.filter, &histogram.search))
-                .unwrap()
-        })
-    });
-    group.bench_function("histogram_24h/rg", |b| {
-        b.iter(|| {
-            rg(&[
-                "-o",
-                "-N",
-                "\"requestReceivedTimestamp\":\"2026-11-25T[0-9][0-9]",
-                &ndjson,
-            ])
-            .len()
-        })
-    });
-    group.finish();
+    bench_group(
+        c,
+        &runtime,
+        "audit_query_10m",
+        &store,
+        (&filtered.filter, &filtered.search, "namespace_verb"),
+        (&histogram.filter, &histogram.search),
+        (
+            AUDIT_PATTERN,
+            "\"requestReceivedTimestamp\":\"2026-11-25T[0-9][0-9]",
+        ),
+        &ndjson,
+    );
 }
 
 criterion_group!(benches, search, audit_search);

@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use periscope_model::Error;
-use periscope_record_search::{Answer, Export, Ingested};
+use periscope_record_search::{Answer, Export, RecordBackend};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -54,27 +54,32 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-/// The ingest answer: what was stored and which lines or items failed.
-fn ingested(ingested: Ingested, rejected: Vec<serde_json::Value>) -> Response {
-    Json(json!({
-        "accepted": ingested.stored + ingested.duplicates,
-        "stored": ingested.stored,
-        "duplicates": ingested.duplicates,
+/// Stores the usable records of a body and answers what was stored and
+/// which of its `what` (lines, items) failed; a body none of whose
+/// documents could be used is refused (400, naming the first problem).
+async fn store<B: RecordBackend + ?Sized>(
+    backend: &B,
+    records: Vec<B::Record>,
+    rejected: Vec<serde_json::Value>,
+    what: &str,
+) -> Handled {
+    if records.is_empty() && !rejected.is_empty() {
+        return Err(Error::bad_request(format!(
+            "none of the {} {what} could be used; the first: {}",
+            rejected.len(),
+            rejected[0]
+        ))
+        .into());
+    }
+    let stored = backend.ingest(records).await?;
+    Ok(Json(json!({
+        "accepted": stored.stored + stored.duplicates,
+        "stored": stored.stored,
+        "duplicates": stored.duplicates,
         "errors": !rejected.is_empty(),
         "rejected": rejected,
     }))
-    .into_response()
-}
-
-/// Refuses a body none of whose documents could be used.
-fn all_rejected(what: &str, rejected: &[serde_json::Value]) -> Error {
-    let first = rejected
-        .first()
-        .map_or_else(String::new, |r| format!("; the first: {r}"));
-    Error::bad_request(format!(
-        "none of the {} {what} could be used{first}",
-        rejected.len()
-    ))
+    .into_response())
 }
 
 async fn ingest_events(
@@ -89,16 +94,12 @@ async fn ingest_events(
         .map_err(|e| Error::bad_request(format!("the body is not UTF-8: {e}")))?;
     let parsed =
         periscope_events::parse_body(text, &shipper.cluster, state.config.ingest.max_line_bytes)?;
-    let rejected: Vec<_> = parsed
+    let rejected = parsed
         .errors
         .iter()
         .map(|e| json!({"line": e.line, "reason": e.reason}))
         .collect();
-    if parsed.records.is_empty() && !rejected.is_empty() {
-        return Err(all_rejected("lines", &rejected).into());
-    }
-    let stored = backend.ingest(parsed.records).await?;
-    Ok(ingested(stored, rejected))
+    store(&*backend, parsed.records, rejected, "lines").await
 }
 
 async fn audit_webhook(
@@ -110,16 +111,12 @@ async fn audit_webhook(
     let backend = Arc::clone(state.audit_backend(Some(&shipper.cluster))?);
     let (bytes, _slot) = ingest_body(&state, &headers, body).await?;
     let parsed = periscope_audit::parse_body(&bytes, &shipper.cluster, &state.records.redaction)?;
-    let rejected: Vec<_> = parsed
+    let rejected = parsed
         .errors
         .iter()
         .map(|e| json!({"item": e.item, "reason": e.reason}))
         .collect();
-    if parsed.records.is_empty() && !rejected.is_empty() {
-        return Err(all_rejected("items", &rejected).into());
-    }
-    let stored = backend.ingest(parsed.records).await?;
-    Ok(ingested(stored, rejected))
+    store(&*backend, parsed.records, rejected, "items").await
 }
 
 /// The query parameters as pairs.
