@@ -35,6 +35,13 @@ pub enum Comparison {
     Ge,
 }
 
+/// Which end `startswith` / `endswith` test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affix {
+    Prefix,
+    Suffix,
+}
+
 /// A parsed condition.
 #[derive(Debug, Clone)]
 pub enum Condition {
@@ -42,12 +49,15 @@ pub enum Condition {
     Or(Box<Condition>, Box<Condition>),
     Not(Box<Condition>),
     Compare(Path, Comparison, Literal),
-    /// `in (...)`, negated for `not in`.
+    /// `in (...)` (and Falco's `intersects`): any reached value is one of
+    /// the list's; negated for `not in`.
     In(Path, bool, Vec<Literal>),
     /// `contains`, negated for `not contains`.
     Contains(Path, bool, Literal),
     /// `regex` / `like` (translated to a regex), negated for `not ...`.
     Matches(Path, bool, regex::Regex),
+    /// Falco's `startswith` / `endswith`, negated for `not ...`.
+    Affix(Path, bool, Affix, String),
     /// `exists`, negated for `not exists`.
     Exists(Path, bool),
     /// A bare field: true when it is `true`.

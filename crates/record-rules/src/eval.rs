@@ -1,7 +1,8 @@
 //! Evaluation against a record's JSON, with the engine's semantics (see the
 //! crate documentation).
 
-use crate::ast::{Comparison, Condition, Literal, Path, Segment};
+use crate::ast::{Affix, Comparison, Condition, Literal, Path, Segment};
+use crate::vocabulary::Dialect;
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -112,22 +113,61 @@ fn any(
 }
 
 impl Condition {
-    /// Whether `record` matches. An error is a value the condition cannot
-    /// compare (a number literal against text that is not a number).
+    /// Whether `record` matches, in kube-events' dialect. An error is a
+    /// value the condition cannot compare (a number literal against text
+    /// that is not a number).
     pub fn matches(&self, record: &Value) -> Result<bool, String> {
+        self.matches_in(record, Dialect::KubeEvents)
+    }
+
+    /// Whether `record` matches, read in `dialect` (the strict one never
+    /// fails: what cannot be compared does not match).
+    pub fn matches_in(&self, record: &Value, dialect: Dialect) -> Result<bool, String> {
+        let strict = dialect == Dialect::Strict;
         Ok(match self {
-            // Both sides evaluated, as the engine does (an error on either is reported).
+            // kube-events evaluates both sides (an error on either is
+            // reported); strict stops at the first that decides.
+            Condition::And(a, b) if strict => {
+                a.matches_in(record, dialect)? && b.matches_in(record, dialect)?
+            }
+            Condition::Or(a, b) if strict => {
+                a.matches_in(record, dialect)? || b.matches_in(record, dialect)?
+            }
             Condition::And(a, b) => {
-                let (a, b) = (a.matches(record)?, b.matches(record)?);
+                let (a, b) = (
+                    a.matches_in(record, dialect)?,
+                    b.matches_in(record, dialect)?,
+                );
                 a && b
             }
             Condition::Or(a, b) => {
-                let (a, b) = (a.matches(record)?, b.matches(record)?);
+                let (a, b) = (
+                    a.matches_in(record, dialect)?,
+                    b.matches_in(record, dialect)?,
+                );
                 a || b
             }
-            Condition::Not(inner) => !inner.matches(record)?,
+            Condition::Not(inner) => !inner.matches_in(record, dialect)?,
             Condition::Compare(path, op, literal) => {
-                any(&values(path, record), |v| compare(path, v, *op, literal))?
+                let found = values(path, record);
+                let result = any(&found, |v| compare(path, v, *op, literal));
+                match result {
+                    Err(_) if strict => false,
+                    other => other?,
+                }
+            }
+            Condition::Affix(path, negated, affix, text) => {
+                let found = values(path, record);
+                if found.is_empty() {
+                    return Ok(false);
+                }
+                found.iter().any(|v| {
+                    let v = self::text(v);
+                    match affix {
+                        Affix::Prefix => v.starts_with(text.as_str()),
+                        Affix::Suffix => v.ends_with(text.as_str()),
+                    }
+                }) != *negated
             }
             Condition::In(path, negated, list) => {
                 let found = values(path, record);
@@ -137,7 +177,11 @@ impl Condition {
                 let mut inside = false;
                 for v in &found {
                     for l in list {
-                        inside |= equal(path, v, l)?;
+                        match equal(path, v, l) {
+                            Ok(eq) => inside |= eq,
+                            Err(_) if strict => {}
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
                 inside != *negated

@@ -16,15 +16,18 @@
 //! - `a[*].b` is any element, `a[N]` and `a[N:M]` the elements of an index or
 //!   slice.
 //!
-//! The first part of the event and audit rules: not wired to the alerting
-//! service yet.
+//! A documented strict dialect ([`Dialect::Strict`]) reads them as most
+//! people expect. Audit conditions also take Falco's `ka.*` field names;
+//! groups may define lists, macros and aliases ([`Context`]).
 
 mod ast;
 mod eval;
 mod parse;
+mod vocabulary;
 
-pub use ast::{Comparison, Condition, Literal, Path, Segment};
+pub use ast::{Affix, Comparison, Condition, Literal, Path, Segment};
 pub use parse::ParseError;
+pub use vocabulary::{falco_field, Context, Dialect, Fields};
 
 #[cfg(test)]
 mod tests;

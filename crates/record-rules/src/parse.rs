@@ -1,7 +1,10 @@
-//! The parser: tokens, then a recursive descent with the engine's
-//! precedence (one level for `and`/`or`, left to right; `not` takes the rest).
+//! The parser: tokens, then a recursive descent with the dialect's
+//! precedence (kube-events: one level for `and`/`or`, left to right, `not`
+//! takes the rest; strict: `not` over `and` over `or`), names resolved
+//! through the [`Context`] (aliases, Falco's `ka.*` fields, lists, macros).
 
-use crate::ast::{Comparison, Condition, Literal, Path, Segment};
+use crate::ast::{Affix, Comparison, Condition, Literal, Path, Segment};
+use crate::vocabulary::{Context, Dialect};
 
 /// Why a condition is refused, with the byte offset where it went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +25,8 @@ enum Token {
     Text(String),
     Number(f64),
     Op(&'static str),
+    /// `${name}`: a macro, list or alias of the group (KubeSphere auditing's syntax).
+    Ref(String),
     Open,
     Close,
     Comma,
@@ -51,6 +56,14 @@ fn lex(text: &str) -> Result<Vec<(usize, Token)>, ParseError> {
             b',' => {
                 out.push((start, Token::Comma));
                 i += 1
+            }
+            b'$' => {
+                let close = text[i..]
+                    .strip_prefix("${")
+                    .and_then(|rest| rest.find('}'))
+                    .ok_or_else(|| err(start, "a ${name} is not closed"))?;
+                out.push((start, Token::Ref(text[i + 2..i + 2 + close].to_string())));
+                i += close + 3;
             }
             b'"' => {
                 // As the engine: \" and \\ are lexed, the text kept as written.
@@ -130,7 +143,7 @@ fn lex(text: &str) -> Result<Vec<(usize, Token)>, ParseError> {
     Ok(out)
 }
 
-fn path(text: &str, offset: usize) -> Result<Path, ParseError> {
+pub(crate) fn path(text: &str, offset: usize) -> Result<Path, ParseError> {
     let err = |message: String| ParseError { offset, message };
     let mut segments = Vec::new();
     let mut rest = text;
@@ -173,13 +186,14 @@ fn path(text: &str, offset: usize) -> Result<Path, ParseError> {
     Ok(Path(segments))
 }
 
-struct Parser {
+struct Parser<'c> {
     tokens: Vec<(usize, Token)>,
     at: usize,
     end: usize,
+    context: &'c Context,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.at).map(|(_, t)| t)
     }
@@ -206,8 +220,21 @@ impl Parser {
         matches!(self.peek(), Some(Token::Op("!"))) || self.word().as_deref() == Some("not")
     }
 
-    /// expression: unary ((and|or) unary)*, left to right.
+    fn strict(&self) -> bool {
+        self.context.dialect == Dialect::Strict
+    }
+
+    /// kube-events: unary ((and|or) unary)*, left to right. Strict: the
+    /// `or`s of `and`s.
     fn expression(&mut self, depth: usize) -> Result<Condition, ParseError> {
+        if self.strict() {
+            let mut left = self.conjunction(depth)?;
+            while self.word().as_deref() == Some("or") {
+                self.at += 1;
+                left = Condition::Or(Box::new(left), Box::new(self.conjunction(depth)?));
+            }
+            return Ok(left);
+        }
         let mut left = self.unary(depth)?;
         loop {
             match self.word().as_deref() {
@@ -224,14 +251,41 @@ impl Parser {
         }
     }
 
+    /// Strict: unary (and unary)*.
+    fn conjunction(&mut self, depth: usize) -> Result<Condition, ParseError> {
+        let mut left = self.unary(depth)?;
+        while self.word().as_deref() == Some("and") {
+            self.at += 1;
+            left = Condition::And(Box::new(left), Box::new(self.unary(depth)?));
+        }
+        Ok(left)
+    }
+
     fn unary(&mut self, depth: usize) -> Result<Condition, ParseError> {
         if depth > MAX_DEPTH {
             return self.error(format!("nested more than {MAX_DEPTH} deep"));
         }
         if self.is_not() {
             self.at += 1;
-            // `not` takes everything after it, as the engine parses it.
-            return Ok(Condition::Not(Box::new(self.expression(depth + 1)?)));
+            // kube-events: `not` takes everything after it, as the engine
+            // parses it; strict: the next term only.
+            let operand = if self.strict() {
+                self.unary(depth + 1)?
+            } else {
+                self.expression(depth + 1)?
+            };
+            return Ok(Condition::Not(Box::new(operand)));
+        }
+        if let Some(Token::Ref(name)) = self.peek() {
+            let name = name.clone();
+            if let Some(m) = self.context.macros.get(&name) {
+                self.at += 1;
+                return Ok(m.clone());
+            }
+            if self.context.aliases.contains_key(&name) {
+                return self.predicate();
+            }
+            return self.error(format!("no macro or alias named {name:?}"));
         }
         if self.peek() == Some(&Token::Open) {
             self.at += 1;
@@ -257,18 +311,99 @@ impl Parser {
         Ok(literal)
     }
 
+    /// A negated operator: as written in the kube-events dialect (false on a
+    /// missing field); `not (...)` in the strict one (true on a missing field).
+    fn negatable(&self, negated: bool, make: impl FnOnce(bool) -> Condition) -> Condition {
+        if negated && self.strict() {
+            Condition::Not(Box::new(make(false)))
+        } else {
+            make(negated)
+        }
+    }
+
+    /// `( item, ... )`, `${list}` or `(list_name)`: the literals, lists expanded.
+    fn list(&mut self) -> Result<Vec<Literal>, ParseError> {
+        if let Some(Token::Ref(name)) = self.peek() {
+            let name = name.clone();
+            let items = self.named_list(&name)?;
+            self.at += 1;
+            return Ok(items);
+        }
+        if self.peek() != Some(&Token::Open) {
+            return self.error("expected ( after in");
+        }
+        self.at += 1;
+        let mut values = Vec::new();
+        loop {
+            match self.peek() {
+                Some(Token::Ref(name)) | Some(Token::Ident(name))
+                    if self.context.lists.contains_key(name) =>
+                {
+                    let name = name.clone();
+                    values.extend(self.named_list(&name)?);
+                    self.at += 1;
+                }
+                // Falco writes list items bare: `in (exec, attach)`.
+                Some(Token::Ident(word))
+                    if !word.eq_ignore_ascii_case("true")
+                        && !word.eq_ignore_ascii_case("false") =>
+                {
+                    values.push(Literal::Text(word.clone()));
+                    self.at += 1;
+                }
+                _ => values.push(self.literal()?),
+            }
+            if self.peek() != Some(&Token::Comma) {
+                break;
+            }
+            self.at += 1;
+        }
+        if self.peek() != Some(&Token::Close) {
+            return self.error("expected , or ) in the list");
+        }
+        self.at += 1;
+        Ok(values)
+    }
+
+    fn named_list(&self, name: &str) -> Result<Vec<Literal>, ParseError> {
+        match self.context.lists.get(name) {
+            Some(items) => Ok(items.clone()),
+            None => self.error(format!("no list named {name:?}")),
+        }
+    }
+
     fn predicate(&mut self) -> Result<Condition, ParseError> {
-        let (offset, name) = match self.tokens.get(self.at) {
-            Some((o, Token::Ident(name))) => (*o, name.clone()),
+        let (offset, name, referenced) = match self.tokens.get(self.at) {
+            Some((o, Token::Ident(name))) => (*o, name.clone(), false),
+            Some((o, Token::Ref(name))) => (*o, name.clone(), true),
             _ => return self.error("expected a field name"),
         };
+        if !referenced {
+            if let Some(m) = self.context.macros.get(&name) {
+                // Falco's macros are used by their bare name.
+                self.at += 1;
+                return Ok(m.clone());
+            }
+        }
         if matches!(
             name.to_ascii_lowercase().as_str(),
-            "and" | "or" | "in" | "contains" | "like" | "regex" | "exists"
+            "and"
+                | "or"
+                | "in"
+                | "contains"
+                | "like"
+                | "regex"
+                | "exists"
+                | "startswith"
+                | "endswith"
+                | "intersects"
         ) {
             return self.error(format!("expected a field name, found {name:?}"));
         }
-        let field = path(&name, offset)?;
+        let field = match self.context.field(&name) {
+            Some(resolved) => resolved,
+            None => path(&name, offset)?,
+        };
         self.at += 1;
         let negated = self.word().as_deref() == Some("not");
         if negated {
@@ -292,28 +427,42 @@ impl Parser {
                 {
                     return self.error("booleans compare only with = and !=");
                 }
+                if op == Comparison::Ne && self.strict() {
+                    // Strict: `x != v` is `not (x = v)`, so it holds for a missing x.
+                    return Ok(Condition::Not(Box::new(Condition::Compare(
+                        field,
+                        Comparison::Eq,
+                        value,
+                    ))));
+                }
                 Ok(Condition::Compare(field, op, value))
             }
-            (_, Some("in")) => {
-                self.at += 1;
-                if self.peek() != Some(&Token::Open) {
-                    return self.error("expected ( after in");
+            (_, Some(op @ ("in" | "intersects"))) => {
+                if op == "intersects" && negated {
+                    return self.error("not intersects is written not (x intersects (...))");
                 }
                 self.at += 1;
-                let mut values = vec![self.literal()?];
-                while self.peek() == Some(&Token::Comma) {
-                    self.at += 1;
-                    values.push(self.literal()?);
-                }
-                if self.peek() != Some(&Token::Close) {
-                    return self.error("expected , or ) in the list");
-                }
+                let values = self.list()?;
+                Ok(self.negatable(negated, |n| Condition::In(field, n, values)))
+            }
+            (_, Some(op @ ("startswith" | "endswith"))) => {
+                let affix = if op == "startswith" {
+                    Affix::Prefix
+                } else {
+                    Affix::Suffix
+                };
                 self.at += 1;
-                Ok(Condition::In(field, negated, values))
+                let text = match self.literal()? {
+                    Literal::Text(t) => t,
+                    Literal::Number(n) => n.to_string(),
+                    Literal::Bool(b) => b.to_string(),
+                };
+                Ok(self.negatable(negated, |n| Condition::Affix(field, n, affix, text)))
             }
             (_, Some("contains")) => {
                 self.at += 1;
-                Ok(Condition::Contains(field, negated, self.literal()?))
+                let needle = self.literal()?;
+                Ok(self.negatable(negated, |n| Condition::Contains(field, n, needle)))
             }
             (_, Some(kind @ ("like" | "regex"))) => {
                 let like = kind == "like";
@@ -329,6 +478,12 @@ impl Parser {
                 } else {
                     pattern
                 };
+                // Strict matching is anchored, as Falco's regex is.
+                let source = if self.strict() {
+                    format!("^(?:{source})$")
+                } else {
+                    source
+                };
                 let re = regex::RegexBuilder::new(&source)
                     .size_limit(1 << 20)
                     .build()
@@ -336,21 +491,29 @@ impl Parser {
                         offset,
                         message: format!("{kind} {source:?}: {e}"),
                     })?;
-                Ok(Condition::Matches(field, negated, re))
+                Ok(self.negatable(negated, |n| Condition::Matches(field, n, re)))
             }
             (_, Some("exists")) => {
                 self.at += 1;
                 Ok(Condition::Exists(field, negated))
             }
-            _ if negated => self.error("expected in, contains, like, regex or exists after not"),
+            _ if negated => self.error(
+                "expected in, contains, like, regex, startswith, endswith or exists after not",
+            ),
             _ => Ok(Condition::Truthy(field)),
         }
     }
 }
 
 impl Condition {
-    /// Parses (and so validates) a condition.
+    /// Parses (and so validates) a condition in kube-events' dialect, with
+    /// no aliases, lists or macros.
     pub fn parse(text: &str) -> Result<Condition, ParseError> {
+        Self::parse_in(text, &Context::default())
+    }
+
+    /// Parses (and so validates) a condition in `context`.
+    pub fn parse_in(text: &str, context: &Context) -> Result<Condition, ParseError> {
         if text.len() > MAX_LEN {
             return Err(ParseError {
                 offset: MAX_LEN,
@@ -368,6 +531,7 @@ impl Condition {
             tokens,
             at: 0,
             end: text.len(),
+            context,
         };
         let condition = parser.expression(0)?;
         if parser.at < parser.tokens.len() {

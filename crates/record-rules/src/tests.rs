@@ -190,3 +190,134 @@ fn no_input_panics() {
         }
     }
 }
+
+fn exec_audit() -> Value {
+    // An exec into a pod as the apiserver audits it over a websocket (verb
+    // get), stored in KubeSphere's PascalCase shape.
+    json!({
+        "AuditID": "a1", "Stage": "ResponseStarted", "Verb": "get",
+        "RequestURI": "/api/v1/namespaces/team-c/pods/db-0/exec?command=sh&container=db",
+        "User": {"username": "carol", "groups": ["devs", "system:authenticated"]},
+        "ObjectRef": {"Resource": "pods", "Namespace": "team-c", "Name": "db-0", "Subresource": "exec"},
+        "ResponseStatus": {"code": 101},
+        "Annotations": {"authorization.k8s.io/decision": "allow"}
+    })
+}
+
+fn audit_context() -> crate::Context {
+    let mut context = crate::Context {
+        fields: crate::Fields::Audit,
+        ..Default::default()
+    };
+    context.lists.insert(
+        "exec_subresources".into(),
+        vec![
+            crate::Literal::Text("exec".into()),
+            crate::Literal::Text("attach".into()),
+        ],
+    );
+    for (name, text) in [
+        (
+            "pod_subresource",
+            r#"ka.target.resource = "pods" and ka.target.subresource exists"#,
+        ),
+        ("kcreate", r#"ka.verb = "create""#),
+        ("kget", r#"ka.verb = "get""#),
+    ] {
+        let m = Condition::parse_in(text, &context).unwrap();
+        context.macros.insert(name.into(), m);
+    }
+    context
+        .aliases
+        .insert("user".into(), crate::falco_field("ka.user.name").unwrap());
+    context
+}
+
+fn check_in(condition: &str, context: &crate::Context, record: &Value) -> bool {
+    Condition::parse_in(condition, context)
+        .unwrap_or_else(|e| panic!("{condition}: {e}"))
+        .matches_in(record, context.dialect)
+        .unwrap_or_else(|e| panic!("{condition}: {e}"))
+}
+
+#[test]
+fn falco_fields_lists_and_macros_read_the_stored_audit_document() {
+    let context = audit_context();
+    let e = exec_audit();
+    // Falco's Attach/Exec Pod, with its macros and a list by bare name.
+    assert!(check_in(
+        "pod_subresource and (kcreate or kget) and ka.target.subresource in (exec_subresources)",
+        &context,
+        &e
+    ));
+    // Falco's bare list items, and `intersects` on a multi-valued field.
+    assert!(check_in(
+        "ka.target.subresource in (exec, attach) and ka.user.groups intersects (devs)",
+        &context,
+        &e
+    ));
+    assert!(check_in(r#"ka.auth.decision = "allow""#, &context, &e));
+    assert!(check_in("ka.response.code startswith 10", &context, &e));
+    assert!(check_in(
+        r#"not ka.user.name startswith "system:""#,
+        &context,
+        &e
+    ));
+    assert!(check_in(r#"ka.uri endswith "container=db""#, &context, &e));
+    // KubeSphere's `${name}` references and PascalCase paths in one condition.
+    assert!(check_in(
+        r#"${kget} and ObjectRef.Subresource in ${exec_subresources} and ${user} = "carol""#,
+        &context,
+        &e
+    ));
+    assert!(!check_in("kcreate", &context, &e));
+    for (bad, expected) in [
+        ("${nothing} and kget", "no macro or alias named \"nothing\""),
+        ("Verb in ${nothing}", "no list named \"nothing\""),
+        ("Verb in ${kget", "not closed"),
+    ] {
+        let err = Condition::parse_in(bad, &context).unwrap_err();
+        assert!(err.message.contains(expected), "{bad}: {err}");
+    }
+    // Without the audit vocabulary, ka.* is just a path that is not there.
+    assert!(!check(r#"ka.verb = "get""#, &e));
+}
+
+#[test]
+fn the_strict_dialect_reads_as_most_people_expect() {
+    let strict = crate::Context {
+        dialect: crate::Dialect::Strict,
+        ..Default::default()
+    };
+    let e = backoff();
+    // `and` binds tighter than `or`: true or (true and false).
+    assert!(check_in(
+        r#"reason = "BackOff" or type = "Warning" and count > 10"#,
+        &strict,
+        &e
+    ));
+    // `not` takes the next term only: (not true) and ... = false.
+    assert!(!check_in(
+        r#"not reason = "Pulled" and count > 10"#,
+        &strict,
+        &e
+    ));
+    assert!(check_in(
+        r#"not reason = "Pulled" and count > 3"#,
+        &strict,
+        &e
+    ));
+    // Negated operators hold on a missing field.
+    for condition in [
+        r#"related.name != "x""#,
+        r#"related.name not in ("x")"#,
+        r#"related.name not contains "x""#,
+        r#"related.name not like "x*""#,
+    ] {
+        assert!(check_in(condition, &strict, &e), "{condition}");
+    }
+    // Matching is anchored; text against a number is false, not an error.
+    assert!(!check_in(r#"metadata.namespace like "team""#, &strict, &e));
+    assert!(check_in(r#"metadata.namespace like "team-*""#, &strict, &e));
+    assert!(!check_in("reason > 3", &strict, &e));
+}
