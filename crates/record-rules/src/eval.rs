@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::cmp::Ordering;
 
 /// The values `path` reaches in `record` (several through `[*]` or slices).
-fn values<'a>(path: &Path, record: &'a Value) -> Vec<&'a Value> {
+pub(crate) fn values<'a>(path: &Path, record: &'a Value) -> Vec<&'a Value> {
     let mut current = vec![record];
     for segment in &path.0 {
         current = current
@@ -31,7 +31,7 @@ fn values<'a>(path: &Path, record: &'a Value) -> Vec<&'a Value> {
 }
 
 /// A value as the engine prints it (`fmt.Sprint`).
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "<nil>".into(),

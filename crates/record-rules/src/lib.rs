@@ -1,4 +1,4 @@
-//! Conditions over event and audit records in the syntax of kube-events'
+//! Rules over event and audit records. Their conditions are in the syntax of kube-events'
 //! event-rule-engine (`type="Warning" and involvedObject.kind="Pod" and
 //! reason="BackOff" and count>3`), parsed into an AST ([`Condition::parse`],
 //! which is the validation on write) and evaluated against a record's JSON
@@ -22,12 +22,25 @@
 
 mod ast;
 mod eval;
+mod group;
 mod parse;
+mod record;
+mod ruleset;
+mod template;
 mod vocabulary;
+mod window;
 
 pub use ast::{Affix, Comparison, Condition, Literal, Path, Segment};
+pub use group::{
+    declared_kind, parse_group, GroupErrors, RecordGroup, RecordRule, Threshold, DEFAULT_INTERVAL,
+    DEFAULT_QUIET,
+};
 pub use parse::ParseError;
+pub use record::{RecordKind, RuleRecord};
+pub use ruleset::{InstalledRule, Matches, Reach, RuleSet};
+pub use template::{field_label, FieldRefs};
 pub use vocabulary::{falco_field, Context, Dialect, Fields};
+pub use window::{KeyWindow, Labels, Match, RuleWindows};
 
 #[cfg(test)]
 mod tests;

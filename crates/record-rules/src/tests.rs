@@ -321,3 +321,227 @@ fn the_strict_dialect_reads_as_most_people_expect() {
     assert!(check_in(r#"metadata.namespace like "team-*""#, &strict, &e));
     assert!(!check_in("reason > 3", &strict, &e));
 }
+
+const KUBE_EVENTS_PACK: &str = include_str!("../../../alert-rules/records/kube-events.yaml");
+const AUDIT_PACK: &str = include_str!("../../../alert-rules/records/audit.yaml");
+
+/// The rules of a pack that `record` matches.
+fn fired(pack: &str, record: &Value) -> Vec<String> {
+    let group = crate::parse_group(pack, None).unwrap_or_else(|e| panic!("{e}"));
+    group
+        .rules
+        .iter()
+        .filter(|r| r.enabled && r.condition.matches_in(record, group.dialect).unwrap())
+        .map(|r| r.alert.clone())
+        .collect()
+}
+
+#[test]
+fn the_built_in_packs_parse_and_match_what_they_are_about() {
+    let events = crate::parse_group(KUBE_EVENTS_PACK, None).unwrap();
+    assert_eq!(events.kind, crate::RecordKind::Event);
+    assert_eq!(events.rules.len(), 63);
+    assert_eq!(events.rules.iter().filter(|r| !r.enabled).count(), 1);
+    for rule in &events.rules {
+        for key in ["summary", "description", "message"] {
+            assert!(
+                rule.annotations.contains_key(key),
+                "{} has no {key}",
+                rule.alert
+            );
+        }
+    }
+    assert_eq!(fired(KUBE_EVENTS_PACK, &backoff()), ["ContainerBackoff"]);
+    let mut pulled = backoff();
+    pulled["reason"] = json!("Pulled");
+    pulled["type"] = json!("Normal");
+    assert!(fired(KUBE_EVENTS_PACK, &pulled).is_empty());
+
+    let audit = crate::parse_group(AUDIT_PACK, None).unwrap();
+    assert_eq!(audit.dialect, crate::Dialect::Strict);
+    assert!(audit.rules.len() >= 12);
+    assert_eq!(fired(AUDIT_PACK, &exec_audit()), ["AttachOrExecPod"]);
+    let mut received = exec_audit();
+    received["Stage"] = json!("RequestReceived");
+    assert!(fired(AUDIT_PACK, &received).is_empty(), "one stage only");
+    let privileged = json!({
+        "Stage": "ResponseComplete", "Verb": "create", "User": {"username": "mallory"},
+        "ObjectRef": {"Resource": "pods", "Namespace": "team-a", "Name": "x"},
+        "ResponseStatus": {"code": 201},
+        "RequestObject": {"spec": {"hostPID": true, "containers": [
+            {"name": "c", "image": "busybox", "securityContext": {"privileged": true}}
+        ], "volumes": [{"name": "root", "hostPath": {"path": "/etc"}}]}}
+    });
+    assert_eq!(
+        fired(AUDIT_PACK, &privileged),
+        [
+            "CreatePrivilegedPod",
+            "CreateHostNamespacePod",
+            "CreateSensitiveMountPod"
+        ]
+    );
+    let secret_read = |user: &str| {
+        json!({"Stage": "ResponseComplete", "Verb": "get", "User": {"username": user},
+               "ObjectRef": {"Resource": "secrets", "Namespace": "a", "Name": "db"},
+               "ResponseStatus": {"code": 200}})
+    };
+    assert_eq!(
+        fired(AUDIT_PACK, &secret_read("bob")),
+        ["SecretReadByNonSystemUser"]
+    );
+    assert!(fired(
+        AUDIT_PACK,
+        &secret_read("system:serviceaccount:kube-system:x")
+    )
+    .is_empty());
+    let binding = json!({"Stage": "ResponseComplete", "Verb": "create", "User": {"username": "bob"},
+        "ObjectRef": {"Resource": "clusterrolebindings", "Name": "oops"},
+        "RequestObject": {"roleRef": {"name": "cluster-admin"}, "subjects": [{"kind": "User", "name": "bob"}]}});
+    assert_eq!(fired(AUDIT_PACK, &binding), ["AttachToClusterAdminRole"]);
+    let wildcard = json!({"Stage": "ResponseComplete", "Verb": "create", "User": {"username": "bob"},
+        "ObjectRef": {"Resource": "clusterroles", "Name": "all"},
+        "RequestObject": {"rules": [{"resources": ["*"], "verbs": ["get"]}]}});
+    assert_eq!(fired(AUDIT_PACK, &wildcard), ["WildcardRoleCreated"]);
+    let anonymous = |uri: &str| {
+        json!({"Stage": "ResponseComplete", "Verb": "get", "RequestURI": uri,
+               "User": {"username": "system:anonymous"},
+               "Annotations": {"authorization.k8s.io/decision": "allow"}})
+    };
+    assert_eq!(
+        fired(AUDIT_PACK, &anonymous("/api/v1/pods")),
+        ["AnonymousRequestAllowed"]
+    );
+    assert!(fired(AUDIT_PACK, &anonymous("/healthz")).is_empty());
+    let deletion = json!({"Stage": "ResponseComplete", "Verb": "delete", "User": {"username": "bob"},
+        "ObjectRef": {"Resource": "namespaces", "Namespace": "team-a", "Name": "team-a"},
+        "ResponseStatus": {"code": 200}});
+    assert_eq!(fired(AUDIT_PACK, &deletion), ["NamespaceDeleted"]);
+}
+
+#[test]
+fn groups_are_validated_with_every_problem_named_by_its_place() {
+    let text = r#"
+name: g
+type: event
+interval: 0s
+dialect: loose
+labels: {"bad-label": x}
+macros:
+  broken: 'reason = '
+rules:
+  - alert: A
+    condition: 'reason = "BackOff" and'
+  - alert: A
+    condition: reason = "X"
+    threshold: {count: 0, window: 2d, by: ["not a label"]}
+    quiet: soon
+    labels: {alertname: x}
+"#;
+    let e = crate::parse_group(text, Some("g")).unwrap_err().0;
+    for expected in [
+        "interval: must be more than zero",
+        "dialect: \"loose\" is neither kube-events nor strict",
+        "labels: \"bad-label\" is not a valid label name",
+        "macros.broken: condition, at",
+        "rules[0].condition: condition, at",
+        "rules[1].threshold.count: 0 is not between 1 and 10000",
+        "rules[1].threshold.window",
+        "rules[1].threshold.by: \"not a label\"",
+        "rules[1].quiet",
+        "rules[1].labels: \"alertname\"",
+    ] {
+        assert!(
+            e.iter().any(|m| m.contains(expected)),
+            "{expected:?} not in {e:?}"
+        );
+    }
+    let renamed =
+        crate::parse_group("name: other\ntype: audit\nrules: []\n", Some("g")).unwrap_err();
+    assert!(renamed.0[0].contains("differs from the one in the path"));
+    let untyped = crate::parse_group("rules: []\n", Some("g")).unwrap_err();
+    assert!(untyped.0[0].contains("type"), "{untyped}");
+    assert_eq!(
+        crate::declared_kind("type: audit\nrules: []\n"),
+        Some(crate::RecordKind::Audit)
+    );
+    assert_eq!(
+        crate::declared_kind("rules:\n- alert: x\n  expr: up\n"),
+        None
+    );
+}
+
+fn installed(text: &str, reach: crate::Reach) -> Vec<crate::InstalledRule> {
+    let group = std::sync::Arc::new(crate::parse_group(text, None).unwrap());
+    (0..group.rules.len())
+        .map(|index| crate::InstalledRule {
+            group: std::sync::Arc::clone(&group),
+            index,
+            reach: reach.clone(),
+        })
+        .collect()
+}
+
+fn events(lines: &[Value]) -> Vec<periscope_events::EventRecord> {
+    let body: Vec<String> = lines.iter().map(Value::to_string).collect();
+    periscope_events::parse_body(&body.join("\n"), "c1", 1 << 20)
+        .unwrap()
+        .records
+}
+
+fn event(namespace: &str, pod: &str, reason: &str, count: u64) -> Value {
+    json!({"metadata": {"name": format!("{pod}.{reason}"), "namespace": namespace, "uid": format!("{namespace}-{pod}-{reason}")},
+           "involvedObject": {"kind": "Pod", "namespace": namespace, "name": pod, "fieldPath": "spec.containers{app}"},
+           "reason": reason, "message": format!("{reason} of {pod}"), "type": "Warning", "count": count,
+           "lastTimestamp": "2026-12-01T10:00:00Z"})
+}
+
+#[test]
+fn the_rule_set_checks_indexed_rules_only_for_their_records_and_keeps_to_each_reach() {
+    let tenant = "name: t\ntype: event\nrules:\n  - alert: AnyWarning\n    condition: 'metadata.namespace like \"*\" or type = \"Warning\"'\n    labels: {reason: '%reason'}\n    annotations: {summary: '%message'}\n";
+    let mut rules = installed(KUBE_EVENTS_PACK, crate::Reach::All);
+    let cluster_rules = rules.len();
+    rules.extend(installed(tenant, crate::Reach::Namespace("team-a".into())));
+    rules.extend(installed(tenant, crate::Reach::Workspace("ws".into())));
+    let set = crate::RuleSet::new::<periscope_events::EventRecord>(rules);
+    let (indexed, always) = set.index_sizes();
+    assert_eq!(
+        always, 2,
+        "only the tenant rules have no equality to file under"
+    );
+    assert_eq!(indexed, cluster_rules);
+    let in_ws = |ws: &str, ns: &str| ws == "ws" && ns == "team-b";
+    let records = events(&[
+        event("team-a", "web-1", "BackOff", 5),
+        event("team-b", "api-1", "Pulled", 1),
+        event("team-c", "db-0", "Unhealthy", 2),
+    ]);
+    let found = set.evaluate(&records, &in_ws);
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    let names: Vec<(String, String)> = found
+        .matches
+        .iter()
+        .map(|m| {
+            let r = &set.rules()[m.rule];
+            (r.rule().alert.clone(), m.labels["namespace"].clone())
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("ContainerBackoff".to_string(), "team-a".to_string()),
+            ("AnyWarning".to_string(), "team-a".to_string()),
+            ("AnyWarning".to_string(), "team-b".to_string()),
+        ],
+        "team-c's record reaches no tenant rule, and count 2 is below ContainerBackoff's"
+    );
+    let backoff = &found.matches[0];
+    assert_eq!(backoff.labels["pod"], "web-1");
+    assert_eq!(backoff.labels["container"], "app");
+    assert_eq!(backoff.labels["alerttype"], "event");
+    assert_eq!(backoff.labels["cluster"], "c1");
+    assert_eq!(
+        found.matches[1].labels["reason"], "BackOff",
+        "a %field label"
+    );
+    assert_eq!(found.matches[1].fields, ["BackOff of web-1"]);
+}

@@ -83,14 +83,16 @@ pub fn falco_field(name: &str) -> Option<Path> {
         ]))
     };
     let simple = |p: &[&str]| Some(Path(keys(p)));
-    if let Some(rest) = name.strip_prefix("ka.req.pod.") {
-        let (list, field) = rest.split_once('.')?;
-        if !matches!(
-            list,
-            "containers" | "initContainers" | "ephemeralContainers"
-        ) {
-            return None;
-        }
+    let container_field = name
+        .strip_prefix("ka.req.pod.")
+        .and_then(|rest| rest.split_once('.'))
+        .filter(|(list, _)| {
+            matches!(
+                *list,
+                "containers" | "initContainers" | "ephemeralContainers"
+            )
+        });
+    if let Some((list, field)) = container_field {
         return match field {
             "image" => containers(list, &["image"]),
             "privileged" => containers(list, &["securityContext", "privileged"]),
