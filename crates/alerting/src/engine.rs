@@ -206,12 +206,28 @@ impl Engine {
             let phase = (fnv64(&group_key(&g.group)) % interval as u64) as i64;
             (interval, phase)
         };
+        let wake = {
+            let g = slot.lock().unwrap_or_else(|e| e.into_inner());
+            g.group.records.as_ref().map(|r| Arc::clone(&r.wake))
+        };
         loop {
             let now = unix_ms();
             // The next tick of this group's stable phase; missed ticks are skipped.
             let next = ((now - phase).div_euclid(interval) + 1) * interval + phase;
-            tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64)).await;
-            self.evaluate_slot(&slot, next).await;
+            let sleep = tokio::time::sleep(Duration::from_millis((next - now).max(0) as u64));
+            match &wake {
+                // An event or audit group also wakes when a record meets a rule.
+                Some(wake) => {
+                    tokio::select! {
+                        () = sleep => self.evaluate_slot(&slot, next).await,
+                        () = wake.notified() => self.evaluate_slot(&slot, unix_ms()).await,
+                    }
+                }
+                None => {
+                    sleep.await;
+                    self.evaluate_slot(&slot, next).await;
+                }
+            }
         }
     }
 
@@ -231,7 +247,14 @@ impl Engine {
         let at = ts - group.query_offset.as_millis() as i64;
         for (i, rule) in group.rules.iter().enumerate() {
             let rule_started = Instant::now();
-            let result = (self.query)(rule.expr().to_string(), at, group.tenant.clone()).await;
+            let result = match rule {
+                // Event and audit rules: the keys their records keep active.
+                Rule::Alerting(AlertingRule {
+                    records: Some(slot),
+                    ..
+                }) => Ok(slot.series(ts)),
+                _ => (self.query)(rule.expr().to_string(), at, group.tenant.clone()).await,
+            };
             let mut due = Vec::new();
             let mut recorded = Vec::new();
             {
@@ -321,13 +344,16 @@ impl Engine {
             .into_iter()
             .map(|(mut series, value)| {
                 series.remove("__name__");
+                // Other `__` labels are template inputs only (an event or
+                // audit rule's `%field` values), never alert labels.
+                let mut labels = series.clone();
+                labels.retain(|k, _| !k.starts_with("__"));
                 let data = TemplateData {
                     labels: Some(&series),
                     external_labels: Some(&self.config.external_labels),
                     external_url: &self.config.external_url,
                     value,
                 };
-                let mut labels = series.clone();
                 for (k, v) in &group.labels {
                     labels.insert(k.clone(), v.clone());
                 }

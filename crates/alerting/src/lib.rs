@@ -8,18 +8,21 @@ mod engine;
 pub mod files;
 mod format;
 pub mod notify;
+pub mod records;
 mod rules;
 mod state;
 mod template;
 pub mod tenant;
 
-pub use builtin::{builtin_groups, BUILTIN_RULE_FILES};
+pub use builtin::{
+    builtin_groups, builtin_record_groups, BUILTIN_RECORD_RULE_FILES, BUILTIN_RULE_FILES,
+};
 pub use engine::{Engine, EngineConfig, GroupStatus, Health, QueryFn, RuleStatus};
 pub use format::rfc3339_ms;
 pub use periscope_backend_prometheus::RemoteWriter;
 pub use rules::{
-    parse_rule_file, parse_rule_group, AlertingRule, RecordingRule, Rule, RuleErrors, RuleGroup,
-    TenantLevel, DEFAULT_INTERVAL,
+    parse_rule_file, parse_rule_group, AlertingRule, RecordGroupInfo, RecordingRule, Rule,
+    RuleErrors, RuleGroup, TenantLevel, DEFAULT_INTERVAL,
 };
 pub use state::{
     key_of, Alert, AlertState, Candidate, EvalError, Labels, Notification, RuleState,

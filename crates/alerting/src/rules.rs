@@ -61,6 +61,17 @@ pub struct RuleGroup {
     pub rules: Vec<Rule>,
     /// For a tenant's group: whose namespaces its queries are confined to.
     pub tenant: Option<TenantLevel>,
+    /// For a group of event or audit rules: which records, and what wakes
+    /// it early (a record that meets a rule's threshold).
+    pub records: Option<RecordGroupInfo>,
+}
+
+/// What the engine knows of a group of event or audit rules.
+#[derive(Debug, Clone)]
+pub struct RecordGroupInfo {
+    pub kind: periscope_record_rules::RecordKind,
+    /// Notified when a record (re)meets one of the group's rules.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// The level of a tenant's rule group, like KubeSphere's.
@@ -110,6 +121,8 @@ pub struct AlertingRule {
     pub labels: BTreeMap<String, Template>,
     /// Annotation templates.
     pub annotations: BTreeMap<String, Template>,
+    /// For an event or audit rule: where its alerts come from instead of a query.
+    pub records: Option<std::sync::Arc<crate::records::RuleSlot>>,
 }
 
 /// A recording rule.
@@ -223,6 +236,7 @@ fn validate_group(errors: &mut Vec<String>, at: &str, source: &str, group: Group
         labels: group.labels,
         rules,
         tenant: None,
+        records: None,
     }
 }
 
@@ -294,6 +308,7 @@ fn validate_rule(errors: &mut Vec<String>, at: &str, rule: RuleFileEntry) -> Opt
                 keep_firing_for: keep.unwrap_or_default(),
                 labels,
                 annotations,
+                records: None,
             }))
         }
     };

@@ -10,9 +10,11 @@
 
 use crate::files::JsonStore;
 use crate::notify::TenantReceiver;
+use crate::records::RecordGroupSource;
 use crate::{parse_rule_group, RuleGroup, TenantLevel};
 use periscope_config::Limits;
 use periscope_model::{Error, ErrorKind, Result};
+use periscope_record_rules::{declared_kind, parse_group, RecordGroup};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,8 +46,45 @@ pub struct TenantGroupInfo {
     pub level: String,
     pub owner: String,
     pub name: String,
+    /// `metric`, `event` or `audit`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     pub rules: usize,
     pub text: String,
+}
+
+/// A tenant's group: Prometheus rules, or rules over event or audit records
+/// (a text with `type: event` or `type: audit`).
+#[derive(Debug, Clone)]
+pub enum TenantGroup {
+    Metric(RuleGroup),
+    Records(RecordGroup),
+}
+
+impl TenantGroup {
+    /// How many rules it has.
+    pub fn rule_count(&self) -> usize {
+        match self {
+            TenantGroup::Metric(g) => g.rules.len(),
+            TenantGroup::Records(g) => g.rules.len(),
+        }
+    }
+
+    /// How often it is evaluated.
+    pub fn interval(&self) -> std::time::Duration {
+        match self {
+            TenantGroup::Metric(g) => g.interval,
+            TenantGroup::Records(g) => g.interval,
+        }
+    }
+
+    /// `metric`, `event` or `audit`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TenantGroup::Metric(_) => "metric",
+            TenantGroup::Records(g) => g.kind.as_str(),
+        }
+    }
 }
 
 /// `namespace`/`workspace`/`cluster` and the owner's name.
@@ -77,7 +116,7 @@ fn key(level: &TenantLevel, name: &str) -> String {
 
 /// Parses one group's text (the body of a PUT) as a group of `level`, with
 /// no limits applied (stored groups are read this way).
-pub fn parse_tenant_group(level: &TenantLevel, name: &str, text: &str) -> Result<RuleGroup> {
+pub fn parse_tenant_group(level: &TenantLevel, name: &str, text: &str) -> Result<TenantGroup> {
     let valid_name = !name.is_empty()
         && name.len() <= 128
         && name
@@ -88,12 +127,21 @@ pub fn parse_tenant_group(level: &TenantLevel, name: &str, text: &str) -> Result
             "invalid group name {name:?}: 1 to 128 letters, digits, '-', '_' or '.'"
         )));
     }
-    let (kind, owner) = level_parts(level);
-    let source = format!("tenant:{kind}/{owner}");
-    let mut group =
-        parse_rule_group(&source, name, text).map_err(|e| Error::bad_request(e.to_string()))?;
+    if declared_kind(text).is_some() {
+        return parse_group(text, Some(name))
+            .map(TenantGroup::Records)
+            .map_err(|e| Error::bad_request(e.to_string()));
+    }
+    let mut group = parse_rule_group(&source_of(level), name, text)
+        .map_err(|e| Error::bad_request(e.to_string()))?;
     group.tenant = Some(level.clone());
-    Ok(group)
+    Ok(TenantGroup::Metric(group))
+}
+
+/// The `source` of a level's groups (`tenant:namespace/team-a`).
+fn source_of(level: &TenantLevel) -> String {
+    let (kind, owner) = level_parts(level);
+    format!("tenant:{kind}/{owner}")
 }
 
 /// Parses a group a tenant writes and holds it to the writer's `limits`:
@@ -103,7 +151,7 @@ pub fn validate_tenant_group(
     name: &str,
     text: &str,
     limits: &Limits,
-) -> Result<RuleGroup> {
+) -> Result<TenantGroup> {
     if let Some(e) = size_problem(text, limits) {
         return Err(e);
     }
@@ -124,18 +172,18 @@ fn size_problem(text: &str, limits: &Limits) -> Option<Error> {
     })
 }
 
-fn shape_problem(group: &RuleGroup, limits: &Limits) -> Option<Error> {
-    if group.interval < limits.min_rule_interval {
+fn shape_problem(group: &TenantGroup, limits: &Limits) -> Option<Error> {
+    if group.interval() < limits.min_rule_interval {
         return Some(Error::bad_request(format!(
             "the group's interval {} is shorter than the {} allowed (limit min_rule_interval)",
-            humantime::format_duration(group.interval),
+            humantime::format_duration(group.interval()),
             humantime::format_duration(limits.min_rule_interval)
         )));
     }
-    (group.rules.len() > limits.max_rules_per_group).then(|| {
+    (group.rule_count() > limits.max_rules_per_group).then(|| {
         Error::bad_request(format!(
             "the group has {} rules, more than the {} allowed (limit max_rules_per_group)",
-            group.rules.len(),
+            group.rule_count(),
             limits.max_rules_per_group
         ))
     })
@@ -160,21 +208,50 @@ impl TenantRuleStore {
             .map_err(Error::internal)
     }
 
-    /// Every stored group, parsed (a group that no longer parses is skipped
-    /// with an error in the log).
-    pub fn groups(&self) -> Vec<RuleGroup> {
+    /// Every stored group, parsed, with its level (a group that no longer
+    /// parses is skipped with an error in the log).
+    fn parsed(&self) -> Vec<(TenantLevel, TenantGroup)> {
         self.0.read(|groups| {
             groups
                 .values()
-                .filter_map(|s| match parse_tenant_group(&s.level()?, &s.name, &s.text) {
-                    Ok(g) => Some(g),
-                    Err(e) => {
-                        tracing::error!(group = %s.name, error = %e, "stored tenant rule group is invalid; skipped");
-                        None
+                .filter_map(|s| {
+                    let level = s.level()?;
+                    match parse_tenant_group(&level, &s.name, &s.text) {
+                        Ok(g) => Some((level, g)),
+                        Err(e) => {
+                            tracing::error!(group = %s.name, error = %e, "stored tenant rule group is invalid; skipped");
+                            None
+                        }
                     }
                 })
                 .collect()
         })
+    }
+
+    /// Every stored group of Prometheus rules.
+    pub fn groups(&self) -> Vec<RuleGroup> {
+        self.parsed()
+            .into_iter()
+            .filter_map(|(_, g)| match g {
+                TenantGroup::Metric(g) => Some(g),
+                TenantGroup::Records(_) => None,
+            })
+            .collect()
+    }
+
+    /// Every stored group of event or audit rules, with its level.
+    pub fn record_groups(&self) -> Vec<RecordGroupSource> {
+        self.parsed()
+            .into_iter()
+            .filter_map(|(level, g)| match g {
+                TenantGroup::Records(group) => Some(RecordGroupSource {
+                    source: source_of(&level),
+                    tenant: Some(level),
+                    group,
+                }),
+                TenantGroup::Metric(_) => None,
+            })
+            .collect()
     }
 
     /// The stored groups, for listing.
@@ -184,14 +261,13 @@ impl TenantRuleStore {
                 .values()
                 .filter_map(|s| {
                     let level = s.level()?;
-                    let rules = parse_tenant_group(&level, &s.name, &s.text)
-                        .map(|g| g.rules.len())
-                        .unwrap_or_default();
+                    let parsed = parse_tenant_group(&level, &s.name, &s.text).ok();
                     let info = TenantGroupInfo {
                         level: s.level.clone(),
                         owner: s.owner.clone(),
                         name: s.name.clone(),
-                        rules,
+                        kind: parsed.as_ref().map_or("metric", TenantGroup::kind),
+                        rules: parsed.as_ref().map_or(0, TenantGroup::rule_count),
                         text: s.text.clone(),
                     };
                     Some((level, info))
@@ -422,7 +498,9 @@ mod tests {
             e.message().contains("differs from the one in the path"),
             "{e}"
         );
-        let g = parse_tenant_group(&ns("team-a"), "g", GROUP).unwrap();
+        let TenantGroup::Metric(g) = parse_tenant_group(&ns("team-a"), "g", GROUP).unwrap() else {
+            panic!("a Prometheus group")
+        };
         assert_eq!((g.name.as_str(), g.tenant), ("g", Some(ns("team-a"))));
     }
 

@@ -22,8 +22,6 @@ pub struct FieldRefs {
     parts: Vec<Part>,
     /// The paths referenced, in order.
     pub paths: Vec<Path>,
-    /// The text with each reference as `{{ $labels.__fieldN }}`.
-    pub template: String,
 }
 
 /// The label name a reference is given to the template engine under.
@@ -37,7 +35,6 @@ impl FieldRefs {
     pub fn parse(written: &str, context: &Context) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut paths = Vec::new();
-        let mut template = String::new();
         let mut literal = String::new();
         let bytes = written.as_bytes();
         let mut i = 0;
@@ -56,7 +53,6 @@ impl FieldRefs {
             if !starts_ref {
                 let c = written[i..].chars().next().unwrap_or(' ');
                 literal.push(c);
-                template.push(c);
                 i += c.len_utf8();
                 continue;
             }
@@ -80,18 +76,25 @@ impl FieldRefs {
                 parts.push(Part::Text(std::mem::take(&mut literal)));
             }
             parts.push(Part::Field(paths.len()));
-            template.push_str(&format!("{{{{ $labels.{} }}}}", field_label(paths.len())));
             paths.push(path);
             i = end;
         }
         if !literal.is_empty() {
             parts.push(Part::Text(literal));
         }
-        Ok(Self {
-            parts,
-            paths,
-            template,
-        })
+        Ok(Self { parts, paths })
+    }
+
+    /// The text for the template engine: reference N as
+    /// `{{ $labels.__field<first + N> }}`.
+    pub fn template(&self, first: usize) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Field(n) => format!("{{{{ $labels.{} }}}}", field_label(first + n)),
+            })
+            .collect()
     }
 
     /// Whether it references no field.
@@ -142,9 +145,10 @@ mod tests {
         .unwrap();
         assert_eq!(r.paths.len(), 3);
         assert_eq!(
-            r.template,
+            r.template(0),
             "{{ $labels.__field0 }}: {{ $labels.__field1 }}. ({{ printf \"%.0f\" $value }}, {{ $labels.__field2 }})"
         );
+        assert!(r.template(3).starts_with("{{ $labels.__field3 }}"));
         let doc = json!({"involvedObject": {"name": "web-1"}, "message": "Back-off {{ x }}"});
         let values = r.values(&doc);
         assert_eq!(values, ["web-1", "Back-off {{ x }}", "<nil>"]);
