@@ -63,11 +63,25 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
     ));
 
     // The built-in alert rules run too (state in memory only): within a
-    // minute the crash-looping pod's restarts fire an alert.
+    // minute the crash-looping pod's restarts fire an alert, and its BackOff
+    // events and the exec into it fire event and audit alerts. Periscope's
+    // notification pipeline sends them to a receiver that prints them.
     // Logs go to the embedded store, in a directory removed on exit.
     let data_dir = std::env::temp_dir().join(format!("periscope-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&data_dir)?;
+    let receiver = notification_printer().await?;
+    let notifications = data_dir.join("notifications.yaml");
+    std::fs::write(
+        &notifications,
+        format!(
+            "route:\n  receiver: demo\n  group_by: [alertname, namespace]\n  group_wait: 5s\n  group_interval: 1m\n  repeat_interval: 4h\nreceivers:\n  - name: demo\n    webhook_configs:\n      - url: {receiver}\n"
+        ),
+    )?;
     let text = demo_config(prometheus.url(), &http_listen, &grpc_listen)
-        + "\n[alerting]\nbuiltin_rules = true\n"
+        + &format!(
+            "\n[alerting]\nbuiltin_rules = true\nnotifications = {:?}\n",
+            notifications.display().to_string()
+        )
         + &demo_storage_config(&data_dir);
     let config = Config::from_toml(&text, "demo configuration", &HashMap::new())?;
     let server = Server::bind(config).await?;
@@ -178,10 +192,16 @@ Try:
   curl -s -u admin:admin-demo-token '{base}/api/v1/auditing/events?objectref_resource_filter=leases&size=3'
   # every named metric
   curl -s -u admin:admin-demo-token '{base}/api/v1/catalog'
-  # the built-in alert rules Periscope evaluates, and (after a minute) carol's alerts:
-  # her crash-looping pod restarts too often
+  # the built-in alert rules Periscope evaluates (metric, event and audit rules),
+  # and carol's alerts: her pod restarts too often (after a minute) and its
+  # BackOff events fire kube-events' ContainerBackoff; the admin also sees the
+  # exec into it (AttachOrExecPod); every notification sent is in the history
   curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/rules?type=alert'
   curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/prometheus/api/v1/alerts'
+  curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/alerts'
+  curl -s -u admin:admin-demo-token '{base}/api/v1/alerting/notifications'
+  # carol's own event rule: at least 3 BackOff reports of one pod in 15 minutes
+  curl -s -X PUT -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/alerting/namespaces/{failing_ns}/groups/crash-loops' --data-binary $'type: event\ninterval: 30s\nrules:\n  - alert: PodKeepsBackingOff\n    condition: reason = "BackOff"\n    threshold: {{count: 3, window: 15m}}\n    annotations: {{summary: "{{{{ $labels.pod }}}} backed off {{{{ $value }}}} times: %message"}}\n'
 
 Press Ctrl-C to stop."#,
         addr = server.http_addr()
@@ -204,4 +224,41 @@ Press Ctrl-C to stop."#,
     tokio::task::spawn_blocking(move || drop(prometheus)).await?;
     served?;
     Ok(())
+}
+
+/// A webhook receiver for the demo's notifications: prints one line per
+/// message (status, alert names, namespaces). Returns its URL.
+async fn notification_printer() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the demo's notification receiver")?;
+    let url = format!("http://{}/notify", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/notify",
+        axum::routing::post(
+            |axum::Json(message): axum::Json<serde_json::Value>| async move {
+                let alerts = message["alerts"].as_array().cloned().unwrap_or_default();
+                let names: std::collections::BTreeSet<String> = alerts
+                    .iter()
+                    .map(|a| {
+                        let l = &a["labels"];
+                        let ns = l["namespace"].as_str().unwrap_or("-");
+                        format!("{} ({ns})", l["alertname"].as_str().unwrap_or("?"))
+                    })
+                    .collect();
+                let names: Vec<String> = names.into_iter().collect();
+                println!(
+                    "notification: {} {}",
+                    message["status"].as_str().unwrap_or("?"),
+                    names.join(", ")
+                );
+            },
+        ),
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "the demo's notification receiver stopped");
+        }
+    });
+    Ok(url)
 }

@@ -38,7 +38,7 @@ groups:
 
 fn alerting_config(rules: &std::path::Path, alertmanager: &str, data: &std::path::Path) -> String {
     format!(
-        "\n[alerting]\nbuiltin_rules = false\nrule_files = [{:?}]\nalertmanagers = [{alertmanager:?}]\nexternal_url = \"http://periscope.example:9480\"\nexternal_labels = {{ cluster = \"default\" }}\ndata_dir = {:?}\nremote_write = true\n",
+        "\n[alerting]\nbuiltin_rules = false\nbuiltin_event_rules = false\nbuiltin_audit_rules = false\nrule_files = [{:?}]\nalertmanagers = [{alertmanager:?}]\nexternal_url = \"http://periscope.example:9480\"\nexternal_labels = {{ cluster = \"default\" }}\ndata_dir = {:?}\nremote_write = true\n",
         rules.display().to_string(),
         data.display().to_string()
     )
@@ -298,7 +298,7 @@ async fn tenants_manage_their_own_rule_groups_confined_to_their_namespaces() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let config = format!(
-        "\n[alerting]\nbuiltin_rules = false\ndata_dir = {:?}\n\n[limits]\nmin_rule_interval = \"1s\"\n",
+        "\n[alerting]\nbuiltin_rules = false\nbuiltin_event_rules = false\nbuiltin_audit_rules = false\ndata_dir = {:?}\n\n[limits]\nmin_rule_interval = \"1s\"\n",
         data.display().to_string()
     );
     let p = periscope_with(&config).await;

@@ -164,7 +164,7 @@ async fn put(p: &Periscope, path: &str, body: String) -> Answer {
 
 fn alerting_config(data: &std::path::Path, limits: &str) -> String {
     format!(
-        "\n[alerting]\nbuiltin_rules = false\ndata_dir = {:?}\n\n[limits]\n{limits}\n",
+        "\n[alerting]\nbuiltin_rules = false\nbuiltin_event_rules = false\nbuiltin_audit_rules = false\ndata_dir = {:?}\n\n[limits]\n{limits}\n",
         data.display().to_string()
     )
 }

@@ -293,7 +293,7 @@ fn every_entry_point_answers_mutated_input_without_a_server_error() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let extra = format!(
-        "{}\n[alerting]\nbuiltin_rules = false\ndata_dir = {:?}\n",
+        "{}\n[alerting]\nbuiltin_rules = false\nbuiltin_event_rules = false\nbuiltin_audit_rules = false\ndata_dir = {:?}\n",
         logs_config(&dir.path().join("logs")),
         dir.path().join("alerting").display().to_string()
     );

@@ -80,7 +80,7 @@ fn config_with_rules(
     std::fs::write(&rules, rule_text).unwrap();
     let ams = alertmanager.map_or(String::new(), |a| format!("alertmanagers = [{a:?}]\n"));
     format!(
-        "\n[alerting]\nbuiltin_rules = false\nrule_files = [{:?}]\n{ams}external_url = \"http://periscope.example:9480\"\ndata_dir = {:?}\nnotifications = {:?}\n",
+        "\n[alerting]\nbuiltin_rules = false\nbuiltin_event_rules = false\nbuiltin_audit_rules = false\nrule_files = [{:?}]\n{ams}external_url = \"http://periscope.example:9480\"\ndata_dir = {:?}\nnotifications = {:?}\n",
         rules.display().to_string(),
         dir.join("data").display().to_string(),
         notifications.display().to_string(),

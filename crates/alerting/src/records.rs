@@ -124,7 +124,10 @@ struct Installed {
 /// What a batch matched, to be counted once the batch is durable.
 #[must_use = "commit it once the records are stored"]
 pub struct Evaluated {
-    slots: Vec<Arc<RuleSlot>>,
+    /// The rules the batch was evaluated against (a reinstall meanwhile
+    /// keeps the slots of rules that stay).
+    installed: Arc<Installed>,
+    kind: RecordKind,
     matches: Vec<Match>,
 }
 
@@ -159,6 +162,32 @@ fn reach(tenant: &Option<TenantLevel>) -> Reach {
     }
 }
 
+type Templates = (Template, BTreeMap<String, Template>);
+
+/// A rule's severity and annotations as templates, each `%field` reference
+/// numbered across the annotations in their order (as the matches carry them).
+fn templates(rule: &periscope_record_rules::RecordRule) -> Result<Templates, String> {
+    let mut annotations = BTreeMap::new();
+    let mut first = 0;
+    for (key, refs) in &rule.annotations {
+        let template = Template::parse(&refs.template(first))
+            .map_err(|e| format!("rule {:?}, annotations.{key}: {e}", rule.alert))?;
+        first += refs.paths.len();
+        annotations.insert(key.clone(), template);
+    }
+    let severity = Template::parse(&rule.severity)
+        .map_err(|e| format!("rule {:?}, severity: {e}", rule.alert))?;
+    Ok((severity, annotations))
+}
+
+/// Whether every template of a group compiles.
+pub fn check_templates(group: &RecordGroup) -> Result<(), String> {
+    group
+        .rules
+        .iter()
+        .try_for_each(|r| templates(r).map(|_| ()))
+}
+
 /// FNV-1a, for file names.
 fn fnv64(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
@@ -186,7 +215,9 @@ impl RecordRules {
     /// Installs `groups` and returns them as the engine's groups. A rule
     /// that is still there (same group, name, condition and threshold)
     /// keeps its windows; a new one starts from what its file holds.
-    pub fn install(&self, groups: Vec<RecordGroupSource>) -> Result<Vec<RuleGroup>, String> {
+    /// A group whose templates do not compile is skipped (and logged);
+    /// tenants' groups are checked on write ([`check_templates`]).
+    pub fn install(&self, groups: Vec<RecordGroupSource>) -> Vec<RuleGroup> {
         let old = self.current();
         let mut kept: HashMap<&str, &Arc<RuleSlot>> = HashMap::new();
         for slot in old.event_slots.iter().chain(&old.audit_slots) {
@@ -197,6 +228,10 @@ impl RecordRules {
         let mut engine_groups = Vec::new();
         let mut ids = BTreeSet::new();
         for source in groups {
+            if let Err(e) = check_templates(&source.group) {
+                tracing::error!(group = %source.group.name, source = %source.source, error = %e, "event or audit rule group skipped");
+                continue;
+            }
             let group = Arc::new(source.group);
             let wake = Arc::new(tokio::sync::Notify::new());
             let mut rules = Vec::new();
@@ -215,24 +250,9 @@ impl RecordRules {
                     None => Arc::new(self.new_slot(&id, rule, &wake)),
                 };
                 ids.insert(fnv64(&id));
-                let mut annotations = BTreeMap::new();
-                let mut first = 0;
-                for (key, refs) in &rule.annotations {
-                    let template = Template::parse(&refs.template(first)).map_err(|e| {
-                        format!(
-                            "group {:?}, rule {:?}, annotation {key}: {e}",
-                            group.name, rule.alert
-                        )
-                    })?;
-                    first += refs.paths.len();
-                    annotations.insert(key.clone(), template);
-                }
-                let severity = Template::parse(&rule.severity).map_err(|e| {
-                    format!(
-                        "group {:?}, rule {:?}, severity: {e}",
-                        group.name, rule.alert
-                    )
-                })?;
+                let Ok((severity, annotations)) = templates(rule) else {
+                    continue; // checked above
+                };
                 rules.push(Rule::Alerting(AlertingRule {
                     name: rule.alert.clone(),
                     expr: rule.condition_text.clone(),
@@ -277,7 +297,7 @@ impl RecordRules {
         installed.audit = RuleSet::new::<AuditRecord>(audit_rules);
         *self.installed.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(installed);
         self.remove_stale_files(&ids);
-        Ok(engine_groups)
+        engine_groups
     }
 
     fn new_slot(
@@ -335,26 +355,28 @@ impl RecordRules {
     /// Evaluates a batch of event records (before they are written).
     pub fn evaluate_events(&self, records: &[EventRecord]) -> Evaluated {
         let installed = self.current();
-        self.evaluate(&installed.events, &installed.event_slots, records)
+        let matches = self.evaluate(&installed.events, records);
+        Evaluated {
+            installed,
+            kind: RecordKind::Event,
+            matches,
+        }
     }
 
     /// Evaluates a batch of audit records (before they are written).
     pub fn evaluate_audit(&self, records: &[AuditRecord]) -> Evaluated {
         let installed = self.current();
-        self.evaluate(&installed.audit, &installed.audit_slots, records)
+        let matches = self.evaluate(&installed.audit, records);
+        Evaluated {
+            installed,
+            kind: RecordKind::Audit,
+            matches,
+        }
     }
 
-    fn evaluate<R: RuleRecord>(
-        &self,
-        set: &RuleSet,
-        slots: &[Arc<RuleSlot>],
-        records: &[R],
-    ) -> Evaluated {
+    fn evaluate<R: RuleRecord>(&self, set: &RuleSet, records: &[R]) -> Vec<Match> {
         if set.rules().is_empty() {
-            return Evaluated {
-                slots: Vec::new(),
-                matches: Vec::new(),
-            };
+            return Vec::new();
         }
         let membership = (self.membership)();
         let in_workspace = |ws: &str, ns: &str| membership.get(ws).is_some_and(|m| m.contains(ns));
@@ -367,17 +389,18 @@ impl RecordRules {
                 tracing::warn!(rule = %rule.alert, %error, errors = found.errors.len(), "a rule's condition could not be evaluated on a record");
             }
         }
-        Evaluated {
-            slots: slots.to_vec(),
-            matches: found.matches,
-        }
+        found.matches
     }
 
     /// Counts what a batch matched, once it is durable; wakes the groups of
     /// rules whose threshold a record (re)met, so their alerts go out now.
     pub fn commit(&self, evaluated: Evaluated) {
+        let slots = match evaluated.kind {
+            RecordKind::Event => &evaluated.installed.event_slots,
+            RecordKind::Audit => &evaluated.installed.audit_slots,
+        };
         for m in evaluated.matches {
-            let slot = &evaluated.slots[m.rule];
+            let slot = &slots[m.rule];
             if slot.observe(m) {
                 slot.wake.notify_one();
             }
@@ -435,13 +458,11 @@ rules:
             Arc::new(|| Arc::new(BTreeMap::new())),
         ));
         let group = periscope_record_rules::parse_group(GROUP, None).unwrap();
-        let groups = rules
-            .install(vec![RecordGroupSource {
-                source: "tenant:namespace/team-a".into(),
-                tenant: Some(level),
-                group,
-            }])
-            .unwrap();
+        let groups = rules.install(vec![RecordGroupSource {
+            source: "tenant:namespace/team-a".into(),
+            tenant: Some(level),
+            group,
+        }]);
         let query: QueryFn = Arc::new(|_, _, _| Box::pin(async { Err("no queries".to_string()) }));
         let config = EngineConfig {
             resend_delay: Duration::from_secs(60),

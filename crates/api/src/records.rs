@@ -13,7 +13,7 @@ use periscope_event_store::EventStore;
 use periscope_events::{EventBackend, EventRequest};
 use periscope_model::Result;
 use periscope_model::Scope;
-use periscope_record_search::{answer, Answer};
+use periscope_record_search::{answer, Answer, Ingested};
 use periscope_store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -118,6 +118,39 @@ fn cluster_of<'a>(named: Option<&'a str>, pairs: &'a [(String, String)]) -> Opti
 }
 
 impl AppState {
+    /// Stores events, evaluating the event rules on them when this process
+    /// runs the alerting service: what they match counts once the write is
+    /// durable (a failed write counts nothing).
+    pub(crate) async fn store_events(
+        &self,
+        backend: &EventBackend,
+        records: Vec<periscope_events::EventRecord>,
+    ) -> Result<Ingested> {
+        let rules = self.alerting.get().map(|a| &a.records);
+        let evaluated = rules.map(|r| r.evaluate_events(&records));
+        let stored = backend.ingest(records).await?;
+        if let (Some(rules), Some(evaluated)) = (rules, evaluated) {
+            rules.commit(evaluated);
+        }
+        Ok(stored)
+    }
+
+    /// Stores audit records, evaluating the audit rules on them (as
+    /// [`AppState::store_events`]).
+    pub(crate) async fn store_audit(
+        &self,
+        backend: &AuditBackend,
+        records: Vec<periscope_audit::AuditRecord>,
+    ) -> Result<Ingested> {
+        let rules = self.alerting.get().map(|a| &a.records);
+        let evaluated = rules.map(|r| r.evaluate_audit(&records));
+        let stored = backend.ingest(records).await?;
+        if let (Some(rules), Some(evaluated)) = (rules, evaluated) {
+            rules.commit(evaluated);
+        }
+        Ok(stored)
+    }
+
     /// Answers an event search given as KubeSphere's parameters.
     pub(crate) async fn event_search(
         &self,

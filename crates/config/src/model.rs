@@ -327,6 +327,16 @@ pub struct AlertingConfig {
     /// Evaluate the rules shipped in the binary (`alert-rules/`).
     #[serde(default = "default_true")]
     pub builtin_rules: bool,
+    /// Evaluate kube-events' default event rules (`alert-rules/records/kube-events.yaml`).
+    #[serde(default = "default_true")]
+    pub builtin_event_rules: bool,
+    /// Evaluate the built-in audit rules (`alert-rules/records/audit.yaml`).
+    #[serde(default = "default_true")]
+    pub builtin_audit_rules: bool,
+    /// Most keys (alert label sets) an event or audit rule's threshold
+    /// windows hold; the least recently matched are dropped first.
+    #[serde(default = "default_record_rule_max_keys")]
+    pub record_rule_max_keys: usize,
     /// Operator rule files (Prometheus format).
     #[serde(default)]
     pub rule_files: Vec<std::path::PathBuf>,
@@ -361,6 +371,9 @@ pub struct AlertingConfig {
 
 fn default_true() -> bool {
     true
+}
+fn default_record_rule_max_keys() -> usize {
+    10_000
 }
 fn default_resend_delay() -> Duration {
     Duration::from_secs(60)

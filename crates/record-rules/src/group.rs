@@ -14,7 +14,7 @@
 //!   - alert: PodKeepsCrashing
 //!     condition: warning_pod and reason in (restart_reasons)
 //!     threshold: {count: 5, window: 10m, by: [namespace, pod]}
-//!     quiet: 15m
+//!     quiet: 30m
 //!     severity: critical
 //!     labels: {component: "%source.component"}
 //!     annotations:
@@ -33,9 +33,11 @@ use std::time::Duration;
 
 /// How often a group resolves quiet alerts when it names no interval.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
-/// How long an alert stays firing after its last matching record, by default
-/// (Alertmanager's `resolve_timeout`, which kube-events' alerts rely on).
-pub const DEFAULT_QUIET: Duration = Duration::from_secs(5 * 60);
+/// How long an alert stays firing after its last matching record, by
+/// default. kube-events' alerts resolve after Alertmanager's 5-minute
+/// `resolve_timeout`, which makes an event object reported every 5 minutes
+/// (a crash loop's BackOff at its longest back-off) flap; 15 minutes does not.
+pub const DEFAULT_QUIET: Duration = Duration::from_secs(15 * 60);
 /// Most records a threshold may ask for.
 pub const MAX_THRESHOLD: usize = 10_000;
 /// Longest threshold window and quiet period.

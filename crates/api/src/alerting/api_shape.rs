@@ -175,7 +175,7 @@ pub(crate) fn rules_data(
                 .collect();
             (!rules.is_empty() || want_alerting.is_none() && filter.rule_names.is_empty()).then(
                 || {
-                    json!({
+                    let mut group = json!({
                         "name": g.group.name,
                         "file": g.group.source,
                         "rules": rules,
@@ -183,7 +183,12 @@ pub(crate) fn rules_data(
                         "limit": g.group.limit,
                         "evaluationTime": g.evaluation_seconds,
                         "lastEvaluation": rfc3339_ms(g.last_evaluation),
-                    })
+                    });
+                    // Event and audit groups say which records they are over.
+                    if let Some(records) = &g.group.records {
+                        group["type"] = json!(records.kind.as_str());
+                    }
+                    group
                 },
             )
         })

@@ -10,10 +10,11 @@ pub(crate) use api_shape::{alerts_data, rules_data, RuleFilter, Visibility};
 use crate::query::decode_query;
 use crate::state::AppState;
 use periscope_alerting::notify::{Dispatcher, NotificationConfig, Outbox, Silences};
+use periscope_alerting::records::{RecordGroupSource, RecordRules};
 use periscope_alerting::tenant::{TenantReceiverStore, TenantRuleStore};
 use periscope_alerting::{
-    builtin_groups, parse_rule_file, Engine, EngineConfig, QueryFn, RemoteWriter, RuleGroup,
-    TenantLevel,
+    builtin_groups, builtin_record_groups, parse_rule_file, Engine, EngineConfig, QueryFn,
+    RemoteWriter, RuleGroup, TenantLevel,
 };
 use periscope_backend_prometheus::{Method, PrometheusClient, QueryData};
 use periscope_config::AlertingConfig;
@@ -35,6 +36,10 @@ pub(crate) struct AlertingService {
     config: AlertingConfig,
     /// Built-in and operator groups (what a reload re-reads).
     static_groups: Mutex<Vec<RuleGroup>>,
+    /// The built-in event and audit groups.
+    builtin_record_groups: Vec<RecordGroupSource>,
+    /// Event and audit rules: what the ingest paths evaluate records against.
+    pub records: Arc<RecordRules>,
     pub tenant: TenantRuleStore,
 }
 
@@ -58,8 +63,23 @@ impl AlertingService {
             .external_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", state.config.server.http_listen));
+        let records = Arc::new(RecordRules::new(
+            config.data_dir.clone(),
+            config.record_rule_max_keys,
+            membership_fn(Arc::downgrade(state)),
+        ));
+        let builtin_record_groups = builtin_record_groups(|file| match file {
+            "kube-events.yaml" => config.builtin_event_rules,
+            "audit.yaml" => config.builtin_audit_rules,
+            _ => true,
+        });
         let mut groups = static_groups.clone();
         groups.extend(tenant.groups());
+        groups.extend(install_record_groups(
+            &records,
+            &builtin_record_groups,
+            &tenant,
+        ));
         let notifications = match &config.notifications {
             None => None,
             Some(path) => {
@@ -122,6 +142,8 @@ impl AlertingService {
             receivers,
             config,
             static_groups: Mutex::new(static_groups),
+            builtin_record_groups,
+            records,
             tenant,
         }))
     }
@@ -144,8 +166,34 @@ impl AlertingService {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         groups.extend(self.tenant.groups());
+        groups.extend(install_record_groups(
+            &self.records,
+            &self.builtin_record_groups,
+            &self.tenant,
+        ));
         self.engine.replace_groups(groups);
     }
+}
+
+/// Installs the built-in and tenants' event and audit groups; returns them
+/// as the engine's groups.
+fn install_record_groups(
+    records: &RecordRules,
+    builtin: &[RecordGroupSource],
+    tenant: &TenantRuleStore,
+) -> Vec<RuleGroup> {
+    let mut groups = builtin.to_vec();
+    groups.extend(tenant.record_groups());
+    records.install(groups)
+}
+
+/// The workspaces' namespaces as the tenancy layer knows them now (empty
+/// once the state is gone).
+fn membership_fn(state: Weak<AppState>) -> periscope_alerting::records::MembershipFn {
+    Arc::new(move || match state.upgrade() {
+        Some(state) => state.scopes.membership(),
+        None => Arc::new(BTreeMap::new()),
+    })
 }
 
 /// Logs every stored tenant object that breaks the limits now configured:

@@ -75,7 +75,10 @@ impl LogsService for OtlpLogs {
         );
         let parsed = periscope_events::from_otlp_logs(request.get_ref(), &shipper.cluster);
         let answer = crate::http::logs_response(&parsed.errors);
-        backend.ingest(parsed.records).await.map_err(status)?;
+        state
+            .store_events(&*backend, parsed.records)
+            .await
+            .map_err(status)?;
         Ok(Response::new(answer))
     }
 }

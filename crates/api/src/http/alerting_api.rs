@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use periscope_alerting::tenant::TenantGroup;
 use periscope_alerting::TenantLevel;
 use periscope_model::{Error, ErrorKind, Result, Scope};
 use serde_json::json;
@@ -159,15 +160,24 @@ async fn put_group(
     let name = &path["name"];
     let limits = &caller.principal.limits;
     let group = periscope_alerting::tenant::validate_tenant_group(&level, name, &body, limits)?;
-    // Every query must pass the enforcement for the level's namespaces.
-    let scope = level_scope(&state, &level)?;
-    for rule in &group.rules {
-        state
-            .enforcer
-            .enforce_query(rule.expr(), &scope, &caller.principal.limits)
-            .map_err(|e| {
-                Error::new(e.kind(), format!("rule {:?}: {}", rule.name(), e.message()))
-            })?;
+    match &group {
+        TenantGroup::Metric(group) => {
+            // Every query must pass the enforcement for the level's namespaces.
+            let scope = level_scope(&state, &level)?;
+            for rule in &group.rules {
+                state
+                    .enforcer
+                    .enforce_query(rule.expr(), &scope, &caller.principal.limits)
+                    .map_err(|e| {
+                        Error::new(e.kind(), format!("rule {:?}: {}", rule.name(), e.message()))
+                    })?;
+            }
+        }
+        // Event and audit rules see only the level's records, whatever
+        // their conditions say; their templates must compile.
+        TenantGroup::Records(group) => {
+            periscope_alerting::records::check_templates(group).map_err(Error::bad_request)?;
+        }
     }
     let created = service
         .tenant
@@ -180,7 +190,7 @@ async fn put_group(
     };
     Ok((
         status,
-        Json(json!({ "name": name, "rules": group.rules.len() })),
+        Json(json!({ "name": name, "type": group.kind(), "rules": group.rule_count() })),
     )
         .into_response())
 }

@@ -133,7 +133,7 @@ async fn ingest_logs(
     };
     let parsed = periscope_events::from_otlp_logs(&request, &shipper.cluster);
     let answer = logs_response(&parsed.errors);
-    backend.ingest(parsed.records).await?;
+    state.store_events(&*backend, parsed.records).await?;
     Ok(answer)
 }
 

@@ -84,7 +84,7 @@ pub(crate) async fn record(
         completed: periscope_store::unix_now_ns(),
     };
     let record = write.record(&state.default_cluster);
-    if let Err(e) = backend.ingest(vec![record]).await {
+    if let Err(e) = state.store_audit(&*backend, vec![record]).await {
         tracing::warn!(error = %e, user = %write.user, verb, uri = %write.request_uri, "could not record Periscope's own write in the audit store");
     }
     response

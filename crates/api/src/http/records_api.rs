@@ -22,7 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
 use periscope_model::Error;
-use periscope_record_search::{Answer, Export, RecordBackend};
+use periscope_record_search::{Answer, Export, Ingested};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -54,16 +54,14 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-/// Stores the usable records of a body and answers what was stored and
-/// which of its `what` (lines, items) failed; a body none of whose
-/// documents could be used is refused (400, naming the first problem).
-async fn store<B: RecordBackend + ?Sized>(
-    backend: &B,
-    records: Vec<B::Record>,
-    rejected: Vec<serde_json::Value>,
+/// Refuses a body none of whose documents (`what`: lines, items) could be
+/// used (400, naming the first problem).
+fn refuse_unusable(
+    usable: usize,
+    rejected: &[serde_json::Value],
     what: &str,
-) -> Handled {
-    if records.is_empty() && !rejected.is_empty() {
+) -> Result<(), ApiError> {
+    if usable == 0 && !rejected.is_empty() {
         return Err(Error::bad_request(format!(
             "none of the {} {what} could be used; the first: {}",
             rejected.len(),
@@ -71,7 +69,11 @@ async fn store<B: RecordBackend + ?Sized>(
         ))
         .into());
     }
-    let stored = backend.ingest(records).await?;
+    Ok(())
+}
+
+/// The answer to an ingest: what was stored and which documents failed.
+fn stored_answer(stored: Ingested, rejected: Vec<serde_json::Value>) -> Handled {
     Ok(Json(json!({
         "accepted": stored.stored + stored.duplicates,
         "stored": stored.stored,
@@ -94,12 +96,14 @@ async fn ingest_events(
         .map_err(|e| Error::bad_request(format!("the body is not UTF-8: {e}")))?;
     let parsed =
         periscope_events::parse_body(text, &shipper.cluster, state.config.ingest.max_line_bytes)?;
-    let rejected = parsed
+    let rejected: Vec<_> = parsed
         .errors
         .iter()
         .map(|e| json!({"line": e.line, "reason": e.reason}))
         .collect();
-    store(&*backend, parsed.records, rejected, "lines").await
+    refuse_unusable(parsed.records.len(), &rejected, "lines")?;
+    let stored = state.store_events(&*backend, parsed.records).await?;
+    stored_answer(stored, rejected)
 }
 
 async fn audit_webhook(
@@ -111,12 +115,14 @@ async fn audit_webhook(
     let backend = Arc::clone(state.audit_backend(Some(&shipper.cluster))?);
     let (bytes, _slot) = ingest_body(&state, &headers, body).await?;
     let parsed = periscope_audit::parse_body(&bytes, &shipper.cluster, &state.records.redaction)?;
-    let rejected = parsed
+    let rejected: Vec<_> = parsed
         .errors
         .iter()
         .map(|e| json!({"item": e.item, "reason": e.reason}))
         .collect();
-    store(&*backend, parsed.records, rejected, "items").await
+    refuse_unusable(parsed.records.len(), &rejected, "items")?;
+    let stored = state.store_audit(&*backend, parsed.records).await?;
+    stored_answer(stored, rejected)
 }
 
 /// The query parameters as pairs.
