@@ -360,6 +360,47 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"total\":0"), "{body}");
+    // The BackOff events fire kube-events' ContainerBackoff for carol, the
+    // exec into her pod the audit pack's AttachOrExecPod for the admin; both
+    // are notified and in the notification history.
+    let alerts_of = |tenant: &str| -> Vec<(String, String)> {
+        let (status, body) =
+            blocking::get_as(&format!("{base}/prometheus/api/v1/alerts"), token(tenant));
+        assert_eq!(status, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        answer["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let l = &a["labels"];
+                let s = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+                (s("alertname"), s("namespace"))
+            })
+            .collect()
+    };
+    let alerts_deadline = Instant::now() + Duration::from_secs(60);
+    let history = loop {
+        let carol = alerts_of("carol");
+        let admin = alerts_of("admin");
+        let (status, history) = blocking::get_as(
+            &format!("{base}/api/v1/alerting/notifications"),
+            token("admin"),
+        );
+        assert_eq!(status, 200, "{history}");
+        let fired = carol.contains(&("ContainerBackoff".into(), "team-c".into()))
+            && admin.contains(&("AttachOrExecPod".into(), "team-c".into()));
+        if fired && history.contains("ContainerBackoff") && history.contains("AttachOrExecPod") {
+            assert!(carol.iter().all(|(_, ns)| ns == "team-c"), "{carol:?}");
+            break history;
+        }
+        assert!(
+            Instant::now() < alerts_deadline,
+            "no event and audit alerts: carol {carol:?}, admin {admin:?}, history {history}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(history.contains("\"delivered\""), "{history}");
     let data_dir = std::env::temp_dir().join(format!("periscope-demo-{}", child.0.id()));
     assert!(data_dir.join("logs").exists());
     assert!(data_dir.join("events").exists() && data_dir.join("audit").exists());

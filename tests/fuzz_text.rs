@@ -158,6 +158,64 @@ fn rule_groups_and_rule_files_never_panic_their_parsers() {
     });
 }
 
+/// Conditions of kube-events' default rules, KubeSphere auditing's and the
+/// audit pack's (Falco fields, lists, macros).
+const CONDITIONS: &[&str] = &[
+    r#"type="Warning" and involvedObject.kind="Pod" and reason="BackOff" and involvedObject.fieldPath != "" and count>3"#,
+    r#"type="Warning" and involvedObject.kind in ("Pod","ReplicaSet","DaemonSet","StatefulSet","Job") and reason="FailedCreate""#,
+    r#"not reason in("Pulled") and message contains "restarting" or metadata.namespace like "ks*""#,
+    r#"RequestObject.spec.containers[*].ports[*].hostPort > 0 or RequestObject.spec.initContainers[0:2].ports[*].hostPort > 0"#,
+    r#"${pod} and ${create} and ObjectRef.Subresource in ("exec", "attach") and Verb not in ${action}"#,
+    r#"(kevt_started or kevt) and ka.target.subresource in (exec_subresources) and ka.verb in (create, get)"#,
+    r#"ka.req.role.rules.resources intersects ("*") and not ka.user.name startswith "system:" and ka.uri endswith "/x""#,
+    r#"involvedObject.name regex "^web-[0-9]+$" and source.component exists and related not exists"#,
+];
+
+#[test]
+fn event_and_audit_conditions_and_groups_never_panic_their_parsers() {
+    use periscope_record_rules::{parse_group, Condition, Context, Dialect, Fields, Literal};
+    let mut context = Context {
+        fields: Fields::Audit,
+        ..Default::default()
+    };
+    context
+        .lists
+        .insert("action".into(), vec![Literal::Text("create".into())]);
+    context.lists.insert(
+        "exec_subresources".into(),
+        vec![Literal::Text("exec".into())],
+    );
+    for name in ["pod", "create", "kevt", "kevt_started"] {
+        let m = Condition::parse_in(r#"Verb = "get""#, &context).unwrap();
+        context.macros.insert(name.into(), m);
+    }
+    let record = serde_json::json!({
+        "type": "Warning", "reason": "BackOff", "count": 5, "message": "x",
+        "involvedObject": {"kind": "Pod", "name": "web-1"},
+        "RequestObject": {"spec": {"containers": [{"ports": [{"hostPort": "not a number"}]}]}},
+        "ObjectRef": {"Subresource": "exec"}, "Verb": "get", "User": {"username": "system:x"}
+    });
+    let mut parsed = 0;
+    run_cases(
+        3000,
+        mutated(CONDITIONS, &["(", ")", "not", "[*]", "${", "\\", "\""]),
+        |text| {
+            for dialect in [Dialect::KubeEvents, Dialect::Strict] {
+                context.dialect = dialect;
+                if let Ok(c) = Condition::parse_in(&text, &context) {
+                    parsed += 1;
+                    let _ = c.matches_in(&record, dialect);
+                }
+            }
+            let group = format!(
+            "type: audit\nmacros: {{m: 'Verb = \"x\"'}}\nrules:\n  - alert: A\n    condition: {text:?}\n    annotations: {{summary: \"%ka.user.name {{{{ $value }}}}\"}}\n"
+        );
+            let _ = parse_group(&group, Some("g"));
+        },
+    );
+    assert!(parsed > 500, "only {parsed} parsed");
+}
+
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
 }

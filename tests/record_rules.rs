@@ -14,6 +14,8 @@
 mod common;
 
 use common::*;
+use periscope_proto::v1::alerting_client::AlertingClient;
+use periscope_proto::v1::{ListAlertsRequest, ListRulesRequest};
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 
@@ -119,6 +121,14 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// A gRPC request with `tenant`'s token.
+fn authorized<T>(tenant: &str, request: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(request);
+    let header = format!("Bearer {}", token(tenant)).parse().unwrap();
+    r.metadata_mut().insert("authorization", header);
+    r
 }
 
 /// Every alert of every accepted message of `hook` named `alertname`.
@@ -373,4 +383,37 @@ async fn event_and_audit_alerts_go_through_alertmanager_receivers_and_silences()
         !bob.raw.contains("\"crashes\""),
         "bob does not see alice's group"
     );
+
+    // The same over gRPC.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", p.grpc))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = AlertingClient::new(channel);
+    let groups = client
+        .list_rules(authorized(
+            "alice",
+            ListRulesRequest {
+                r#type: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .groups;
+    let crashes = groups.iter().find(|g| g.name == "crashes").unwrap();
+    assert_eq!(
+        (crashes.records.as_str(), crashes.rules[0].state.as_str()),
+        ("event", "firing")
+    );
+    let grpc_alerts = client
+        .list_alerts(authorized("alice", ListAlertsRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    assert!(grpc_alerts
+        .iter()
+        .any(|a| a.labels["alertname"] == "PodKeepsBackingOff" && a.value == 3.0));
 }

@@ -1,7 +1,8 @@
 //! Alerting: Prometheus rule groups (parsed and validated as Prometheus does),
 //! the alert templates they carry, the built-in rules shipped in the binary,
 //! the engine that evaluates them with Prometheus' semantics and sends their
-//! alerts to Alertmanager, and tenants' own rule groups and receivers.
+//! alerts to Alertmanager, tenants' own rule groups and receivers, and rules
+//! over event and audit records evaluated as they arrive ([`records`]).
 
 mod builtin;
 mod engine;

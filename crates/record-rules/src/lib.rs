@@ -19,6 +19,12 @@
 //! A documented strict dialect ([`Dialect::Strict`]) reads them as most
 //! people expect. Audit conditions also take Falco's `ka.*` field names;
 //! groups may define lists, macros and aliases ([`Context`]).
+//!
+//! Around the conditions: rule groups of `type: event|audit` ([`parse_group`]),
+//! what a rule sees of a record ([`RuleRecord`]), `%field` references
+//! ([`FieldRefs`]), threshold windows ([`RuleWindows`]) and the index that
+//! checks each record only against the rules it may match ([`RuleSet`]).
+//! The alerting engine runs them (`periscope_alerting::records`).
 
 mod ast;
 mod eval;

@@ -2,7 +2,10 @@
 //! checked only against the rules it may match: each rule is filed under
 //! one equality its condition requires (`reason = "BackOff"`, `Verb in
 //! ("create", "update")`) on a field read without parsing the record; rules
-//! with none are checked against every record.
+//! with none are checked against every record. The other equalities a rule
+//! requires on such fields are checked too before the record's document is
+//! built (a rule of `Verb = "delete" and ObjectRef.Resource = "deployments"`
+//! filed under the resource never parses a patch).
 
 use crate::ast::{Comparison, Condition, Literal, Path, Segment};
 use crate::group::{RecordGroup, RecordRule};
@@ -46,14 +49,38 @@ pub struct Matches {
     pub errors: Vec<(usize, String)>,
 }
 
-/// The rules of one record kind and their index.
+/// Rules filed by the equality each requires, and those with none.
+#[derive(Debug, Default)]
+struct Index {
+    /// Per indexed path: value → rules.
+    by_field: BTreeMap<&'static str, HashMap<String, Vec<usize>>>,
+    /// Rules checked against every record this index covers.
+    always: Vec<usize>,
+}
+
+impl Index {
+    /// Adds the rules `record` may match to `out`.
+    fn candidates<R: RuleRecord>(&self, record: &R, out: &mut Vec<usize>) {
+        for (path, by_value) in &self.by_field {
+            if let Some(rules) = record.quick(path).and_then(|v| by_value.get(v)) {
+                out.extend_from_slice(rules);
+            }
+        }
+        out.extend_from_slice(&self.always);
+    }
+}
+
+/// The rules of one record kind and their index: one for rules that reach
+/// every namespace (cluster level, built-in, workspaces), one per namespace
+/// for namespaces' rules, so a tenant's rules cost nothing for others' records.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<InstalledRule>,
-    /// Per indexed path: value → rules.
-    index: Vec<(&'static str, HashMap<String, Vec<usize>>)>,
-    /// Rules checked against every record.
-    always: Vec<usize>,
+    /// Per rule: every equality on a quick field its condition requires,
+    /// checked before the record's document is built.
+    prefilters: Vec<Vec<(&'static str, Vec<String>)>>,
+    everywhere: Index,
+    by_namespace: HashMap<String, Index>,
 }
 
 /// The equalities a condition requires, as (path text, values).
@@ -120,15 +147,27 @@ impl RuleSet {
                 .or_default()
                 .extend(values.iter().map(String::as_str));
         }
-        let mut index: BTreeMap<&'static str, HashMap<String, Vec<usize>>> = BTreeMap::new();
-        let mut always = Vec::new();
+        let prefilters = options
+            .iter()
+            .map(|opts| {
+                opts.iter()
+                    .filter_map(|(p, v)| Some((*R::QUICK.iter().find(|q| **q == p)?, v.clone())))
+                    .collect()
+            })
+            .collect();
+        let mut everywhere = Index::default();
+        let mut by_namespace: HashMap<String, Index> = HashMap::new();
         for (i, opts) in options.iter().enumerate() {
+            let index = match &rules[i].reach {
+                Reach::Namespace(ns) => by_namespace.entry(ns.clone()).or_default(),
+                Reach::All | Reach::Workspace(_) => &mut everywhere,
+            };
             let best = opts
                 .iter()
                 .max_by_key(|(p, _)| distinct.get(p.as_str()).map_or(0, |d| d.len()));
             match best.and_then(|(p, v)| Some((*R::QUICK.iter().find(|q| **q == p)?, v))) {
                 Some((path, values)) => {
-                    let by_value = index.entry(path).or_default();
+                    let by_value = index.by_field.entry(path).or_default();
                     for v in values {
                         let list = by_value.entry(v.clone()).or_default();
                         if list.last() != Some(&i) {
@@ -136,13 +175,14 @@ impl RuleSet {
                         }
                     }
                 }
-                None => always.push(i),
+                None => index.always.push(i),
             }
         }
         Self {
             rules,
-            index: index.into_iter().collect(),
-            always,
+            prefilters,
+            everywhere,
+            by_namespace,
         }
     }
 
@@ -151,9 +191,16 @@ impl RuleSet {
         &self.rules
     }
 
-    /// Rules filed under an equality, and rules checked against every record.
+    /// Rules filed under an equality, and rules checked against every
+    /// record they reach.
     pub fn index_sizes(&self) -> (usize, usize) {
-        (self.rules.len() - self.always.len(), self.always.len())
+        let always = self.everywhere.always.len()
+            + self
+                .by_namespace
+                .values()
+                .map(|i| i.always.len())
+                .sum::<usize>();
+        (self.rules.len() - always, always)
     }
 
     /// Evaluates `records` against the rules that reach them (`in_workspace`
@@ -167,16 +214,14 @@ impl RuleSet {
         let mut candidates = Vec::new();
         for record in records {
             candidates.clear();
-            for (path, by_value) in &self.index {
-                if let Some(rules) = record.quick(path).and_then(|v| by_value.get(v)) {
-                    candidates.extend_from_slice(rules);
-                }
+            let namespace = record.scope_namespace();
+            self.everywhere.candidates(record, &mut candidates);
+            if let Some(index) = self.by_namespace.get(namespace) {
+                index.candidates(record, &mut candidates);
             }
-            candidates.extend_from_slice(&self.always);
             if candidates.is_empty() {
                 continue;
             }
-            let namespace = record.scope_namespace();
             let mut document = None;
             let mut object_labels = None;
             for &i in &candidates {
@@ -187,7 +232,11 @@ impl RuleSet {
                     Reach::Namespace(ns) => !namespace.is_empty() && namespace == ns,
                     Reach::Workspace(ws) => !namespace.is_empty() && in_workspace(ws, namespace),
                 };
-                if !rule.enabled || !reached {
+                let required = self.prefilters[i].iter().all(|(path, values)| {
+                    let value = record.quick(path).unwrap_or_default();
+                    values.iter().any(|v| v == value)
+                });
+                if !rule.enabled || !reached || !required {
                     continue;
                 }
                 let document = document.get_or_insert_with(|| record.document());

@@ -129,6 +129,7 @@ fn group(v: &Value) -> RuleGroup {
         interval_seconds: v["interval"].as_f64().unwrap_or_default(),
         rules: list(&v["rules"]).iter().map(rule).collect(),
         last_evaluation: seconds(&v["lastEvaluation"]),
+        records: text(&v["type"]),
     }
 }
 
