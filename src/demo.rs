@@ -200,7 +200,8 @@ Try:
   curl -s -H 'Authorization: Bearer carol-demo-token' '{base}/prometheus/api/v1/alerts'
   curl -s -u admin:admin-demo-token '{base}/prometheus/api/v1/alerts'
   curl -s -u admin:admin-demo-token '{base}/api/v1/alerting/notifications'
-  # carol's own event rule: at least 3 BackOff reports of one pod in 15 minutes
+  # carol's own event rule: at least 3 BackOff reports of one pod in 15 minutes (its
+  # window starts empty: with a report every 5 minutes it fires about 10 minutes later)
   curl -s -X PUT -H 'Authorization: Bearer carol-demo-token' '{base}/api/v1/alerting/namespaces/{failing_ns}/groups/crash-loops' --data-binary $'type: event\ninterval: 30s\nrules:\n  - alert: PodKeepsBackingOff\n    condition: reason = "BackOff"\n    threshold: {{count: 3, window: 15m}}\n    annotations: {{summary: "{{{{ $labels.pod }}}} backed off {{{{ $value }}}} times: %message"}}\n'
 
 Press Ctrl-C to stop."#,
