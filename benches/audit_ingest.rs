@@ -14,11 +14,10 @@
 
 mod common;
 
-use common::{peak_rss_mib, start_periscope};
+use common::{audit_batch, peak_rss_mib, start_periscope};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use periscope_audit::Redaction;
-use periscope_simulator::{audit_events, Cluster, ClusterSpec};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::time::Duration;
 
 const BATCH: usize = 400;
@@ -27,33 +26,10 @@ const TOKEN: &str = "bench-shipper-token";
 /// Replaced per request, so every batch has new audit ids.
 const MARK: &str = "BENCHMRK";
 
-/// A batch of simulated audit records whose ids start with [`MARK`].
-fn template() -> String {
-    let cluster = Cluster::generate(&ClusterSpec {
-        deployments_per_namespace: 8,
-        ..ClusterSpec::default()
-    });
-    let mut items: Vec<Value> = Vec::new();
-    let mut t = 1_795_687_200;
-    while items.len() < BATCH {
-        items.extend(audit_events(&cluster, 1_795_687_200, t, t + 60));
-        t += 60;
-    }
-    items.truncate(BATCH);
-    for (i, item) in items.iter_mut().enumerate() {
-        item["auditID"] = json!(format!(
-            "{MARK}-{i:04}-{}",
-            item["auditID"].as_str().unwrap()
-        ));
-    }
-    json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items})
-        .to_string()
-}
-
 fn ingest(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let base = start_periscope(dir.path(), TOKEN);
-    let template = template();
+    let template = audit_batch(BATCH, MARK);
     println!(
         "audit_ingest: {BATCH}-event batches of {} bytes",
         template.len()

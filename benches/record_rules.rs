@@ -22,13 +22,16 @@
 //!
 //! Run: `cargo bench --bench record_rules`.
 
+mod common;
+
+use common::audit_batch;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use periscope_alerting::records::{RecordGroupSource, RecordRules};
+use periscope_alerting::records::{Evaluated, RecordGroupSource, RecordRules};
 use periscope_alerting::{builtin_record_groups, TenantLevel};
 use periscope_audit::Redaction;
 use periscope_audit_store::AuditStore;
 use periscope_event_store::EventStore;
-use periscope_simulator::{audit_events, events, Cluster, ClusterSpec};
+use periscope_simulator::{events, Cluster, ClusterSpec};
 use periscope_store::StoreOptions;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -70,26 +73,6 @@ fn event_template() -> String {
             e.to_string() + "\n"
         })
         .collect()
-}
-
-/// An `EventList` of simulated audit records whose ids start with [`MARK`].
-fn audit_template() -> String {
-    let cluster = cluster();
-    let mut items: Vec<Value> = Vec::new();
-    let mut t = 1_795_687_200;
-    while items.len() < BATCH {
-        items.extend(audit_events(&cluster, 1_795_687_200, t, t + 60));
-        t += 60;
-    }
-    items.truncate(BATCH);
-    for (i, item) in items.iter_mut().enumerate() {
-        item["auditID"] = json!(format!(
-            "{MARK}-{i:04}-{}",
-            item["auditID"].as_str().unwrap()
-        ));
-    }
-    json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items})
-        .to_string()
 }
 
 fn tenant_group(kind: &str, ns: &str, rules: &str) -> RecordGroupSource {
@@ -159,6 +142,119 @@ fn options(dir: &std::path::Path) -> StoreOptions {
     options
 }
 
+/// One signal's ingest path, as the bench drives it.
+trait Signal: Sized {
+    type Record;
+    /// `events` / `audit`.
+    const NAME: &'static str;
+    fn open(dir: &std::path::Path) -> Self;
+    fn parse(body: &str) -> Vec<Self::Record>;
+    fn evaluate(rules: &RecordRules, records: &[Self::Record]) -> Evaluated;
+    /// Stores records durably; how many were stored.
+    async fn ingest(&self, records: Vec<Self::Record>) -> usize;
+}
+
+impl Signal for EventStore {
+    type Record = periscope_events::EventRecord;
+    const NAME: &'static str = "events";
+    fn open(dir: &std::path::Path) -> Self {
+        EventStore::open(options(dir)).unwrap()
+    }
+    fn parse(body: &str) -> Vec<Self::Record> {
+        periscope_events::parse_body(body, "default", 1 << 20)
+            .unwrap()
+            .records
+    }
+    fn evaluate(rules: &RecordRules, records: &[Self::Record]) -> Evaluated {
+        rules.evaluate_events(records)
+    }
+    async fn ingest(&self, records: Vec<Self::Record>) -> usize {
+        EventStore::ingest(self, records).await.unwrap().stored
+    }
+}
+
+impl Signal for AuditStore {
+    type Record = periscope_audit::AuditRecord;
+    const NAME: &'static str = "audit";
+    fn open(dir: &std::path::Path) -> Self {
+        AuditStore::open(options(dir)).unwrap()
+    }
+    fn parse(body: &str) -> Vec<Self::Record> {
+        periscope_audit::parse_body(body.as_bytes(), "default", &Redaction::default())
+            .unwrap()
+            .records
+    }
+    fn evaluate(rules: &RecordRules, records: &[Self::Record]) -> Evaluated {
+        rules.evaluate_audit(records)
+    }
+    async fn ingest(&self, records: Vec<Self::Record>) -> usize {
+        AuditStore::ingest(self, records).await.unwrap().stored
+    }
+}
+
+/// Ingest without rules, with `rules`, and the rules alone, for one signal.
+fn bench_signal<S: Signal>(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    template: &str,
+    rules: &RecordRules,
+    rule_count: usize,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sent = 0u64;
+    let mut fresh = || {
+        sent += 1;
+        template.replace(MARK, &format!("{sent:08x}"))
+    };
+    println!(
+        "record_rules: {rule_count} {} rules, {BATCH}-record bodies",
+        S::NAME
+    );
+    let mut group = c.benchmark_group(format!("record_rules/{}", S::NAME));
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(15));
+    for with_rules in [false, true] {
+        let name = if with_rules {
+            format!("ingest_with_{rule_count}_rules")
+        } else {
+            "ingest_without_rules_baseline".to_string()
+        };
+        // A store of its own, so neither variant pays for the other's data.
+        let store = S::open(&dir.path().join(&name));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iterations| {
+                let bodies: Vec<String> = (0..iterations).map(|_| fresh()).collect();
+                let started = std::time::Instant::now();
+                runtime.block_on(async {
+                    for body in &bodies {
+                        let records = S::parse(body);
+                        let evaluated = with_rules.then(|| S::evaluate(rules, &records));
+                        assert_eq!(store.ingest(records).await, BATCH);
+                        if let Some(evaluated) = evaluated {
+                            rules.commit(evaluated);
+                        }
+                    }
+                });
+                started.elapsed()
+            })
+        });
+    }
+    // The rules alone, on records parsed before the clock starts.
+    group.bench_function(format!("rules_only_{rule_count}_rules"), |b| {
+        b.iter_custom(|iterations| {
+            let batches: Vec<_> = (0..iterations).map(|_| S::parse(&fresh())).collect();
+            let started = std::time::Instant::now();
+            for records in &batches {
+                rules.commit(S::evaluate(rules, records));
+            }
+            started.elapsed()
+        })
+    });
+    group.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -168,131 +264,10 @@ fn bench(c: &mut Criterion) {
     // tenants' rules), then tenants whose records are not in the batch.
     let mut namespaces: Vec<String> = cluster().namespaces.into_iter().map(|(ns, _)| ns).collect();
     namespaces.extend((namespaces.len()..313).map(|i| format!("tenant-{i}")));
-    let mut sent = 0u64;
-    let mut fresh = |template: &str| {
-        sent += 1;
-        template.replace(MARK, &format!("{sent:08x}"))
-    };
-
-    let dir = tempfile::tempdir().unwrap();
-    let events_template = event_template();
-    let (event_rules, n) = rules_with(event_rules(&namespaces));
-    println!("record_rules: {n} event rules, {BATCH}-event bodies");
-    let mut group = c.benchmark_group("record_rules/events");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group
-        .sample_size(30)
-        .measurement_time(Duration::from_secs(15));
-    for with_rules in [false, true] {
-        let name = if with_rules {
-            "ingest_with_1000_rules"
-        } else {
-            "ingest_without_rules_baseline"
-        };
-        // A store of its own, so neither variant pays for the other's data.
-        let event_store = EventStore::open(options(&dir.path().join(name).join("events"))).unwrap();
-        group.bench_function(name, |b| {
-            b.iter_custom(|iterations| {
-                let bodies: Vec<String> =
-                    (0..iterations).map(|_| fresh(&events_template)).collect();
-                let started = std::time::Instant::now();
-                runtime.block_on(async {
-                    for body in &bodies {
-                        let parsed =
-                            periscope_events::parse_body(body, "default", 1 << 20).unwrap();
-                        let evaluated =
-                            with_rules.then(|| event_rules.evaluate_events(&parsed.records));
-                        let stored = event_store.ingest(parsed.records).await.unwrap();
-                        assert_eq!(stored.stored, BATCH);
-                        if let Some(evaluated) = evaluated {
-                            event_rules.commit(evaluated);
-                        }
-                    }
-                });
-                started.elapsed()
-            })
-        });
-    }
-    // The rules alone, on records parsed before the clock starts.
-    group.bench_function("rules_only_1000_rules", |b| {
-        b.iter_custom(|iterations| {
-            let batches: Vec<_> = (0..iterations)
-                .map(|_| {
-                    periscope_events::parse_body(&fresh(&events_template), "default", 1 << 20)
-                        .unwrap()
-                        .records
-                })
-                .collect();
-            let started = std::time::Instant::now();
-            for records in &batches {
-                event_rules.commit(event_rules.evaluate_events(records));
-            }
-            started.elapsed()
-        })
-    });
-    group.finish();
-
-    let audit_template = audit_template();
-    let (audit_rules, n) = rules_with(audit_rules(&namespaces));
-    println!("record_rules: {n} audit rules, {BATCH}-record bodies");
-    let mut group = c.benchmark_group("record_rules/audit");
-    group.throughput(Throughput::Elements(BATCH as u64));
-    group
-        .sample_size(30)
-        .measurement_time(Duration::from_secs(15));
-    for with_rules in [false, true] {
-        let name = if with_rules {
-            "ingest_with_200_rules"
-        } else {
-            "ingest_without_rules_baseline"
-        };
-        let audit_store = AuditStore::open(options(&dir.path().join(name).join("audit"))).unwrap();
-        group.bench_function(name, |b| {
-            b.iter_custom(|iterations| {
-                let bodies: Vec<String> = (0..iterations).map(|_| fresh(&audit_template)).collect();
-                let started = std::time::Instant::now();
-                runtime.block_on(async {
-                    for body in &bodies {
-                        let parsed = periscope_audit::parse_body(
-                            body.as_bytes(),
-                            "default",
-                            &Redaction::default(),
-                        )
-                        .unwrap();
-                        let evaluated =
-                            with_rules.then(|| audit_rules.evaluate_audit(&parsed.records));
-                        let stored = audit_store.ingest(parsed.records).await.unwrap();
-                        assert_eq!(stored.stored, BATCH);
-                        if let Some(evaluated) = evaluated {
-                            audit_rules.commit(evaluated);
-                        }
-                    }
-                });
-                started.elapsed()
-            })
-        });
-    }
-    group.bench_function("rules_only_200_rules", |b| {
-        b.iter_custom(|iterations| {
-            let batches: Vec<_> = (0..iterations)
-                .map(|_| {
-                    periscope_audit::parse_body(
-                        fresh(&audit_template).as_bytes(),
-                        "default",
-                        &Redaction::default(),
-                    )
-                    .unwrap()
-                    .records
-                })
-                .collect();
-            let started = std::time::Instant::now();
-            for records in &batches {
-                audit_rules.commit(audit_rules.evaluate_audit(records));
-            }
-            started.elapsed()
-        })
-    });
-    group.finish();
+    let (rules, n) = rules_with(event_rules(&namespaces));
+    bench_signal::<EventStore>(c, &runtime, &event_template(), &rules, n);
+    let (rules, n) = rules_with(audit_rules(&namespaces));
+    bench_signal::<AuditStore>(c, &runtime, &audit_batch(BATCH, MARK), &rules, n);
 }
 
 criterion_group!(benches, bench);

@@ -1,5 +1,6 @@
 //! What the ingest and query benches share: Periscope on a one-thread runtime
-//! of its own, the process' peak memory, and a small deterministic generator.
+//! of its own, the process' peak memory, a small deterministic generator, and
+//! batches of the simulated cluster's audit records.
 #![allow(dead_code)]
 
 use periscope_api::Server;
@@ -65,4 +66,31 @@ pub fn data_dir(name: &str) -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     target.join("bench-data").join(name)
+}
+
+/// An `EventList` of `size` of the simulated cluster's audit records (eight
+/// deployments per namespace), each audit id prefixed with `mark` (replace
+/// it per batch for fresh ids).
+pub fn audit_batch(size: usize, mark: &str) -> String {
+    use periscope_simulator::{audit_events, Cluster, ClusterSpec};
+    use serde_json::{json, Value};
+    let cluster = Cluster::generate(&ClusterSpec {
+        deployments_per_namespace: 8,
+        ..ClusterSpec::default()
+    });
+    let mut items: Vec<Value> = Vec::new();
+    let mut t = 1_795_687_200;
+    while items.len() < size {
+        items.extend(audit_events(&cluster, 1_795_687_200, t, t + 60));
+        t += 60;
+    }
+    items.truncate(size);
+    for (i, item) in items.iter_mut().enumerate() {
+        item["auditID"] = json!(format!(
+            "{mark}-{i:04}-{}",
+            item["auditID"].as_str().unwrap()
+        ));
+    }
+    json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items})
+        .to_string()
 }

@@ -3,6 +3,7 @@
 
 use crate::embedded::{open_failed, store_options};
 use crate::state::{AppState, Caller};
+use periscope_alerting::records::{Evaluated, RecordRules};
 use periscope_audit::{AuditBackend, AuditRequest, BodyVisibility, Redaction};
 use periscope_audit_store::AuditStore;
 use periscope_backend_elasticsearch::{
@@ -13,7 +14,7 @@ use periscope_event_store::EventStore;
 use periscope_events::{EventBackend, EventRequest};
 use periscope_model::Result;
 use periscope_model::Scope;
-use periscope_record_search::{answer, Answer, Ingested};
+use periscope_record_search::{answer, Answer, Ingested, RecordBackend};
 use periscope_store::Store;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -126,13 +127,8 @@ impl AppState {
         backend: &EventBackend,
         records: Vec<periscope_events::EventRecord>,
     ) -> Result<Ingested> {
-        let rules = self.alerting.get().map(|a| &a.records);
-        let evaluated = rules.map(|r| r.evaluate_events(&records));
-        let stored = backend.ingest(records).await?;
-        if let (Some(rules), Some(evaluated)) = (rules, evaluated) {
-            rules.commit(evaluated);
-        }
-        Ok(stored)
+        self.store_with_rules(backend, records, RecordRules::evaluate_events)
+            .await
     }
 
     /// Stores audit records, evaluating the audit rules on them (as
@@ -142,8 +138,18 @@ impl AppState {
         backend: &AuditBackend,
         records: Vec<periscope_audit::AuditRecord>,
     ) -> Result<Ingested> {
+        self.store_with_rules(backend, records, RecordRules::evaluate_audit)
+            .await
+    }
+
+    async fn store_with_rules<B: RecordBackend + ?Sized>(
+        &self,
+        backend: &B,
+        records: Vec<B::Record>,
+        evaluate: fn(&RecordRules, &[B::Record]) -> Evaluated,
+    ) -> Result<Ingested> {
         let rules = self.alerting.get().map(|a| &a.records);
-        let evaluated = rules.map(|r| r.evaluate_audit(&records));
+        let evaluated = rules.map(|r| evaluate(r, &records));
         let stored = backend.ingest(records).await?;
         if let (Some(rules), Some(evaluated)) = (rules, evaluated) {
             rules.commit(evaluated);
