@@ -4,7 +4,7 @@
 //! through the [`Context`] (aliases, Falco's `ka.*` fields, lists, macros).
 
 use crate::ast::{Affix, Comparison, Condition, Literal, Path, Segment};
-use crate::vocabulary::{Context, Dialect};
+use crate::vocabulary::{Context, Dialect, Fields};
 
 /// Why a condition is refused, with the byte offset where it went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -402,6 +402,11 @@ impl Parser<'_> {
         }
         let field = match self.context.field(&name) {
             Some(resolved) => resolved,
+            None if self.context.fields == Fields::Audit && name.starts_with("ka.") => {
+                return self.error(format!(
+                    "{name:?} is not a Falco k8saudit field Periscope knows"
+                ));
+            }
             None => path(&name, offset)?,
         };
         self.at += 1;

@@ -70,6 +70,11 @@ impl FieldRefs {
             let name = &written[start..end];
             let path = match context.field(name) {
                 Some(p) => p,
+                None if context.fields == crate::Fields::Audit && name.starts_with("ka.") => {
+                    return Err(format!(
+                        "%{name}: not a Falco k8saudit field Periscope knows"
+                    ));
+                }
                 None => crate::parse::path(name, start).map_err(|e| e.message)?,
             };
             if !literal.is_empty() {

@@ -275,6 +275,10 @@ fn falco_fields_lists_and_macros_read_the_stored_audit_document() {
         ("${nothing} and kget", "no macro or alias named \"nothing\""),
         ("Verb in ${nothing}", "no list named \"nothing\""),
         ("Verb in ${kget", "not closed"),
+        (
+            "ka.req.pod.containers.image.repository = \"x\"",
+            "not a Falco k8saudit field Periscope knows",
+        ),
     ] {
         let err = Condition::parse_in(bad, &context).unwrap_err();
         assert!(err.message.contains(expected), "{bad}: {err}");
