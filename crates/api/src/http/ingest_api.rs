@@ -26,13 +26,71 @@ use tokio::sync::OwnedSemaphorePermit;
 /// The Elasticsearch version announced on `GET /`.
 const ANNOUNCED_VERSION: &str = "8.11.0";
 
-/// The ingest routes.
+/// The ingest routes. Every answer of the Elasticsearch-compatible ones
+/// (errors included) says `X-Elastic-Product: Elasticsearch`: the official
+/// clients refuse an answer without it (`UnsupportedProductError`).
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(node_info))
+        .route("/_cluster/health", get(cluster_health))
+        .route("/_cluster/health/{index}", get(cluster_health))
+        .route("/_license", get(license))
         .route("/_bulk", post(bulk).put(bulk))
         .route("/{index}/_bulk", post(bulk_into).put(bulk_into))
+        .layer(axum::middleware::map_response(elastic_product))
         .route("/api/v1/logs/ingest", post(ndjson))
+}
+
+/// Marks an answer as Elasticsearch's.
+async fn elastic_product(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        "x-elastic-product",
+        HeaderValue::from_static("Elasticsearch"),
+    );
+    response
+}
+
+/// `GET /_cluster/health`: a green one-node cluster, for shippers and
+/// clients that wait for one before sending.
+async fn cluster_health() -> Response {
+    Json(json!({
+        "cluster_name": "periscope",
+        "status": "green",
+        "timed_out": false,
+        "number_of_nodes": 1,
+        "number_of_data_nodes": 1,
+        "active_primary_shards": 0,
+        "active_shards": 0,
+        "relocating_shards": 0,
+        "initializing_shards": 0,
+        "unassigned_shards": 0,
+        "delayed_unassigned_shards": 0,
+        "number_of_pending_tasks": 0,
+        "number_of_in_flight_fetch": 0,
+        "task_max_waiting_in_queue_millis": 0,
+        "active_shards_percent_as_number": 100.0
+    }))
+    .into_response()
+}
+
+/// `GET /_license`: an active basic license (Logstash's and Beats'
+/// Elasticsearch outputs read it before sending).
+async fn license() -> Response {
+    Json(json!({
+        "license": {
+            "status": "active",
+            "uid": "periscope",
+            "type": "basic",
+            "issue_date": "1970-01-01T00:00:00.000Z",
+            "issue_date_in_millis": 0,
+            "max_nodes": 1000,
+            "max_resource_units": null,
+            "issued_to": "periscope",
+            "issuer": "elasticsearch",
+            "start_date_in_millis": -1
+        }
+    }))
+    .into_response()
 }
 
 /// An ingest failure in Elasticsearch's error shape.
@@ -82,12 +140,7 @@ async fn node_info() -> Response {
         },
         "tagline": "You Know, for Search"
     });
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(
-        "x-elastic-product",
-        HeaderValue::from_static("Elasticsearch"),
-    );
-    response
+    Json(body).into_response()
 }
 
 async fn bulk(state: State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
