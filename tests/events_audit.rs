@@ -1190,7 +1190,7 @@ async fn otlp_logs_from_the_collector_s_kubernetes_receivers_become_events() {
         .get(Some("bob"), "/api/v1/events", &with_window(&[]))
         .await;
     assert_eq!(bob.body["query"]["total"], 1, "{}", bob.raw);
-    // A record that is not an event is rejected in partial_success.
+    // A record that is not an event is a log line, for the log store.
     let other = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
         {"timeUnixNano": "1796032800000000000", "body": {"stringValue": "GET / 200"}, "attributes": []}
     ]}]}]});
@@ -1206,13 +1206,90 @@ async fn otlp_logs_from_the_collector_s_kubernetes_receivers_become_events() {
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.raw);
-    assert_eq!(
-        a.body["partialSuccess"]["rejectedLogRecords"], 1,
-        "{}",
-        a.raw
-    );
-    assert!(a.body["partialSuccess"]["errorMessage"]
-        .as_str()
+    assert!(a.body.get("partialSuccess").is_none(), "{}", a.raw);
+    let line = p
+        .get(Some("admin"), "/api/v1/logs", &[("log_query", "GET")])
+        .await;
+    assert_eq!(line.body["query"]["total"], 1, "{}", line.raw);
+}
+
+/// An application's log lines through the real OpenTelemetry Python SDK's
+/// OTLP log exporters (HTTP and gRPC), mixed with a `k8s_events` record in
+/// one export: the lines go to the log store with their pod fields (trace
+/// ids and attributes are kept as fields: `periscope_logs::otlp`'s tests),
+/// the event to the events service, nothing rejected.
+#[tokio::test]
+async fn otlp_log_lines_go_to_the_log_store_and_events_to_the_events_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = periscope_with_stores(dir.path(), "").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .contains("not a Kubernetes event"));
+        .as_nanos() as i64;
+    let pod = json!({"k8s.namespace.name": "team-a", "k8s.pod.name": "web-1", "k8s.container.name": "web",
+                     "container.image.name": "web", "container.image.tag": "1.2", "service.name": "web"});
+    for (protocol, endpoint) in [
+        ("http", format!("{}/v1/logs", p.base)),
+        ("grpc", format!("http://{}", p.grpc)),
+    ] {
+        let spec = json!({"records": [
+            {"resource": pod, "attributes": {"http.route": "/checkout"}, "body": format!("{protocol} checkout failed"),
+             "severity_text": "ERROR", "time_ns": now,
+             "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": "b7ad6b7169203331"},
+            {"resource": pod, "attributes": {}, "body": format!("{protocol} checkout retried"), "severity_text": "INFO", "time_ns": now + 1},
+            {"resource": {"k8s.object.kind": "Pod", "k8s.object.name": "web-1"},
+             "attributes": {"k8s.event.reason": "BackOff", "k8s.event.uid": format!("{protocol}-event"), "k8s.namespace.name": "team-a"},
+             "body": "Back-off restarting failed container", "severity_text": "Warning", "time_ns": now}
+        ]});
+        let out = tokio::task::spawn_blocking(move || {
+            client(
+                "otlp_logs.py",
+                &[protocol, &endpoint, SHIPPER_TOKEN],
+                &spec.to_string(),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(out["ok"], true, "{protocol}: {out}");
+        let lines = p
+            .get(
+                Some("alice"),
+                "/api/v1/logs",
+                &[
+                    ("log_query", &format!("{protocol} checkout")),
+                    ("size", "10"),
+                ],
+            )
+            .await;
+        assert_eq!(lines.status, 200, "{}", lines.raw);
+        let found = lines.body["query"]["records"].as_array().unwrap();
+        assert_eq!(found.len(), 2, "{}", lines.raw);
+        let failed = found
+            .iter()
+            .find(|r| r["log"].as_str().unwrap().contains("failed"))
+            .unwrap();
+        for (field, value) in [
+            ("namespace", "team-a"),
+            ("pod", "web-1"),
+            ("container", "web"),
+        ] {
+            assert_eq!(failed[field], value, "{failed}");
+        }
+        let events = p
+            .get(
+                Some("alice"),
+                "/api/v1/events",
+                &[("reason_filter", "BackOff")],
+            )
+            .await;
+        assert!(
+            events.raw.contains(&format!("{protocol}-event")),
+            "{}",
+            events.raw
+        );
+        let bob = p
+            .get(Some("bob"), "/api/v1/logs", &[("log_query", "checkout")])
+            .await;
+        assert_eq!(bob.body["query"]["total"], 0, "{}", bob.raw);
+    }
 }

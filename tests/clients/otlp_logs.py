@@ -2,9 +2,10 @@
 
 Usage: otlp_logs.py grpc|http ENDPOINT TOKEN < spec.json
 
-The spec lists records shaped as the OpenTelemetry Collector's Kubernetes
-receivers emit them: {"records": [{"resource": {...}, "attributes": {...},
-"body": "text" | {...}, "severity_text": "Warning", "time_ns": ...}]}.
+The spec lists records (events shaped as the OpenTelemetry Collector's
+Kubernetes receivers emit them, or an application's log lines):
+{"records": [{"resource": {...}, "attributes": {...}, "body": "text" | {...},
+"severity_text": "Warning", "time_ns": ..., "trace_id"?: hex, "span_id"?: hex}]}.
 Records of one resource go through one logger provider and the SDK's OTLP
 log exporter for the protocol. Prints the export results; exits 1 if any
 export failed.
@@ -62,8 +63,15 @@ def main():
         provider.add_log_record_processor(SimpleLogRecordProcessor(Recording(exporter(protocol, endpoint, token), results)))
         logger = provider.get_logger("k8s_events")
         for r in records:
+            ids = {}
+            if "trace_id" in r:
+                from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+                span = SpanContext(int(r["trace_id"], 16), int(r["span_id"], 16), is_remote=True, trace_flags=TraceFlags(1))
+                ids["context"] = set_span_in_context(NonRecordingSpan(span))
             logger.emit(
                 LogRecord(
+                    **ids,
                     timestamp=r.get("time_ns"),
                     observed_timestamp=r.get("time_ns"),
                     severity_text=r.get("severity_text"),

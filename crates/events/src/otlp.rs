@@ -82,6 +82,14 @@ pub fn from_otlp_logs(request: &ExportLogsServiceRequest, default_cluster: &str)
     out
 }
 
+/// Whether a log record is a Kubernetes event (a `k8sobjects` Event body or
+/// a `k8s_events` record); other records are log lines.
+pub fn is_event(log: &opentelemetry_proto::tonic::logs::v1::LogRecord) -> bool {
+    let attrs = attributes(&log.attributes);
+    let body = log.body.as_ref().map_or(Value::Null, to_json);
+    event_object(&body, &attrs).is_some() || text(&attrs, "k8s.event.reason").is_some()
+}
+
 fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     m.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }

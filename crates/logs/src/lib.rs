@@ -10,6 +10,7 @@
 
 pub mod bulk;
 pub mod cursor;
+pub mod otlp;
 mod raw;
 pub mod record;
 pub mod request;

@@ -68,15 +68,7 @@ impl LogsService for OtlpLogs {
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let state = &self.state;
         let (shipper, _permit) = admit(state, &request)?;
-        let backend = Arc::clone(
-            state
-                .event_backend(Some(&shipper.cluster))
-                .map_err(status)?,
-        );
-        let parsed = periscope_events::from_otlp_logs(request.get_ref(), &shipper.cluster);
-        let answer = crate::http::logs_response(&parsed.errors);
-        state
-            .store_events(&*backend, parsed.records)
+        let answer = crate::http::store_otlp_logs(state, &shipper.cluster, request.get_ref())
             .await
             .map_err(status)?;
         Ok(Response::new(answer))

@@ -18,7 +18,7 @@ mod tempo_api;
 mod traced;
 
 pub(crate) use monitoring_api::parse_window;
-pub(crate) use otlp_api::logs_response;
+pub(crate) use otlp_api::store_otlp_logs;
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -111,15 +111,13 @@ async fn export_logs(
     }
 }
 
-/// Stores the Kubernetes events of an OTLP logs request; answers once
-/// durable, counting the records that are not events as rejected.
+/// Decodes an OTLP/HTTP logs request and stores it.
 async fn ingest_logs(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<ExportLogsServiceResponse> {
     let shipper = shipper(state, headers)?;
-    let backend = Arc::clone(state.event_backend(Some(&shipper.cluster))?);
     let encoding = Encoding::of(headers)?;
     let (bytes, _permit) = ingest_body(state, headers, body).await?;
     let request: ExportLogsServiceRequest = match encoding {
@@ -131,20 +129,66 @@ async fn ingest_logs(
         Encoding::Json => serde_json::from_slice(&bytes)
             .map_err(|e| Error::bad_request(format!("the body is not OTLP/JSON logs: {e}")))?,
     };
-    let parsed = periscope_events::from_otlp_logs(&request, &shipper.cluster);
-    let answer = logs_response(&parsed.errors);
-    state.store_events(&*backend, parsed.records).await?;
-    Ok(answer)
+    store_otlp_logs(state, &shipper.cluster, &request).await
 }
 
-/// The answer to an OTLP logs export: records that were not events rejected.
-pub(crate) fn logs_response(errors: &[periscope_events::LineError]) -> ExportLogsServiceResponse {
-    ExportLogsServiceResponse {
-        partial_success: errors.first().map(|first| ExportLogsPartialSuccess {
-            rejected_log_records: errors.len() as i64,
-            error_message: format!("log record {}: {}", first.line, first.reason),
-        }),
+/// Stores an OTLP logs request (HTTP or gRPC) of `cluster`'s shipper:
+/// Kubernetes events to the events service, other records as log lines to
+/// the log store, each where this process runs it; answers once both are
+/// durable, with the records neither could use rejected (`partial_success`).
+pub(crate) async fn store_otlp_logs(
+    state: &AppState,
+    cluster: &str,
+    request: &ExportLogsServiceRequest,
+) -> Result<ExportLogsServiceResponse> {
+    let log_backend = state.log_backend(Some(cluster)).ok();
+    let event_backend = state.event_backend(Some(cluster)).ok().map(Arc::clone);
+    if log_backend.is_none() && event_backend.is_none() {
+        // Neither service here: the events service's error says how to run one.
+        state.event_backend(Some(cluster))?;
     }
+    let lines = match log_backend {
+        Some(_) => periscope_logs::otlp::from_otlp_logs(
+            request,
+            |r| !periscope_events::is_otlp_event(r),
+            periscope_store::unix_now_ns(),
+        ),
+        None => Default::default(),
+    };
+    let events = periscope_events::from_otlp_logs(request, cluster);
+    // A record read as a log line is not an event that failed.
+    let mut rejected: Vec<(usize, String)> = events
+        .errors
+        .into_iter()
+        .filter(|e| lines.taken.binary_search(&e.line).is_err())
+        .map(|e| (e.line, e.reason))
+        .chain(lines.errors)
+        .collect();
+    match &event_backend {
+        Some(backend) => {
+            state.store_events(&**backend, events.records).await?;
+        }
+        None if !events.records.is_empty() => rejected.push((
+            0,
+            format!(
+                "{} Kubernetes events: no events service here",
+                events.records.len()
+            ),
+        )),
+        None => {}
+    }
+    if let Some(backend) = log_backend {
+        backend.ingest(&lines.records).await?;
+    }
+    rejected.sort();
+    Ok(ExportLogsServiceResponse {
+        partial_success: rejected
+            .first()
+            .map(|(line, reason)| ExportLogsPartialSuccess {
+                rejected_log_records: rejected.len() as i64,
+                error_message: format!("log record {line}: {reason}"),
+            }),
+    })
 }
 
 async fn ingest(
