@@ -10,6 +10,7 @@
 
 pub mod bulk;
 pub mod cursor;
+pub mod loki_push;
 pub mod otlp;
 mod raw;
 pub mod record;

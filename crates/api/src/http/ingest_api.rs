@@ -39,6 +39,46 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/{index}/_bulk", post(bulk_into).put(bulk_into))
         .layer(axum::middleware::map_response(elastic_product))
         .route("/api/v1/logs/ingest", post(ndjson))
+        .route("/loki/api/v1/push", post(loki_push))
+        .route("/api/prom/push", post(loki_push))
+}
+
+/// `POST /loki/api/v1/push`: Loki's push API as Grafana Alloy, Vector and
+/// Fluent Bit's `loki` output send it — JSON, or snappy protobuf for any
+/// other content type; gzip or deflate. 204 once durable; 400 for bad data
+/// (shippers do not retry it), 429/5xx for back-pressure (they retry);
+/// errors as plain text, as Loki answers them.
+async fn loki_push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let (backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.trim_start().starts_with("application/json"));
+        let now = periscope_store::unix_now_ns();
+        let records = if json {
+            periscope_logs::loki_push::from_json(&bytes, now)
+        } else {
+            periscope_logs::loki_push::from_protobuf(
+                &bytes,
+                now,
+                state.config.ingest.max_body_bytes,
+            )
+        }
+        .map_err(Error::bad_request)?;
+        backend.ingest(&records).await
+    }
+    .await;
+    match result {
+        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => {
+            let kind = e.kind();
+            with_hint_headers(
+                (http_status(kind), format!("{}\n", e.message())).into_response(),
+                kind,
+            )
+        }
+    }
 }
 
 /// Marks an answer as Elasticsearch's.
@@ -264,23 +304,24 @@ pub(crate) async fn ingest_body(
         .to_ascii_lowercase();
     let bytes = match encoding.as_str() {
         "identity" | "" => bytes,
-        "gzip" => gunzip(&bytes, limit)?,
+        "gzip" => inflate(flate2::read::MultiGzDecoder::new(&bytes[..]), "gzip", limit)?,
+        "deflate" => inflate(flate2::read::ZlibDecoder::new(&bytes[..]), "deflate", limit)?,
         other => {
             return Err(Error::bad_request(format!(
-                "unsupported Content-Encoding {other:?} (use gzip or none)"
+                "unsupported Content-Encoding {other:?} (use gzip, deflate or none)"
             )))
         }
     };
     Ok((bytes, permit))
 }
 
-/// Decompresses a gzip body, refusing one that inflates past `limit`.
-fn gunzip(bytes: &[u8], limit: usize) -> Result<Bytes> {
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    let read = flate2::read::MultiGzDecoder::new(bytes)
+/// Decompresses a body, refusing one that inflates past `limit`.
+fn inflate(decoder: impl Read, encoding: &str, limit: usize) -> Result<Bytes> {
+    let mut out = Vec::new();
+    let read = decoder
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| Error::bad_request(format!("the gzip body is corrupt: {e}")))?;
+        .map_err(|e| Error::bad_request(format!("the {encoding} body is corrupt: {e}")))?;
     if read > limit {
         return Err(Error::new(
             ErrorKind::PayloadTooLarge,
