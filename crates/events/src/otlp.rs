@@ -13,35 +13,8 @@
 
 use crate::parse::{record_of, LineError, Parsed};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use periscope_logs::otlp::{attributes, to_json};
 use serde_json::{json, Map, Value};
-
-/// An OTLP value as JSON.
-fn to_json(v: &AnyValue) -> Value {
-    match &v.value {
-        // A string-table index only means something in OTLP profiles.
-        None | Some(Any::StringValueStrindex(_)) => Value::Null,
-        Some(Any::StringValue(s)) => Value::String(s.clone()),
-        Some(Any::BoolValue(b)) => Value::Bool(*b),
-        Some(Any::IntValue(i)) => json!(i),
-        Some(Any::DoubleValue(d)) => json!(d),
-        Some(Any::BytesValue(b)) => Value::String(String::from_utf8_lossy(b).into_owned()),
-        Some(Any::ArrayValue(a)) => Value::Array(a.values.iter().map(to_json).collect()),
-        Some(Any::KvlistValue(kv)) => Value::Object(attributes(&kv.values)),
-    }
-}
-
-fn attributes(kvs: &[KeyValue]) -> Map<String, Value> {
-    kvs.iter()
-        .map(|kv| {
-            (
-                kv.key.clone(),
-                kv.value.as_ref().map_or(Value::Null, to_json),
-            )
-        })
-        .collect()
-}
 
 /// Reads the events of a request; `default_cluster` for those naming none.
 pub fn from_otlp_logs(request: &ExportLogsServiceRequest, default_cluster: &str) -> Parsed {

@@ -24,7 +24,9 @@ pub struct OtlpLines {
     pub errors: Vec<(usize, String)>,
 }
 
-fn to_json(v: &AnyValue) -> Value {
+/// An OTLP value as JSON (a string-table index only means something in
+/// OTLP profiles: null).
+pub fn to_json(v: &AnyValue) -> Value {
     match &v.value {
         None | Some(Any::StringValueStrindex(_)) => Value::Null,
         Some(Any::StringValue(s)) => Value::String(s.clone()),
@@ -37,7 +39,8 @@ fn to_json(v: &AnyValue) -> Value {
     }
 }
 
-fn attributes(kvs: &[KeyValue]) -> Map<String, Value> {
+/// OTLP attributes as a JSON object.
+pub fn attributes(kvs: &[KeyValue]) -> Map<String, Value> {
     kvs.iter()
         .map(|kv| {
             (
