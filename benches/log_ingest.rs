@@ -1,6 +1,8 @@
-//! Log ingest through Elasticsearch's `_bulk` API, end to end: HTTP, parsing,
-//! Arrow batches, the write-ahead log with durable acknowledgements (fsync,
-//! group commit) and the background flush to Parquet.
+//! Log ingest through Elasticsearch's `_bulk` API and Loki's push API (snappy
+//! protobuf, as Grafana Alloy and Vector send it), end to end: HTTP,
+//! parsing, Arrow batches, the write-ahead log with durable acknowledgements
+//! (fsync, group commit) and the background flush to Parquet. Both carry the
+//! same lines.
 //!
 //! Periscope runs on a single-threaded runtime (one core for its request
 //! handling, parsing and flushing; fsyncs on its blocking pool); the client
@@ -21,8 +23,8 @@ const LINES_PER_REQUEST: usize = 5_000;
 const CONCURRENT_REQUESTS: usize = 4;
 const TOKEN: &str = "bench-shipper-token";
 
-/// A `_bulk` body of simulated container logs, as Fluent Bit sends them.
-fn body() -> String {
+/// The simulated container logs one request carries.
+fn lines() -> Vec<periscope_simulator::LogLine> {
     let cluster = Cluster::generate(&ClusterSpec {
         deployments_per_namespace: 8,
         ..ClusterSpec::default()
@@ -34,13 +36,49 @@ fn body() -> String {
         t += 60;
     }
     lines.truncate(LINES_PER_REQUEST);
-    bulk_body(&lines)
+    lines
+}
+
+/// The same lines as a Loki push: one stream per container and output
+/// stream, snappy-compressed `logproto.PushRequest`.
+fn loki_body(lines: &[periscope_simulator::LogLine]) -> Vec<u8> {
+    use periscope_logs::loki_push::{EntryAdapter, PushRequest, StreamAdapter, Timestamp};
+    let mut streams: std::collections::BTreeMap<String, Vec<EntryAdapter>> = Default::default();
+    for l in lines {
+        let labels = format!(
+            "{{namespace=\"{}\", pod=\"{}\", container=\"{}\", stream=\"{}\"}}",
+            l.namespace, l.pod, l.container, l.stream
+        );
+        streams.entry(labels).or_default().push(EntryAdapter {
+            timestamp: Some(Timestamp {
+                seconds: l.time / 1_000_000_000,
+                nanos: (l.time % 1_000_000_000) as i32,
+            }),
+            line: l.log.clone(),
+            structured_metadata: vec![],
+        });
+    }
+    let push = PushRequest {
+        streams: streams
+            .into_iter()
+            .map(|(labels, entries)| StreamAdapter {
+                labels,
+                entries,
+                hash: 0,
+            })
+            .collect(),
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&prost::Message::encode_to_vec(&push))
+        .unwrap()
 }
 
 fn ingest(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let base = start_periscope(dir.path(), TOKEN);
-    let body = body();
+    let lines = lines();
+    let body = bulk_body(&lines);
+    let loki = bytes::Bytes::from(loki_body(&lines));
     // Shared, so the client does not copy a body per request.
     let shared = bytes::Bytes::from(body.clone());
     let client_runtime = tokio::runtime::Builder::new_current_thread()
@@ -77,6 +115,33 @@ fn ingest(c: &mut Criterion) {
                 for response in futures::future::join_all(requests).await {
                     let response = response.unwrap();
                     assert_eq!(response.status(), 200);
+                }
+            })
+        })
+    });
+    group.bench_function("loki_push_parse_only", |b| {
+        b.iter(|| {
+            for _ in 0..CONCURRENT_REQUESTS {
+                let records = periscope_logs::loki_push::from_protobuf(&loki, 0, 64 << 20).unwrap();
+                assert_eq!(records.len(), LINES_PER_REQUEST);
+            }
+        })
+    });
+    let loki_url = format!("{base}/loki/api/v1/push");
+    group.bench_function("loki_push_protobuf_durable", |b| {
+        b.iter(|| {
+            client_runtime.block_on(async {
+                let requests = (0..CONCURRENT_REQUESTS).map(|_| {
+                    client
+                        .post(&loki_url)
+                        .bearer_auth(TOKEN)
+                        .header("content-type", "application/x-protobuf")
+                        .body(loki.clone())
+                        .send()
+                });
+                for response in futures::future::join_all(requests).await {
+                    let response = response.unwrap();
+                    assert_eq!(response.status(), 204);
                 }
             })
         })
