@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    alertmanager, eventually, hook, periscope_with, prometheus, token, webhook_routing, Periscope,
+    alertmanager, authorized, eventually, hook, periscope_with, prometheus, token, webhook_routing,
+    Periscope,
 };
 use periscope_proto::v1::alerting_client::AlertingClient;
 use periscope_proto::v1::{ListAlertsRequest, ListRulesRequest};
@@ -261,13 +262,6 @@ async fn delete(p: &Periscope, tenant: &str, path: &str) -> u16 {
 }
 
 /// A gRPC request as `tenant`.
-fn authorized<T>(tenant: &str, request: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(request);
-    let header = format!("Bearer {}", token(tenant)).parse().unwrap();
-    r.metadata_mut().insert("authorization", header);
-    r
-}
-
 /// `level/owner/name` of the tenant groups `tenant` lists.
 async fn listed(p: &Periscope, tenant: &str) -> Vec<String> {
     let a = p.get(Some(tenant), "/api/v1/alerting/groups", &[]).await;
@@ -469,7 +463,7 @@ async fn tenants_manage_their_own_rule_groups_confined_to_their_namespaces() {
         .unwrap();
     let mut client = AlertingClient::new(channel);
     let grpc_alerts = client
-        .list_alerts(authorized("alice", ListAlertsRequest {}))
+        .list_alerts(authorized(ListAlertsRequest {}, "alice"))
         .await
         .unwrap()
         .into_inner()
@@ -484,17 +478,17 @@ async fn tenants_manage_their_own_rule_groups_confined_to_their_namespaces() {
         .iter()
         .all(|a| a.value > 0.0 && a.active_at > 0.0));
     let bob_alerts = client
-        .list_alerts(authorized("bob", ListAlertsRequest {}))
+        .list_alerts(authorized(ListAlertsRequest {}, "bob"))
         .await
         .unwrap()
         .into_inner();
     assert!(bob_alerts.alerts.is_empty());
     let bob_rules = client
         .list_rules(authorized(
-            "bob",
             ListRulesRequest {
                 r#type: String::new(),
             },
+            "bob",
         ))
         .await
         .unwrap()
@@ -503,10 +497,10 @@ async fn tenants_manage_their_own_rule_groups_confined_to_their_namespaces() {
     assert_eq!(bob_rules.groups[0].rules[0].health, "ok");
     let bogus = client
         .list_rules(authorized(
-            "bob",
             ListRulesRequest {
                 r#type: "bogus".into(),
             },
+            "bob",
         ))
         .await
         .unwrap_err();

@@ -975,15 +975,6 @@ async fn periscope_s_own_writes_are_audit_records() {
     assert_eq!(refused["User"]["username"], "alice");
 }
 
-fn authorized<T>(message: T, tenant: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", token(tenant)).parse().unwrap(),
-    );
-    request
-}
-
 #[tokio::test]
 async fn grpc_searches_are_scoped_exactly_like_http() {
     use periscope_proto::v1::audit_client::AuditClient;

@@ -17,15 +17,6 @@ async fn client(p: &Periscope) -> MetricsClient<Channel> {
     MetricsClient::new(channel)
 }
 
-fn authorized<T>(message: T, tenant: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", token(tenant)).parse().unwrap(),
-    );
-    request
-}
-
 #[tokio::test]
 async fn queries_are_scoped_exactly_like_http() {
     let p = periscope().await;

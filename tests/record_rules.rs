@@ -123,14 +123,6 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A gRPC request with `tenant`'s token.
-fn authorized<T>(tenant: &str, request: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(request);
-    let header = format!("Bearer {}", token(tenant)).parse().unwrap();
-    r.metadata_mut().insert("authorization", header);
-    r
-}
-
 /// Every alert of every accepted message of `hook` named `alertname`.
 fn alerts_named(hook: &Hook, alertname: &str) -> Vec<Value> {
     hook.accepted
@@ -393,10 +385,10 @@ async fn event_and_audit_alerts_go_through_alertmanager_receivers_and_silences()
     let mut client = AlertingClient::new(channel);
     let groups = client
         .list_rules(authorized(
-            "alice",
             ListRulesRequest {
                 r#type: String::new(),
             },
+            "alice",
         ))
         .await
         .unwrap()
@@ -408,7 +400,7 @@ async fn event_and_audit_alerts_go_through_alertmanager_receivers_and_silences()
         ("event", "firing")
     );
     let grpc_alerts = client
-        .list_alerts(authorized("alice", ListAlertsRequest {}))
+        .list_alerts(authorized(ListAlertsRequest {}, "alice"))
         .await
         .unwrap()
         .into_inner()

@@ -472,3 +472,13 @@ pub fn client(script: &str, args: &[&str], stdin: &str) -> Value {
     );
     serde_json::from_slice(&out.stdout).expect("client prints JSON")
 }
+
+/// A gRPC request carrying `tenant`'s token.
+pub fn authorized<T>(message: T, tenant: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", token(tenant)).parse().unwrap(),
+    );
+    request
+}

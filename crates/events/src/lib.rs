@@ -9,7 +9,7 @@ mod parse;
 mod record;
 mod request;
 
-pub use otlp::{from_otlp_logs, is_event as is_otlp_event};
+pub use otlp::{from_otlp_logs, OtlpEvents};
 pub use parse::{parse_body, LineError, Parsed};
 pub use record::{EventKey, EventRecord, ObjectRef};
 pub use request::{EventFilter, EventRequest};

@@ -8,59 +8,59 @@
 //!   older versions `k8s.<kind>.name`/`k8s.<kind>.uid` and `k8s.cluster.name`.
 //!
 //! Both become the core/v1 Event JSON the other ingest paths read, so one
-//! record comes out whichever way an event arrived. A log record that is not
-//! an event fails alone (its position in the request is reported).
+//! record comes out whichever way an event arrived. The positions of the
+//! records that are not events are reported, for the log store to read.
 
-use crate::parse::{record_of, LineError, Parsed};
+use crate::parse::{record_of, LineError};
+use crate::record::EventRecord;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use periscope_logs::otlp::{attributes, to_json};
+use periscope_logs::otlp::{attributes, each_record, to_json};
 use serde_json::{json, Map, Value};
 
-/// Reads the events of a request; `default_cluster` for those naming none.
-pub fn from_otlp_logs(request: &ExportLogsServiceRequest, default_cluster: &str) -> Parsed {
-    let mut out = Parsed::default();
-    let mut position = 0;
-    for resource_logs in &request.resource_logs {
-        let resource = resource_logs
-            .resource
-            .as_ref()
-            .map(|r| attributes(&r.attributes))
-            .unwrap_or_default();
-        for scope_logs in &resource_logs.scope_logs {
-            for log in &scope_logs.log_records {
-                position += 1;
-                let attrs = attributes(&log.attributes);
-                let body = log.body.as_ref().map_or(Value::Null, to_json);
-                let cluster = text(&resource, "k8s.cluster.name").unwrap_or(default_cluster);
-                let document = match event_object(&body, &attrs) {
-                    Some(object) => Ok(object),
-                    None => k8s_events(
-                        log.time_unix_nano,
-                        &log.severity_text,
-                        &body,
-                        &attrs,
-                        &resource,
-                    ),
-                };
-                match document.and_then(|doc| record_of(&doc, cluster)) {
-                    Ok(r) => out.records.push(r),
-                    Err(reason) => out.errors.push(LineError {
-                        line: position,
-                        reason,
-                    }),
-                }
-            }
-        }
-    }
-    out
+/// The events of an OTLP logs request, and where its other records are.
+#[derive(Debug, Default)]
+pub struct OtlpEvents {
+    pub records: Vec<EventRecord>,
+    /// Events that could not be used.
+    pub errors: Vec<LineError>,
+    /// 1-based positions (request order) of the records that are not events.
+    pub not_events: Vec<usize>,
 }
 
-/// Whether a log record is a Kubernetes event (a `k8sobjects` Event body or
-/// a `k8s_events` record); other records are log lines.
-pub fn is_event(log: &opentelemetry_proto::tonic::logs::v1::LogRecord) -> bool {
-    let attrs = attributes(&log.attributes);
-    let body = log.body.as_ref().map_or(Value::Null, to_json);
-    event_object(&body, &attrs).is_some() || text(&attrs, "k8s.event.reason").is_some()
+/// Reads the events of a request; `default_cluster` for those naming none.
+pub fn from_otlp_logs(request: &ExportLogsServiceRequest, default_cluster: &str) -> OtlpEvents {
+    let mut out = OtlpEvents::default();
+    each_record(request, |position, resource, log| {
+        let attrs = attributes(&log.attributes);
+        let body = log.body.as_ref().map_or(Value::Null, to_json);
+        let cluster = text(resource, "k8s.cluster.name").unwrap_or(default_cluster);
+        let document = match (
+            event_object(&body, &attrs),
+            text(&attrs, "k8s.event.reason"),
+        ) {
+            (Some(object), _) => Ok(object),
+            (None, Some(reason)) => k8s_events(
+                reason,
+                log.time_unix_nano,
+                &log.severity_text,
+                &body,
+                &attrs,
+                resource,
+            ),
+            (None, None) => {
+                out.not_events.push(position);
+                return;
+            }
+        };
+        match document.and_then(|doc| record_of(&doc, cluster)) {
+            Ok(r) => out.records.push(r),
+            Err(reason) => out.errors.push(LineError {
+                line: position,
+                reason,
+            }),
+        }
+    });
+    out
 }
 
 fn text<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -81,17 +81,15 @@ fn event_object(body: &Value, attrs: &Map<String, Value>) -> Option<Value> {
     .then(|| object.clone())
 }
 
-/// The core/v1 Event a `k8s_events` record describes.
+/// The core/v1 Event a `k8s_events` record (with `k8s.event.reason`) describes.
 fn k8s_events(
+    reason: &str,
     time_unix_nano: u64,
     severity_text: &str,
     body: &Value,
     attrs: &Map<String, Value>,
     resource: &Map<String, Value>,
 ) -> std::result::Result<Value, String> {
-    let reason = text(attrs, "k8s.event.reason").ok_or(
-        "not a Kubernetes event: neither a k8sobjects Event body nor k8s_events' k8s.event.reason",
-    )?;
     let kind = text(resource, "k8s.object.kind").unwrap_or_default();
     // Older receivers: k8s.<kind>.name / k8s.<kind>.uid.
     let older = |field: &str| {

@@ -18,8 +18,6 @@ use serde_json::{json, Map, Value};
 #[derive(Debug, Default)]
 pub struct OtlpLines {
     pub records: Vec<LogRecord>,
-    /// 1-based positions (in request order) of the records read as lines.
-    pub taken: Vec<usize>,
     /// Records that were lines but could not be used: position and reason.
     pub errors: Vec<(usize, String)>,
 }
@@ -55,14 +53,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The records `is_line` accepts, as log lines (`now`: Unix ns, for records
-/// with no time).
-pub fn from_otlp_logs(
-    request: &ExportLogsServiceRequest,
-    is_line: impl Fn(&OtlpRecord) -> bool,
-    now: i64,
-) -> OtlpLines {
-    let mut out = OtlpLines::default();
+/// Every log record of a request, with its 1-based position in request
+/// order and its resource's attributes (read once per resource).
+pub fn each_record<'a>(
+    request: &'a ExportLogsServiceRequest,
+    mut f: impl FnMut(usize, &Map<String, Value>, &'a OtlpRecord),
+) {
     let mut position = 0;
     for resource_logs in &request.resource_logs {
         let resource = resource_logs
@@ -73,17 +69,28 @@ pub fn from_otlp_logs(
         for scope_logs in &resource_logs.scope_logs {
             for log in &scope_logs.log_records {
                 position += 1;
-                if !is_line(log) {
-                    continue;
-                }
-                out.taken.push(position);
-                match line(log, &resource, now) {
-                    Ok(r) => out.records.push(r),
-                    Err(reason) => out.errors.push((position, reason)),
-                }
+                f(position, &resource, log);
             }
         }
     }
+}
+
+/// The records at the positions `is_line` accepts, as log lines (`now`:
+/// Unix ns, for records with no time).
+pub fn from_otlp_logs(
+    request: &ExportLogsServiceRequest,
+    is_line: impl Fn(usize) -> bool,
+    now: i64,
+) -> OtlpLines {
+    let mut out = OtlpLines::default();
+    each_record(request, |position, resource, log| {
+        if is_line(position) {
+            match line(log, resource, now) {
+                Ok(r) => out.records.push(r),
+                Err(reason) => out.errors.push((position, reason)),
+            }
+        }
+    });
     out
 }
 
@@ -186,8 +193,8 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let lines = from_otlp_logs(&request, |r| r.body.is_some(), 0);
-        assert_eq!(lines.taken, [2]);
+        let lines = from_otlp_logs(&request, |position| position == 2, 0);
+        assert_eq!(lines.records.len(), 1);
         assert!(lines.errors.is_empty(), "{:?}", lines.errors);
         let r = &lines.records[0];
         assert_eq!(

@@ -147,45 +147,57 @@ pub(crate) async fn store_otlp_logs(
         // Neither service here: the events service's error says how to run one.
         state.event_backend(Some(cluster))?;
     }
+    let events = periscope_events::from_otlp_logs(request, cluster);
     let lines = match log_backend {
         Some(_) => periscope_logs::otlp::from_otlp_logs(
             request,
-            |r| !periscope_events::is_otlp_event(r),
+            |position| events.not_events.binary_search(&position).is_ok(),
             periscope_store::unix_now_ns(),
         ),
         None => Default::default(),
     };
-    let events = periscope_events::from_otlp_logs(request, cluster);
-    // A record read as a log line is not an event that failed.
+    let unread = if log_backend.is_none() {
+        events.not_events.as_slice()
+    } else {
+        &[]
+    };
     let mut rejected: Vec<(usize, String)> = events
         .errors
         .into_iter()
-        .filter(|e| lines.taken.binary_search(&e.line).is_err())
         .map(|e| (e.line, e.reason))
         .chain(lines.errors)
+        .chain(unread.iter().map(|&line| {
+            (
+                line,
+                "not a Kubernetes event (neither a k8sobjects Event body nor k8s_events' k8s.event.reason), and no log store here".to_string(),
+            )
+        }))
         .collect();
+    // Events with no events service here count one each.
+    let mut unstored_events = 0;
     match &event_backend {
         Some(backend) => {
             state.store_events(&**backend, events.records).await?;
         }
-        None if !events.records.is_empty() => rejected.push((
-            0,
-            format!(
-                "{} Kubernetes events: no events service here",
-                events.records.len()
-            ),
-        )),
+        None if !events.records.is_empty() => {
+            unstored_events = events.records.len();
+            rejected.push((
+                0,
+                format!("{unstored_events} Kubernetes events: no events service here"),
+            ));
+        }
         None => {}
     }
     if let Some(backend) = log_backend {
         backend.ingest(&lines.records).await?;
     }
     rejected.sort();
+    let count = rejected.len() + unstored_events.saturating_sub(1);
     Ok(ExportLogsServiceResponse {
         partial_success: rejected
             .first()
             .map(|(line, reason)| ExportLogsPartialSuccess {
-                rejected_log_records: rejected.len() as i64,
+                rejected_log_records: count as i64,
                 error_message: format!("log record {line}: {reason}"),
             }),
     })
