@@ -61,6 +61,30 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// An error answered as Loki answers them: the message as plain text.
+#[derive(Debug)]
+pub struct LokiError(pub Error);
+
+impl From<Error> for LokiError {
+    fn from(e: Error) -> Self {
+        LokiError(e)
+    }
+}
+
+impl From<ApiError> for LokiError {
+    fn from(e: ApiError) -> Self {
+        LokiError(e.0)
+    }
+}
+
+impl IntoResponse for LokiError {
+    fn into_response(self) -> Response {
+        let kind = self.0.kind();
+        let body = format!("{}\n", self.0.message());
+        with_hint_headers((http_status(kind), body).into_response(), kind)
+    }
+}
+
 /// Adds what tells a client how to proceed after an error of `kind`:
 /// `Retry-After` for back-pressure, `WWW-Authenticate` for missing credentials.
 /// Every error shape (Prometheus', Elasticsearch's, OTLP's, Jaeger's) uses it.

@@ -8,8 +8,10 @@ use crate::indices;
 use crate::response::{self, Hits};
 use crate::version::Server;
 use periscope_config::ElasticsearchConfig;
+use periscope_logs::response::MAX_STREAM_VOLUMES;
 use periscope_logs::{
     Cursor, Histogram, LogFilter, LogLine, LogRequest, QueryPage, SortOrder, Statistics,
+    StreamVolume,
 };
 use periscope_model::{Error, ErrorKind, Result};
 use reqwest::Method;
@@ -18,6 +20,8 @@ use tokio::sync::mpsc;
 
 /// Hits per request of an export.
 const EXPORT_PAGE: usize = 1000;
+/// Streams asked for at a time in a volume search.
+const VOLUME_PAGE: usize = 1000;
 
 /// Logs read from an Elasticsearch or OpenSearch cluster.
 pub struct ElasticsearchLogs {
@@ -184,6 +188,41 @@ impl ElasticsearchLogs {
             .await?;
         let histograms = response::histogram(&body)?;
         Ok(Histogram::from_buckets(histograms))
+    }
+
+    /// Lines per stream (and `bucket`-ns bucket), page after page of a
+    /// `composite` aggregation. Elasticsearch does not report the bytes.
+    pub async fn volume(
+        &self,
+        filter: &LogFilter,
+        bucket: Option<i64>,
+    ) -> Result<Vec<StreamVolume>> {
+        let path = format!(
+            "/{}/_search?ignore_unavailable=true&allow_no_indices=true",
+            self.index(filter)
+        );
+        let mut out = Vec::new();
+        let mut after: Option<Value> = None;
+        loop {
+            let body = dsl::volume_body(
+                filter,
+                &self.config.fields,
+                bucket,
+                after.as_ref(),
+                VOLUME_PAGE,
+            );
+            let response = self.send(Method::POST, &path, Some(&body)).await?;
+            let (page, next) = response::volume(&response)?;
+            let done = page.len() < VOLUME_PAGE;
+            out.extend(page);
+            if out.len() > MAX_STREAM_VOLUMES {
+                return Err(Error::new(ErrorKind::LimitExceeded, format!("more than {MAX_STREAM_VOLUMES} streams and buckets; narrow the selector, the time range or use a larger step")));
+            }
+            match next {
+                Some(key) if !done => after = Some(key),
+                _ => return Ok(out),
+            }
+        }
     }
 
     /// Every matching line, page after page (`search_after`, in a point in

@@ -156,3 +156,34 @@ pub fn histogram_body(filter: &LogFilter, fields: &ElasticsearchFields, interval
         }}}
     })
 }
+
+/// Streams per bucket: a `composite` aggregation on the namespace, pod and
+/// container (and a `date_histogram` of `bucket` ns), one page after `after`.
+pub fn volume_body(
+    filter: &LogFilter,
+    fields: &ElasticsearchFields,
+    bucket: Option<i64>,
+    after: Option<&Value>,
+    size: usize,
+) -> Value {
+    let mut sources = vec![
+        json!({"namespace": {"terms": {"field": exact(fields, &fields.namespace), "missing_bucket": true}}}),
+        json!({"pod": {"terms": {"field": exact(fields, &fields.pod), "missing_bucket": true}}}),
+        json!({"container": {"terms": {"field": exact(fields, &fields.container), "missing_bucket": true}}}),
+    ];
+    if let Some(width) = bucket {
+        sources.push(json!({"bucket": {"date_histogram": {
+            "field": fields.time,
+            "fixed_interval": format!("{}ms", (width / 1_000_000).max(1))
+        }}}));
+    }
+    let mut composite = json!({"size": size, "sources": sources});
+    if let Some(after) = after {
+        composite["after"] = after.clone();
+    }
+    json!({
+        "size": 0,
+        "query": query(filter, fields),
+        "aggs": {"streams": {"composite": composite}}
+    })
+}

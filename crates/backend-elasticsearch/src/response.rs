@@ -1,7 +1,7 @@
 //! Reading Elasticsearch/OpenSearch search responses into the log model.
 
 use periscope_config::ElasticsearchFields;
-use periscope_logs::{parse_rfc3339, HistogramBucket, LogLine};
+use periscope_logs::{parse_rfc3339, HistogramBucket, LogLine, StreamVolume};
 use periscope_model::{Error, ErrorKind, Result};
 use serde_json::Value;
 
@@ -107,6 +107,35 @@ pub fn histogram(body: &Value) -> Result<Vec<HistogramBucket>> {
             })
         })
         .collect()
+}
+
+/// One page of a volume search: the streams and the key to continue after.
+pub fn volume(body: &Value) -> Result<(Vec<StreamVolume>, Option<Value>)> {
+    let agg = &body["aggregations"]["streams"];
+    let buckets = agg["buckets"]
+        .as_array()
+        .ok_or_else(|| unexpected("no aggregations.streams.buckets"))?;
+    let text = |b: &Value, k: &str| b["key"][k].as_str().unwrap_or_default().to_string();
+    let out = buckets
+        .iter()
+        .map(|b| {
+            Ok(StreamVolume {
+                namespace: text(b, "namespace"),
+                pod: text(b, "pod"),
+                container: text(b, "container"),
+                bucket: b["key"]["bucket"].as_i64().map_or(0, |ms| ms * 1_000_000),
+                lines: b["doc_count"]
+                    .as_u64()
+                    .ok_or_else(|| unexpected("a bucket without doc_count"))?,
+                bytes: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let after = agg
+        .get("after_key")
+        .filter(|_| !buckets.is_empty())
+        .cloned();
+    Ok((out, after))
 }
 
 /// The reason in an Elasticsearch error body.

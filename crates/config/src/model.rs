@@ -735,6 +735,12 @@ pub struct Limits {
     /// Largest body of one silence.
     #[serde(default = "default_max_object_bytes")]
     pub max_silence_bytes: usize,
+    /// Most lines one LogQL log query returns (its `limit`).
+    #[serde(default = "default_max_log_lines")]
+    pub max_log_lines: usize,
+    /// Most series one LogQL metric query, series or volume answer holds.
+    #[serde(default = "default_max_log_series")]
+    pub max_log_series: usize,
 }
 
 impl Default for Limits {
@@ -753,8 +759,17 @@ impl Default for Limits {
             max_receiver_bytes: default_max_object_bytes(),
             max_silences: default_max_silences(),
             max_silence_bytes: default_max_object_bytes(),
+            max_log_lines: default_max_log_lines(),
+            max_log_series: default_max_log_series(),
         }
     }
+}
+
+fn default_max_log_lines() -> usize {
+    5000
+}
+fn default_max_log_series() -> usize {
+    500
 }
 
 fn default_max_points() -> u64 {
@@ -833,6 +848,10 @@ pub struct LimitsOverride {
     pub max_silences: Option<usize>,
     #[serde(default)]
     pub max_silence_bytes: Option<usize>,
+    #[serde(default)]
+    pub max_log_lines: Option<usize>,
+    #[serde(default)]
+    pub max_log_series: Option<usize>,
 }
 
 impl Limits {
@@ -856,6 +875,8 @@ impl Limits {
             max_receiver_bytes: o.max_receiver_bytes.unwrap_or(self.max_receiver_bytes),
             max_silences: o.max_silences.unwrap_or(self.max_silences),
             max_silence_bytes: o.max_silence_bytes.unwrap_or(self.max_silence_bytes),
+            max_log_lines: o.max_log_lines.unwrap_or(self.max_log_lines),
+            max_log_series: o.max_log_series.unwrap_or(self.max_log_series),
         }
     }
 }

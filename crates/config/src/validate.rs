@@ -444,6 +444,8 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
         ("max_receiver_bytes", l.max_receiver_bytes == 0),
         ("max_silences", l.max_silences == 0),
         ("max_silence_bytes", l.max_silence_bytes == 0),
+        ("max_log_lines", l.max_log_lines == 0),
+        ("max_log_series", l.max_log_series == 0),
     ] {
         if zero {
             issues.push(Issue::new(

@@ -5,9 +5,10 @@ use crate::batch::{log_table, to_batch};
 use crate::filter::predicate;
 use futures::StreamExt;
 use periscope_logs::request::MAX_BUCKETS;
+use periscope_logs::response::MAX_STREAM_VOLUMES;
 use periscope_logs::{
     Cursor, Histogram, HistogramBucket, LogFilter, LogLine, LogRecord, LogRequest, QueryPage,
-    SortOrder, Statistics,
+    SortOrder, Statistics, StreamVolume,
 };
 use periscope_model::{Error, ErrorKind, Result};
 use periscope_store::datafusion::arrow::array::{Array, AsArray, RecordBatch};
@@ -175,6 +176,114 @@ impl LogStore {
             ));
         }
         Ok(Histogram::from_buckets(histograms))
+    }
+
+    /// Lines per stream (and `bucket`-ns time bucket); with `bytes`, also the
+    /// bytes of their text (which reads the text column).
+    pub async fn volume(
+        &self,
+        filter: &LogFilter,
+        bucket: Option<i64>,
+        bytes: bool,
+    ) -> Result<Vec<StreamVolume>> {
+        let mut groups = vec![col("namespace"), col("pod"), col("container")];
+        if let Some(width) = bucket {
+            groups.push((col("time") - (col("time") % lit(width))).alias("bucket"));
+        }
+        let rows = self.rows(filter).await?;
+        let frame = if bytes {
+            let mut columns = vec!["namespace", "pod", "container", "log"];
+            if bucket.is_some() {
+                columns.push("time");
+            }
+            rows.select_columns(&columns).map_err(engine)?
+        } else {
+            rows.aggregate(groups, vec![count(lit(1)).alias("n")])
+                .map_err(engine)?
+        };
+        let mut stream = frame.execute_stream().await.map_err(engine)?;
+        let mut index: std::collections::HashMap<(String, String, String, i64), usize> =
+            std::collections::HashMap::new();
+        let mut out: Vec<StreamVolume> = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(engine)?;
+            let text = |name: &str| {
+                cast(
+                    batch.column_by_name(name).expect("volume column"),
+                    &DataType::Utf8,
+                )
+                .expect("text columns cast to Utf8")
+                .as_string::<i32>()
+                .clone()
+            };
+            let (namespace, pod, container) = (text("namespace"), text("pod"), text("container"));
+            let starts = match (bytes, bucket) {
+                (_, None) => None,
+                (true, Some(_)) => Some(
+                    batch
+                        .column_by_name("time")
+                        .expect("time")
+                        .as_primitive::<Int64Type>()
+                        .clone(),
+                ),
+                (false, Some(_)) => Some(
+                    batch
+                        .column_by_name("bucket")
+                        .expect("bucket")
+                        .as_primitive::<Int64Type>()
+                        .clone(),
+                ),
+            };
+            let log = bytes.then(|| text("log"));
+            let n = (!bytes).then(|| {
+                batch
+                    .column_by_name("n")
+                    .expect("count")
+                    .as_primitive::<Int64Type>()
+                    .clone()
+            });
+            for i in 0..batch.num_rows() {
+                let start = match (&starts, bucket) {
+                    (Some(t), Some(width)) if bytes => t.value(i) - t.value(i).rem_euclid(width),
+                    (Some(t), _) => t.value(i),
+                    _ => 0,
+                };
+                let key = (
+                    namespace.value(i).to_string(),
+                    pod.value(i).to_string(),
+                    container.value(i).to_string(),
+                    start,
+                );
+                let at = match index.get(&key) {
+                    Some(at) => *at,
+                    None => {
+                        if out.len() >= MAX_STREAM_VOLUMES {
+                            return Err(Error::new(ErrorKind::LimitExceeded, format!("more than {MAX_STREAM_VOLUMES} streams and buckets; narrow the selector, the time range or use a larger step")));
+                        }
+                        out.push(StreamVolume {
+                            namespace: key.0.clone(),
+                            pod: key.1.clone(),
+                            container: key.2.clone(),
+                            bucket: start,
+                            lines: 0,
+                            bytes: bytes.then_some(0),
+                        });
+                        index.insert(key, out.len() - 1);
+                        out.len() - 1
+                    }
+                };
+                let v = &mut out[at];
+                match (&log, &n) {
+                    (Some(log), _) => {
+                        v.lines += 1;
+                        *v.bytes.get_or_insert(0) += log.value(i).len() as u64;
+                    }
+                    (None, Some(n)) => v.lines += n.value(i) as u64,
+                    _ => {}
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Sends every matching line, in time order, in chunks; waits while the

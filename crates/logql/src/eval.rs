@@ -31,8 +31,17 @@ pub struct Entry<'a> {
 pub struct Limits {
     /// Most lines a log query returns.
     pub max_lines: usize,
-    /// Most series a metric query holds (and returns).
+    /// Most series a metric query returns.
     pub max_series: usize,
+}
+
+impl Limits {
+    /// Most series a range aggregation may hold while evaluating, before an
+    /// outer aggregation reduces them: far more than an answer may have, but
+    /// bounded (one series per distinct extracted label value adds up).
+    pub fn max_inner_series(&self) -> usize {
+        self.max_series.saturating_mul(100).max(10_000)
+    }
 }
 
 /// Whether a selector has a matcher that an empty value cannot satisfy
@@ -267,7 +276,7 @@ impl<'q> MetricQuery<'q> {
     pub fn push(&mut self, range: usize, e: Entry<'_>) -> Result<(), EvalError> {
         self.scanned.0 += 1;
         self.scanned.1 += e.line.len() as u64;
-        let max_series = self.limits.max_series;
+        let max_series = self.limits.max_inner_series();
         let r = &mut self.ranges[range];
         if !selector_matches(&r.matchers, e.stream) {
             return Ok(());
@@ -329,7 +338,9 @@ impl<'q> MetricQuery<'q> {
             Some(i) => *i,
             None => {
                 if r.series.len() >= max_series {
-                    return Err(series_limit(max_series));
+                    return Err(EvalError::Limit(format!(
+                        "a range aggregation of the query holds more than {max_series} series; narrow the stream selector or extract fewer labels (a parser's labels with many values make one series each)"
+                    )));
                 }
                 r.series.push((labels.clone(), Vec::new()));
                 r.index.insert(labels, r.series.len() - 1);

@@ -17,7 +17,9 @@ mod lexer;
 pub mod parser;
 pub mod pattern;
 pub mod pipeline;
+pub mod request;
 pub mod response;
+pub mod streams;
 pub mod template;
 pub mod units;
 

@@ -421,19 +421,16 @@ mod evaluation {
             max_series: 2,
         };
         let mut eval = MetricQuery::new(&m, 60 * S, 60 * S, 0, limits);
-        let mut result = Ok(());
         for (s, t, line) in lines() {
-            result = result.and(eval.push(
-                0,
-                Entry {
-                    time: t * S,
-                    line,
-                    stream: &streams[s],
-                    stream_id: s as u64,
-                },
-            ));
+            let e = Entry {
+                time: t * S,
+                line,
+                stream: &streams[s],
+                stream_id: s as u64,
+            };
+            eval.push(0, e).unwrap();
         }
-        let e = result.unwrap_err().to_string();
+        let e = eval.finish().unwrap_err().to_string();
         assert!(e.contains("maximum of series (2)"), "{e}");
     }
 

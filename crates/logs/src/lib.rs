@@ -21,7 +21,7 @@ pub mod workload;
 pub use cursor::Cursor;
 pub use record::{DocumentError, LogRecord};
 pub use request::{ExportFormat, LogFilter, LogRequest, Operation, SortOrder};
-pub use response::{Histogram, HistogramBucket, LogLine, QueryPage, Statistics};
+pub use response::{Histogram, HistogramBucket, LogLine, QueryPage, Statistics, StreamVolume};
 
 /// Formats Unix nanoseconds as RFC 3339 UTC with the digits needed.
 pub fn format_time(ns: i64) -> String {

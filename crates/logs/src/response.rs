@@ -71,3 +71,20 @@ mod rfc3339 {
             .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time")))
     }
 }
+
+/// Lines (and bytes, where the backend knows them) of one stream — one
+/// namespace, pod and container — in one time bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamVolume {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    /// The bucket's start, Unix ns (0 without buckets).
+    pub bucket: i64,
+    pub lines: u64,
+    /// Bytes of the lines' text; `None` when the backend cannot tell.
+    pub bytes: Option<u64>,
+}
+
+/// Most streams × buckets one volume answer may hold.
+pub const MAX_STREAM_VOLUMES: usize = 100_000;

@@ -1,10 +1,12 @@
 //! Tenancy: who is asking ([`auth`]), what they may see ([`scope`]) and the
-//! rewriting that keeps every PromQL query inside that scope ([`promql`]).
+//! rewriting that keeps every PromQL query ([`promql`]) and every LogQL query
+//! ([`logql`]) inside that scope.
 //!
 //! The tenant is only ever derived from credentials: nothing a client puts in a
 //! header or parameter can widen its scope.
 
 pub mod auth;
+pub mod logql;
 pub mod promql;
 pub mod scope;
 pub mod service_graph;

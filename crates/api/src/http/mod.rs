@@ -1,5 +1,6 @@
 //! The HTTP surface: the Prometheus-compatible API (per cluster), the
-//! drill-down monitoring API, alerting, logs, Jaeger's query API, the ingest
+//! drill-down monitoring API, alerting, logs (KubeSphere's API and Loki's),
+//! Jaeger's query API, the ingest
 //! endpoints (Elasticsearch `_bulk`, OTLP), and the operations endpoints.
 
 mod alerting_api;
@@ -7,6 +8,7 @@ mod extract;
 mod ingest_api;
 mod jaeger_api;
 mod logs_api;
+mod loki_api;
 mod monitoring_api;
 mod ops;
 mod otlp_api;
@@ -46,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             own_writes::record,
         )))
         .merge(logs_api::routes())
+        .merge(loki_api::routes())
         .merge(records_api::routes())
         .merge(ingest_api::routes())
         .merge(otlp_api::routes())

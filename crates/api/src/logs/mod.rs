@@ -1,6 +1,7 @@
 //! Each cluster's log backend, chosen by configuration: the embedded store
 //! (default) or Elasticsearch/OpenSearch. Handlers see one interface.
 
+mod loki;
 mod service;
 
 pub(crate) use service::{LogAnswer, LogExport};
@@ -10,6 +11,7 @@ use periscope_config::{Config, LogsConfig};
 use periscope_log_store::LogStore;
 use periscope_logs::{
     Histogram, LogFilter, LogLine, LogRecord, LogRequest, QueryPage, SortOrder, Statistics,
+    StreamVolume,
 };
 use periscope_model::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
@@ -59,6 +61,26 @@ impl LogBackend {
             LogBackend::Embedded(store) => store.export(filter, order, out).await,
             LogBackend::Elasticsearch(es) => es.export(filter, order, out).await,
         }
+    }
+
+    /// Lines (and bytes, where known) per stream and time bucket.
+    pub async fn volume(
+        &self,
+        filter: &LogFilter,
+        bucket: Option<i64>,
+        bytes: bool,
+    ) -> Result<Vec<StreamVolume>> {
+        match self {
+            LogBackend::Embedded(store) => store.volume(filter, bucket, bytes).await,
+            LogBackend::Elasticsearch(es) => es.volume(filter, bucket).await,
+        }
+    }
+
+    /// Whether a keyword filter matches substrings of lines (case-insensitively),
+    /// so that LogQL's `|=` may be pre-filtered by it. Elasticsearch matches
+    /// analysed words, which may miss a substring: its lines are filtered here.
+    pub fn matches_substrings(&self) -> bool {
+        matches!(self, LogBackend::Embedded(_))
     }
 
     /// Stores shipped lines; returns once they are durable.

@@ -1,0 +1,533 @@
+//! The Loki query API over a cluster's log backend: LogQL parsed, scoped to
+//! the caller (`periscope_tenancy::logql`), bounded by the caller's limits,
+//! and evaluated (`periscope_logql::eval`) over the lines the backend
+//! streams for each selector.
+
+use super::LogBackend;
+use crate::state::{within, AppState, Caller};
+use periscope_config::Limits;
+use periscope_logql::ast::{Expr, Selector};
+use periscope_logql::eval::{self, Entry, LogQuery, MetricQuery};
+use periscope_logql::request::{self, Direction, QueryParams, RangeParams};
+use periscope_logql::response::{self, Stats};
+use periscope_logql::streams::{self, stream_labels};
+use periscope_logql::{LabelSet, ParseError};
+use periscope_logs::{LogFilter, LogLine, SortOrder, StreamVolume};
+use periscope_model::{Error, ErrorKind, Result, Scope};
+use periscope_tenancy::logql::{enforce_logql, enforce_logql_selector};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Longest accepted LogQL text.
+pub(crate) const MAX_QUERY_BYTES: usize = 64 << 10;
+/// Chunks in flight between a backend and an evaluation.
+const LINE_BUFFER: usize = 4;
+
+fn parse_error(e: ParseError) -> Error {
+    Error::bad_request(e.to_string())
+}
+
+fn eval_error(e: periscope_logql::EvalError) -> Error {
+    match e {
+        periscope_logql::EvalError::Invalid(m) => Error::bad_request(m),
+        periscope_logql::EvalError::Limit(m) => Error::new(ErrorKind::LimitExceeded, m),
+    }
+}
+
+/// The parsed, scoped query.
+fn scoped_query(text: &str, scope: &Scope) -> Result<Expr> {
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(Error::new(
+            ErrorKind::PayloadTooLarge,
+            format!(
+                "the query is {} bytes, more than {MAX_QUERY_BYTES}",
+                text.len()
+            ),
+        ));
+    }
+    let mut expr = periscope_logql::parse(text).map_err(parse_error)?;
+    streams::canonicalize(&mut expr);
+    enforce_logql(&mut expr, scope)?;
+    for log in expr.log_exprs() {
+        if !eval::is_selective(&log.selector) {
+            return Err(Error::bad_request(
+                "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will",
+            ));
+        }
+    }
+    Ok(expr)
+}
+
+/// A selector given alone, scoped (`{}` when none is given).
+fn scoped_selector(text: Option<&str>, scope: &Scope) -> Result<Selector> {
+    let mut selector = match text {
+        Some(t) if t.len() > MAX_QUERY_BYTES => {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                "the selector is too long",
+            ))
+        }
+        Some(t) => periscope_logql::parse_selector(t).map_err(parse_error)?,
+        None => Selector::default(),
+    };
+    streams::canonicalize_selector(&mut selector);
+    enforce_logql_selector(&mut selector, scope)?;
+    Ok(selector)
+}
+
+fn check_limits(q: &QueryParams, expr: &Expr, limits: &Limits) -> Result<()> {
+    let longest = match expr {
+        Expr::Log(_) => 0,
+        Expr::Metric(m) => m
+            .ranges()
+            .iter()
+            .map(|r| r.range + r.offset.max(0))
+            .max()
+            .unwrap_or(0),
+    };
+    let span = (q.end - q.start).saturating_add(longest);
+    let max = limits.max_range.as_nanos().min(i64::MAX as u128) as i64;
+    if span > max {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "the query reads {} of logs, more than the limit of {}; shorten the time range or the [range] of the query",
+                periscope_logql::units::format_duration(span),
+                periscope_logql::units::format_duration(max)
+            ),
+        ));
+    }
+    if q.step > 0 {
+        let points = (q.end - q.start) / q.step + 1;
+        if points as u64 > limits.max_points_per_series {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!(
+                    "the query would return {points} points per series, more than the limit of {}; use a larger step",
+                    limits.max_points_per_series
+                ),
+            ));
+        }
+    }
+    if matches!(expr, Expr::Log(_)) && q.limit > limits.max_log_lines {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "max entries limit per query exceeded, limit > max_log_lines ({} > {}); ask for at most {} lines (Grafana: the data source's maximum lines)",
+                q.limit, limits.max_log_lines, limits.max_log_lines
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Streams' labels and ids, built once per stream of a query.
+struct StreamCache {
+    cluster: String,
+    key: String,
+    streams: HashMap<String, (u64, LabelSet)>,
+}
+
+impl StreamCache {
+    fn new(cluster: &str) -> StreamCache {
+        StreamCache {
+            cluster: cluster.to_string(),
+            key: String::new(),
+            streams: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, line: &LogLine) -> (u64, &LabelSet) {
+        self.key.clear();
+        for part in [&line.namespace, &line.pod, &line.container] {
+            self.key.push_str(part);
+            self.key.push('\0');
+        }
+        if !self.streams.contains_key(self.key.as_str()) {
+            let id = self.streams.len() as u64;
+            let labels = stream_labels(&self.cluster, &line.namespace, &line.pod, &line.container);
+            self.streams.insert(self.key.clone(), (id, labels));
+        }
+        let (id, labels) = &self.streams[self.key.as_str()];
+        (*id, labels)
+    }
+}
+
+/// The namespaces a caller may see, as a backend filter takes them.
+fn visible(scope: &Scope) -> Option<&Arc<BTreeSet<String>>> {
+    match scope {
+        Scope::ClusterWide => None,
+        Scope::Namespaces(n) => Some(n),
+    }
+}
+
+impl AppState {
+    fn loki_backend(&self, cluster: Option<&str>) -> Result<(String, LogBackend)> {
+        let name = self.cluster(cluster)?.name.clone();
+        Ok((name, self.log_backend(cluster)?.clone()))
+    }
+
+    /// `query` (instant) and `query_range`: Loki's JSON answer.
+    pub(crate) async fn loki_query(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        params: &[(String, String)],
+        instant: bool,
+    ) -> Result<String> {
+        let now = periscope_store::unix_now_ns();
+        let q = if instant {
+            request::instant_query(params, now)?
+        } else {
+            request::range_query(params, now)?
+        };
+        let expr = scoped_query(&q.query, &caller.scope)?;
+        let limits = &caller.principal.limits;
+        check_limits(&q, &expr, limits)?;
+        let (name, backend) = self.loki_backend(cluster)?;
+        let (permit, timeout) = self.query_slot(caller)?;
+        let started = Instant::now();
+        let scope = caller.scope.clone();
+        let run = async {
+            match &expr {
+                Expr::Log(log) => {
+                    if instant {
+                        return Err(Error::bad_request(
+                            "log queries are not supported as an instant query type, please change your query to a range query type",
+                        ));
+                    }
+                    let mut query = LogQuery::new(log, q.limit);
+                    // Loki's log range excludes its end.
+                    let filter = filter_for(
+                        &backend,
+                        &log.selector,
+                        query.required_substrings(),
+                        &scope,
+                        q.start,
+                        q.end - 1,
+                    );
+                    let order = match q.direction {
+                        Direction::Backward => SortOrder::Desc,
+                        Direction::Forward => SortOrder::Asc,
+                    };
+                    let mut cache = StreamCache::new(&name);
+                    read_lines(&backend, filter, order, |line| {
+                        let (id, labels) = cache.get(line);
+                        Ok(query.push(Entry {
+                            time: line.time,
+                            line: &line.log,
+                            stream: labels,
+                            stream_id: id,
+                        }))
+                    })
+                    .await?;
+                    let scanned = query.scanned;
+                    let out = query.finish();
+                    let returned = out.iter().map(|s| s.entries.len() as u64).sum();
+                    Ok(response::streams(&out, &stats(scanned, started, returned)))
+                }
+                Expr::Metric(m) => {
+                    let limits = eval::Limits {
+                        max_lines: limits.max_log_lines,
+                        max_series: limits.max_log_series,
+                    };
+                    let mut query = MetricQuery::new(m, q.start, q.end, q.step, limits);
+                    let selections = query.selections();
+                    for (i, s) in selections.iter().enumerate() {
+                        let filter = filter_for(
+                            &backend,
+                            s.selector,
+                            s.substrings.clone(),
+                            &scope,
+                            s.from,
+                            s.to,
+                        );
+                        let mut cache = StreamCache::new(&name);
+                        let mut failed = None;
+                        read_lines(&backend, filter, SortOrder::Asc, |line| {
+                            let (id, labels) = cache.get(line);
+                            match query.push(
+                                i,
+                                Entry {
+                                    time: line.time,
+                                    line: &line.log,
+                                    stream: labels,
+                                    stream_id: id,
+                                },
+                            ) {
+                                Ok(()) => Ok(true),
+                                Err(e) => {
+                                    failed = Some(e);
+                                    Ok(false)
+                                }
+                            }
+                        })
+                        .await?;
+                        if let Some(e) = failed {
+                            return Err(eval_error(e));
+                        }
+                    }
+                    let scanned = query.scanned;
+                    let value = query.finish().map_err(eval_error)?;
+                    let stats = stats(scanned, started, 0);
+                    Ok(if instant {
+                        response::instant(&value, &stats)
+                    } else {
+                        response::matrix(&value, &stats)
+                    })
+                }
+            }
+        };
+        let answer = within(timeout, "LogQL query", run).await;
+        drop(permit);
+        answer
+    }
+
+    /// The streams of the metadata endpoints' selectors (each scoped), with
+    /// their lines (and bytes with `bytes`), per `bucket` when given.
+    async fn loki_streams(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        p: &RangeParams,
+        bucket: Option<i64>,
+        bytes: bool,
+    ) -> Result<Vec<(LabelSet, StreamVolume)>> {
+        let mut selectors = Vec::new();
+        if p.selectors.is_empty() {
+            selectors.push(scoped_selector(None, &caller.scope)?);
+        }
+        for s in &p.selectors {
+            selectors.push(scoped_selector(Some(s), &caller.scope)?);
+        }
+        let (name, backend) = self.loki_backend(cluster)?;
+        let (permit, timeout) = self.query_slot(caller)?;
+        let run = async {
+            let mut out: BTreeMap<(LabelSet, i64), StreamVolume> = BTreeMap::new();
+            for selector in &selectors {
+                let filter = filter_for(&backend, selector, None, &caller.scope, p.start, p.end);
+                let matchers: Vec<_> = selector
+                    .matchers
+                    .iter()
+                    .map(periscope_logql::pipeline::CompiledMatcher::new)
+                    .collect();
+                for v in backend.volume(&filter, bucket, bytes).await? {
+                    let labels = stream_labels(&name, &v.namespace, &v.pod, &v.container);
+                    if matchers.iter().all(|m| m.matches_labels(&labels)) {
+                        out.insert((labels, v.bucket), v);
+                    }
+                }
+            }
+            Ok(out
+                .into_iter()
+                .map(|((labels, _), v)| (labels, v))
+                .collect())
+        };
+        let answer = within(timeout, "log label query", run).await;
+        drop(permit);
+        answer
+    }
+
+    /// `labels`: the stream label names present.
+    pub(crate) async fn loki_labels(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        params: &[(String, String)],
+    ) -> Result<String> {
+        let p = request::range_params(params, periscope_store::unix_now_ns())?;
+        let found = self.loki_streams(caller, cluster, &p, None, false).await?;
+        let names: BTreeSet<String> = found
+            .iter()
+            .flat_map(|(l, _)| l.iter().map(|(k, _)| k.to_string()))
+            .collect();
+        Ok(response::names(&names.into_iter().collect::<Vec<_>>()))
+    }
+
+    /// `label/{name}/values`.
+    pub(crate) async fn loki_label_values(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        name: &str,
+        params: &[(String, String)],
+    ) -> Result<String> {
+        let p = request::range_params(params, periscope_store::unix_now_ns())?;
+        let name = streams::canonical_name(name);
+        let found = self.loki_streams(caller, cluster, &p, None, false).await?;
+        let values: BTreeSet<String> = found
+            .iter()
+            .filter_map(|(l, _)| l.get(name).map(str::to_string))
+            .collect();
+        Ok(response::names(&values.into_iter().collect::<Vec<_>>()))
+    }
+
+    /// `series`: the streams' label sets.
+    pub(crate) async fn loki_series(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        params: &[(String, String)],
+    ) -> Result<String> {
+        let p = request::range_params(params, periscope_store::unix_now_ns())?;
+        let found = self.loki_streams(caller, cluster, &p, None, false).await?;
+        let sets: BTreeSet<LabelSet> = found.into_iter().map(|(l, _)| l).collect();
+        let max = caller.principal.limits.max_log_series;
+        if sets.len() > max {
+            return Err(series_limit(sets.len(), max));
+        }
+        Ok(response::series(&sets.into_iter().collect::<Vec<_>>()))
+    }
+
+    /// `index/stats`: streams, lines and bytes of a selector.
+    pub(crate) async fn loki_index_stats(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        params: &[(String, String)],
+    ) -> Result<String> {
+        let p = request::range_params(params, periscope_store::unix_now_ns())?;
+        let found = self.loki_streams(caller, cluster, &p, None, true).await?;
+        let entries: u64 = found.iter().map(|(_, v)| v.lines).sum();
+        let bytes: u64 = found.iter().map(|(_, v)| v.bytes.unwrap_or(0)).sum();
+        Ok(serde_json::json!({"streams": found.len(), "chunks": 0, "bytes": bytes, "entries": entries}).to_string())
+    }
+
+    /// `index/volume` and `index/volume_range`: bytes per label set.
+    pub(crate) async fn loki_volume(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        params: &[(String, String)],
+        range: bool,
+    ) -> Result<String> {
+        let p = request::range_params(params, periscope_store::unix_now_ns())?;
+        if p.selectors.is_empty() {
+            return Err(Error::bad_request("parameter \"query\" is required"));
+        }
+        let mut names: Vec<String> = p
+            .target_labels
+            .iter()
+            .map(|n| streams::canonical_name(n).to_string())
+            .collect();
+        if names.is_empty() {
+            for s in &p.selectors {
+                let sel = periscope_logql::parse_selector(s).map_err(parse_error)?;
+                names.extend(
+                    sel.matchers
+                        .iter()
+                        .map(|m| streams::canonical_name(&m.name).to_string()),
+                );
+            }
+        }
+        names.sort();
+        names.dedup();
+        let bucket = range.then_some(p.step);
+        let found = self.loki_streams(caller, cluster, &p, bucket, true).await?;
+        let mut groups: BTreeMap<(LabelSet, i64), f64> = BTreeMap::new();
+        for (labels, v) in &found {
+            let value = v.bytes.unwrap_or(0) as f64;
+            if p.by_labels {
+                for n in &names {
+                    if let Some(val) = labels.get(n) {
+                        *groups
+                            .entry((LabelSet::from_pairs([(n.as_str(), val)]), v.bucket))
+                            .or_default() += value;
+                    }
+                }
+            } else {
+                *groups
+                    .entry((labels.grouped(&names, false), v.bucket))
+                    .or_default() += value;
+            }
+        }
+        let max = p
+            .limit
+            .unwrap_or(100)
+            .min(caller.principal.limits.max_log_series);
+        if range {
+            let mut series: BTreeMap<LabelSet, Vec<(i64, f64)>> = BTreeMap::new();
+            for ((labels, t), v) in groups {
+                series.entry(labels).or_default().push((t, v));
+            }
+            let mut series: Vec<eval::Series> = series
+                .into_iter()
+                .map(|(labels, points)| eval::Series { labels, points })
+                .collect();
+            series.sort_by(|a, b| total(b).total_cmp(&total(a)));
+            series.truncate(max);
+            series.sort_by(|a, b| a.labels.cmp(&b.labels));
+            return Ok(response::volume_matrix(&series));
+        }
+        let mut samples: Vec<(LabelSet, f64)> =
+            groups.into_iter().map(|((l, _), v)| (l, v)).collect();
+        samples.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        samples.truncate(max);
+        Ok(response::volume_vector(&samples, p.end))
+    }
+}
+
+fn total(s: &eval::Series) -> f64 {
+    s.points.iter().map(|p| p.1).sum()
+}
+
+fn series_limit(found: usize, max: usize) -> Error {
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!("the selector matches {found} streams, more than the limit of {max} (max_log_series); narrow it with more matchers"),
+    )
+}
+
+fn stats(scanned: (u64, u64), started: Instant, returned: u64) -> Stats {
+    Stats {
+        lines: scanned.0,
+        bytes: scanned.1,
+        seconds: started.elapsed().as_secs_f64(),
+        returned,
+    }
+}
+
+/// The backend filter of a selector; keywords are pushed down only where
+/// the backend matches substrings exactly as LogQL's `|=` (case aside).
+fn filter_for(
+    backend: &LogBackend,
+    selector: &Selector,
+    substrings: Option<Vec<String>>,
+    scope: &Scope,
+    start: i64,
+    end: i64,
+) -> LogFilter {
+    let substrings = substrings.filter(|_| backend.matches_substrings());
+    streams::log_filter(selector, substrings.as_deref(), visible(scope), start, end)
+}
+
+/// Streams the filter's lines from the backend into `take` until it returns
+/// false or the lines end.
+async fn read_lines(
+    backend: &LogBackend,
+    filter: LogFilter,
+    order: SortOrder,
+    mut take: impl FnMut(&LogLine) -> Result<bool>,
+) -> Result<()> {
+    if filter.is_empty_scope() {
+        return Ok(());
+    }
+    let (tx, mut rx) = mpsc::channel(LINE_BUFFER);
+    let backend = backend.clone();
+    let reader = tokio::spawn(async move { backend.export(&filter, order, tx).await });
+    'chunks: while let Some(chunk) = rx.recv().await {
+        for line in &chunk {
+            if !take(line)? {
+                break 'chunks;
+            }
+        }
+    }
+    // Dropping the receiver stops the export at its next chunk.
+    drop(rx);
+    match reader.await {
+        Ok(result) => result,
+        Err(e) => Err(Error::internal(format!("the log reader stopped: {e}"))),
+    }
+}

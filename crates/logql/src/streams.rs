@@ -1,0 +1,149 @@
+//! Periscope's log lines as Loki streams: the labels of a stream, the
+//! Loki-style names accepted for them in selectors, and the part of a
+//! selector a log backend can apply itself.
+
+use crate::ast::{Expr, MatchOp, Selector};
+use crate::labels::LabelSet;
+use periscope_logs::{workload, LogFilter};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The labels every stream may have.
+pub const STREAM_LABELS: [&str; 5] = ["cluster", "container", "namespace", "pod", "workload"];
+
+/// Other names for them, as Loki's OTLP ingest, Promtail and Fluent Bit write them.
+const ALIASES: [(&str, &str); 11] = [
+    ("k8s_namespace_name", "namespace"),
+    ("namespace_name", "namespace"),
+    ("kubernetes_namespace_name", "namespace"),
+    ("k8s_pod_name", "pod"),
+    ("pod_name", "pod"),
+    ("kubernetes_pod_name", "pod"),
+    ("k8s_container_name", "container"),
+    ("container_name", "container"),
+    ("kubernetes_container_name", "container"),
+    ("k8s_cluster_name", "cluster"),
+    ("service_name", "workload"),
+];
+
+/// The stream label an alias stands for (the name itself otherwise).
+pub fn canonical_name(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map(|(_, canonical)| *canonical)
+        .unwrap_or(name)
+}
+
+/// Renames aliased label names in every stream selector of `expr`.
+pub fn canonicalize(expr: &mut Expr) {
+    expr.for_each_log_expr_mut(&mut |l| canonicalize_selector(&mut l.selector));
+}
+
+/// Renames aliased label names in a selector.
+pub fn canonicalize_selector(selector: &mut Selector) {
+    for m in &mut selector.matchers {
+        let canonical = canonical_name(&m.name);
+        if canonical != m.name {
+            m.name = canonical.to_string();
+        }
+    }
+}
+
+/// A line's stream labels; empty values are left out.
+pub fn stream_labels(cluster: &str, namespace: &str, pod: &str, container: &str) -> LabelSet {
+    let workload = workload::workload_of(pod);
+    LabelSet::from_pairs([
+        ("cluster", cluster),
+        ("namespace", namespace),
+        ("pod", pod),
+        ("container", container),
+        ("workload", workload),
+    ])
+}
+
+/// What a backend can filter for `selector`: the namespaces (`visible`, the
+/// caller's, narrowed by the selector's equality matchers), pods, containers,
+/// workloads, and one group of keywords of which a line must hold one. Every
+/// line the selector matches passes the filter; lines that pass it are still
+/// matched against the whole selector and pipeline.
+pub fn log_filter(
+    selector: &Selector,
+    substrings: Option<&[String]>,
+    visible: Option<&Arc<BTreeSet<String>>>,
+    start: i64,
+    end: i64,
+) -> LogFilter {
+    let equal = |name: &str| -> Vec<String> {
+        selector
+            .matchers
+            .iter()
+            .filter(|m| m.op == MatchOp::Eq && m.name == name)
+            .map(|m| m.value.clone())
+            .collect()
+    };
+    let named = equal("namespace");
+    let namespaces = match (visible, named.is_empty()) {
+        (None, true) => None,
+        (None, false) => Some(Arc::new(named.into_iter().collect())),
+        (Some(v), true) => Some(Arc::clone(v)),
+        (Some(v), false) => Some(Arc::new(
+            named.into_iter().filter(|n| v.contains(n)).collect(),
+        )),
+    };
+    LogFilter {
+        namespaces,
+        workloads: equal("workload"),
+        pods: equal("pod"),
+        containers: equal("container"),
+        namespace_query: vec![],
+        workload_query: vec![],
+        pod_query: vec![],
+        container_query: vec![],
+        log_query: substrings
+            .map(|s| s.iter().map(|v| v.to_lowercase()).collect())
+            .unwrap_or_default(),
+        start,
+        end,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_selector;
+
+    #[test]
+    fn aliases_become_stream_labels() {
+        let mut s =
+            parse_selector(r#"{k8s_namespace_name="a", service_name="web", level="x"}"#).unwrap();
+        canonicalize_selector(&mut s);
+        assert_eq!(
+            s.to_string(),
+            r#"{namespace="a", workload="web", level="x"}"#
+        );
+    }
+
+    #[test]
+    fn pushdown_never_widens_the_scope() {
+        let visible = Arc::new(BTreeSet::from(["a".to_string(), "b".to_string()]));
+        let s = parse_selector(r#"{namespace="c", pod="p"}"#).unwrap();
+        let f = log_filter(&s, Some(&["Error".to_string()]), Some(&visible), 1, 2);
+        assert_eq!(f.namespaces.as_deref(), Some(&BTreeSet::new()));
+        assert_eq!(f.pods, ["p"]);
+        assert_eq!(f.log_query, ["error"]);
+        let s = parse_selector(r#"{namespace=~".*"}"#).unwrap();
+        assert_eq!(
+            log_filter(&s, None, Some(&visible), 1, 2).namespaces,
+            Some(visible)
+        );
+        assert_eq!(log_filter(&s, None, None, 1, 2).namespaces, None);
+    }
+
+    #[test]
+    fn stream_labels_carry_the_workload() {
+        let l = stream_labels("prod", "a", "web-7d9c8b6f5d-x2k4q", "app");
+        assert_eq!(l.get("workload"), Some("web"));
+        assert_eq!(stream_labels("", "a", "p", "").get("cluster"), None);
+    }
+}
