@@ -653,3 +653,71 @@ async fn series_limit_is_actionable() {
     .await;
     assert_eq!(a.status, 200, "{}", a.raw);
 }
+
+/// An Elasticsearch stand-in (no Elasticsearch runs here): root info, point
+/// in time, and search pages in the shapes of Elasticsearch's documentation.
+/// It answers every search with the documents of the namespaces the search's
+/// `terms` filter names — plus one of team-b's whatever was asked, as a
+/// misbehaving backend would: Periscope must drop it.
+async fn elasticsearch_stand_in() -> String {
+    use axum::extract::Request;
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().fallback(|request: Request| async move {
+        let (method, path) = (request.method().to_string(), request.uri().path().to_string());
+        let bytes = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let answer = match (method.as_str(), path.as_str()) {
+            ("GET", "/") => json!({"name": "es-0", "cluster_name": "logs", "version": {"number": "8.11.1", "build_flavor": "default"}, "tagline": "You Know, for Search"}),
+            ("POST", p) if p.ends_with("/_pit") => json!({"id": "pit-1"}),
+            ("DELETE", "/_pit") => json!({"succeeded": true, "num_freed": 1}),
+            ("POST", _) => {
+                let asked: Vec<String> = body
+                    .pointer("/query/bool/filter/0/terms/kubernetes.namespace_name.keyword")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default();
+                let mut hits = Vec::new();
+                for (i, (namespace, log)) in [("team-a", "ERROR team-a in es"), ("team-a", "ok team-a in es"), ("team-b", "ERROR team-b in es")].iter().enumerate() {
+                    if asked.iter().any(|a| a == namespace) || *namespace == "team-b" {
+                        let ms = (BASE + i as i64) * 1000;
+                        hits.push(json!({"_index": "ks-logstash-log-2026.11.27", "_id": format!("d{i}"),
+                            "_source": {"log": log, "time": periscope_logs::format_time(ms * 1_000_000),
+                                "kubernetes": {"namespace_name": namespace, "pod_name": "web-0", "container_name": "web"}},
+                            "sort": [ms, i]}));
+                    }
+                }
+                json!({"took": 1, "timed_out": false, "pit_id": "pit-1", "hits": {"total": {"value": hits.len(), "relation": "eq"}, "hits": hits}})
+            }
+            _ => json!({"error": "unexpected"}),
+        };
+        ([("X-Elastic-Product", "Elasticsearch")], axum::Json(answer)).into_response()
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn loki_queries_over_elasticsearch_are_scoped_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let es = elasticsearch_stand_in().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let prometheus = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let extra = format!(
+        "{}\n[[clusters]]\nname = \"search\"\nprometheus = {{ url = \"{prometheus}\" }}\nlogs = {{ elasticsearch = {{ url = \"{es}\", timeout = \"2s\" }} }}\n",
+        logs_config(dir.path())
+    );
+    let p = periscope_with(&extra).await;
+    let path = "/clusters/search/loki/api/v1/query_range";
+    let a = grafana(&p, "alice", path, &refs(&range(r#"{pod="web-0"} |= "ERROR""#))).await;
+    assert_eq!(a.status, 200, "{}", a.raw);
+    let (namespaces, lines) = seen(&a.body);
+    assert_eq!(lines, vec!["ERROR team-a in es"], "{}", a.raw);
+    assert_eq!(namespaces, BTreeSet::from(["team-a".to_string()]));
+    assert_eq!(a.body["data"]["result"][0]["stream"]["cluster"], "search");
+    let q = r#"sum by (namespace) (count_over_time({pod="web-0"}[1m]))"#;
+    let a = grafana(&p, "alice", "/clusters/search/loki/api/v1/query", &[("query", q), ("time", &ns(BASE + 30))]).await;
+    assert_eq!(a.body["data"]["result"], json!([{"metric": {"namespace": "team-a"}, "value": [BASE + 30, "2"]}]), "{}", a.raw);
+}

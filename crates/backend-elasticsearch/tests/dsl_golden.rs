@@ -98,6 +98,16 @@ fn statistics_and_histogram() {
 }
 
 #[test]
+fn stream_volume_per_bucket() {
+    let r = request(&[("start_time", "1795683600")], &tenant());
+    let after = serde_json::json!({"namespace": "shop", "pod": "web-0", "container": "web", "bucket": 1795683600000_i64});
+    golden(
+        "volume",
+        &dsl::volume_body(&r.filter, &ElasticsearchFields::default(), Some(60_000_000_000), Some(&after), 1000),
+    );
+}
+
+#[test]
 fn five_thousand_namespaces_are_one_terms_query() {
     let scope = Scope::namespaces((0..5000).map(|i| format!("ns-{i}")));
     let r = request(&[], &scope);

@@ -79,6 +79,22 @@ async fn stand_in(
                 ("POST", _) if body.get("aggs").is_some_and(|a| a.get("containers").is_some()) => {
                     json!({"took": 2, "timed_out": false, "hits": {"total": {"value": 1234, "relation": "eq"}, "max_score": null, "hits": []}, "aggregations": {"containers": {"value": 17}}})
                 }
+                // A composite aggregation (search-aggregations-bucket-composite-aggregation):
+                // a first page with `after_key`, then the last, shorter one.
+                ("POST", _) if body.pointer("/aggs/streams/composite").is_some() => {
+                    if body.pointer("/aggs/streams/composite/after").is_none() {
+                        let buckets: Vec<Value> = (0..1000)
+                            .map(|i| json!({"key": {"namespace": "shop", "pod": format!("web-{i}"), "container": "web"}, "doc_count": 2}))
+                            .collect();
+                        json!({"took": 4, "timed_out": false, "hits": {"total": {"value": 2001, "relation": "eq"}, "hits": []},
+                            "aggregations": {"streams": {"after_key": {"namespace": "shop", "pod": "web-999", "container": "web"}, "buckets": buckets}}})
+                    } else {
+                        json!({"took": 1, "timed_out": false, "hits": {"total": {"value": 2001, "relation": "eq"}, "hits": []},
+                            "aggregations": {"streams": {"after_key": {"namespace": "shop", "pod": "db-0", "container": null}, "buckets": [
+                                {"key": {"namespace": "shop", "pod": "db-0", "container": null}, "doc_count": 1}
+                            ]}}})
+                    }
+                }
                 ("POST", _) if body.get("aggs").is_some() => json!({"took": 2, "timed_out": false, "hits": {"total": {"value": 30, "relation": "eq"}, "hits": []},
                     "aggregations": {"histogram": {"buckets": [{"key_as_string": "2026-11-26T10:00:00.000Z", "key": 1795687200000_i64, "doc_count": 10}, {"key_as_string": "2026-11-26T10:15:00.000Z", "key": 1795688100000_i64, "doc_count": 20}]}}}),
                 ("POST", _) => {
@@ -249,4 +265,20 @@ async fn refused_credentials_and_unreachable_servers_are_clear_errors() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BackendUnavailable);
     assert!(e.message().contains("cannot reach"), "{}", e.message());
+}
+
+#[tokio::test]
+async fn stream_volumes_page_through_a_composite_aggregation() {
+    let (url, seen) = stand_in(ES8_ROOT, Arc::new(Mutex::new(vec![]))).await;
+    let es = ElasticsearchLogs::new(&config(&url)).unwrap();
+    let filter = request(&[("start_time", "1795683600")]).filter;
+    let volumes = es.volume(&filter, None).await.unwrap();
+    assert_eq!(volumes.len(), 1001);
+    assert_eq!((volumes[0].pod.as_str(), volumes[0].lines, volumes[0].bytes), ("web-0", 2, None));
+    // A missing container (null key) is an empty one.
+    assert_eq!((volumes[1000].pod.as_str(), volumes[1000].container.as_str()), ("db-0", ""));
+    let searches: Vec<Seen> = seen.lock().unwrap().iter().filter(|s| s.body.get("aggs").is_some()).cloned().collect();
+    assert_eq!(searches.len(), 2);
+    assert_eq!(searches[1].body["aggs"]["streams"]["composite"]["after"]["pod"], "web-999");
+    assert_eq!(searches[0].body["query"]["bool"]["filter"][0], json!({"terms": {"kubernetes.namespace_name.keyword": ["shop"]}}));
 }
