@@ -711,13 +711,153 @@ async fn loki_queries_over_elasticsearch_are_scoped_too() {
     );
     let p = periscope_with(&extra).await;
     let path = "/clusters/search/loki/api/v1/query_range";
-    let a = grafana(&p, "alice", path, &refs(&range(r#"{pod="web-0"} |= "ERROR""#))).await;
+    let a = grafana(
+        &p,
+        "alice",
+        path,
+        &refs(&range(r#"{pod="web-0"} |= "ERROR""#)),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.raw);
     let (namespaces, lines) = seen(&a.body);
     assert_eq!(lines, vec!["ERROR team-a in es"], "{}", a.raw);
     assert_eq!(namespaces, BTreeSet::from(["team-a".to_string()]));
     assert_eq!(a.body["data"]["result"][0]["stream"]["cluster"], "search");
     let q = r#"sum by (namespace) (count_over_time({pod="web-0"}[1m]))"#;
-    let a = grafana(&p, "alice", "/clusters/search/loki/api/v1/query", &[("query", q), ("time", &ns(BASE + 30))]).await;
-    assert_eq!(a.body["data"]["result"], json!([{"metric": {"namespace": "team-a"}, "value": [BASE + 30, "2"]}]), "{}", a.raw);
+    let a = grafana(
+        &p,
+        "alice",
+        "/clusters/search/loki/api/v1/query",
+        &[("query", q), ("time", &ns(BASE + 30))],
+    )
+    .await;
+    assert_eq!(
+        a.body["data"]["result"],
+        json!([{"metric": {"namespace": "team-a"}, "value": [BASE + 30, "2"]}]),
+        "{}",
+        a.raw
+    );
+}
+
+/// Kubernetes events (core/v1, as the apiserver serves them) and audit
+/// records (`audit.k8s.io/v1`, as the apiserver's webhook sends them) are
+/// streams `{source="events"}` and `{source="audit"}` beside the log lines.
+#[tokio::test]
+async fn events_and_audit_records_are_streams_beside_the_logs() {
+    let (_dir, p) = with_sample().await;
+    let at = |s: i64| periscope_logs::format_time((BASE + s) * NS);
+    let event = |uid: &str, ns: &str, pod: &str, reason: &str, s: i64| {
+        json!({
+            "metadata": {"name": format!("{pod}.{uid}"), "namespace": ns, "uid": uid},
+            "involvedObject": {"kind": "Pod", "name": pod, "namespace": ns, "uid": format!("pod-{ns}-{pod}"), "apiVersion": "v1"},
+            "reason": reason, "message": format!("{reason} for {pod}"), "type": "Warning",
+            "source": {"component": "kubelet"}, "count": 1,
+            "firstTimestamp": at(s), "lastTimestamp": at(s)
+        })
+        .to_string()
+    };
+    let events = [
+        event("e1", "team-a", "db-0", "BackOff", 3),
+        event("e2", "team-a", "web-7d9c8b6f5d-x2k4q", "Pulled", 4),
+        event("e3", "team-b", "db-0", "BackOff", 5),
+    ]
+    .join("\n");
+    let shipped = p
+        .http
+        .post(format!("{}/api/v1/events/ingest", p.base))
+        .bearer_auth(SHIPPER_TOKEN)
+        .body(events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shipped.status(), 200);
+    let audit = |id: &str, ns: &str, verb: &str| {
+        json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": id, "stage": "ResponseComplete",
+            "requestURI": format!("/api/v1/namespaces/{ns}/pods/db-0/exec"), "verb": verb,
+            "user": {"username": "dev@example.com", "groups": ["system:authenticated"]}, "sourceIPs": ["10.0.0.7"],
+            "objectRef": {"resource": "pods", "subresource": "exec", "namespace": ns, "name": "db-0", "apiVersion": "v1"},
+            "responseStatus": {"metadata": {}, "code": 101},
+            "requestReceivedTimestamp": at(6), "stageTimestamp": at(6)})
+    };
+    let list = json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": [audit("a1", "team-a", "create"), audit("a2", "team-b", "create")]});
+    let shipped = p
+        .http
+        .post(format!("{}/api/v1/audit/webhook", p.base))
+        .bearer_auth(SHIPPER_TOKEN)
+        .body(list.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shipped.status(), 200);
+
+    // db-0's events, as Grafana shows them next to its logs: team-a's only.
+    let a = grafana(&p, "alice", "/loki/api/v1/query_range", &refs(&range(r#"{source="events", pod="db-0"} | json message | line_format "{{.reason}}: {{.message}}" | drop message"#))).await;
+    assert_eq!(a.status, 200, "{}", a.raw);
+    let result = a.body["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{}", a.raw);
+    assert_eq!(
+        result[0]["stream"],
+        json!({"source": "events", "cluster": "default", "namespace": "team-a", "kind": "Pod", "name": "db-0", "pod": "db-0", "workload": "db", "reason": "BackOff", "type": "Warning"})
+    );
+    assert_eq!(
+        result[0]["values"],
+        json!([[ns(BASE + 3), "BackOff: BackOff for db-0"]])
+    );
+    // Logs and events of one pod in one query, newest first.
+    let a = grafana(
+        &p,
+        "alice",
+        "/loki/api/v1/query_range",
+        &refs(&range(
+            r#"{source=~"|events", namespace="team-a", pod="db-0"}"#,
+        )),
+    )
+    .await;
+    let (namespaces, lines) = seen(&a.body);
+    assert_eq!(namespaces, BTreeSet::from(["team-a".to_string()]));
+    assert_eq!(lines.len(), 11, "{}", a.raw);
+    // Counted per reason; bob sees team-b's BackOff only.
+    let q = r#"sum by (namespace, reason) (count_over_time({source="events"}[1m]))"#;
+    let a = grafana(
+        &p,
+        "bob",
+        "/loki/api/v1/query",
+        &[("query", q), ("time", &ns(BASE + 30))],
+    )
+    .await;
+    assert_eq!(
+        a.body["data"]["result"],
+        json!([{"metric": {"namespace": "team-b", "reason": "BackOff"}, "value": [BASE + 30, "1"]}]),
+        "{}",
+        a.raw
+    );
+    // Audit records: the exec into team-a's pod, for alice only.
+    let a = grafana(&p, "alice", "/loki/api/v1/query_range", &refs(&range(r#"{source="audit", verb="create"} | json user="User.username", sub="ObjectRef.Subresource" | line_format "{{.user_extracted}} {{.sub}}""#))).await;
+    assert_eq!(a.status, 200, "{}", a.raw);
+    let result = a.body["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "{}", a.raw);
+    assert_eq!(result[0]["stream"]["namespace"], "team-a");
+    assert_eq!(
+        result[0]["values"][0][1], "dev@example.com exec",
+        "{}",
+        a.raw
+    );
+    // The label browser offers the events' labels for an events selector.
+    let mut q = vec![("start", ns(BASE - 60)), ("end", ns(BASE + 60))];
+    q.push(("query", r#"{source="events"}"#.to_string()));
+    let reasons = grafana(&p, "alice", "/loki/api/v1/label/reason/values", &refs(&q)).await;
+    assert_eq!(
+        reasons.body["data"],
+        json!(["BackOff", "Pulled"]),
+        "{}",
+        reasons.raw
+    );
+    let a = grafana(
+        &p,
+        "alice",
+        "/loki/api/v1/query_range",
+        &refs(&range(r#"{source="events", namespace="team-b"}"#)),
+    )
+    .await;
+    assert_eq!(a.status, 403, "{}", a.raw);
 }

@@ -231,11 +231,75 @@ impl AppState {
             slot,
         )
         .await?;
-        // Cluster admins see all that is stored; tenants what is configured.
-        let bodies = match caller.scope {
+        Ok((answer, self.audit_bodies(caller)))
+    }
+
+    /// Every event of an export search (KubeSphere's parameters), scoped to
+    /// the caller, for a caller that already holds its query slot (a LogQL
+    /// query reading events).
+    pub(crate) async fn event_export(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        pairs: &[(String, String)],
+        timeout: std::time::Duration,
+    ) -> Result<Answer> {
+        let backend = std::sync::Arc::clone(self.event_backend(cluster)?);
+        let membership = self.scopes.membership();
+        let request = EventRequest::parse(
+            pairs,
+            &caller.scope,
+            &membership,
+            periscope_store::unix_now_ns(),
+        )?;
+        let visible = !request.filter.namespaces.is_empty();
+        answer(
+            backend,
+            request.filter,
+            request.search,
+            visible,
+            timeout,
+            (),
+        )
+        .await
+    }
+
+    /// Every audit record of an export search, scoped, and what of the
+    /// bodies the caller may see (as [`AppState::event_export`]).
+    pub(crate) async fn audit_export(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        pairs: &[(String, String)],
+        timeout: std::time::Duration,
+    ) -> Result<(Answer, BodyVisibility)> {
+        let backend = std::sync::Arc::clone(self.audit_backend(cluster)?);
+        let membership = self.scopes.membership();
+        let request = AuditRequest::parse(
+            pairs,
+            &caller.scope,
+            &membership,
+            periscope_store::unix_now_ns(),
+        )?;
+        let visible = !request.filter.namespaces.is_empty();
+        let answer = answer(
+            backend,
+            request.filter,
+            request.search,
+            visible,
+            timeout,
+            (),
+        )
+        .await?;
+        Ok((answer, self.audit_bodies(caller)))
+    }
+
+    /// What of audit records' bodies `caller` may see: cluster admins all
+    /// that is stored, tenants what is configured.
+    fn audit_bodies(&self, caller: &Caller) -> BodyVisibility {
+        match caller.scope {
             Scope::ClusterWide => BodyVisibility::RequestResponse,
             Scope::Namespaces(_) => self.records.tenant_bodies,
-        };
-        Ok((answer, bodies))
+        }
     }
 }

@@ -103,7 +103,13 @@ fn stream_volume_per_bucket() {
     let after = serde_json::json!({"namespace": "shop", "pod": "web-0", "container": "web", "bucket": 1795683600000_i64});
     golden(
         "volume",
-        &dsl::volume_body(&r.filter, &ElasticsearchFields::default(), Some(60_000_000_000), Some(&after), 1000),
+        &dsl::volume_body(
+            &r.filter,
+            &ElasticsearchFields::default(),
+            Some(60_000_000_000),
+            Some(&after),
+            1000,
+        ),
     );
 }
 

@@ -274,11 +274,29 @@ async fn stream_volumes_page_through_a_composite_aggregation() {
     let filter = request(&[("start_time", "1795683600")]).filter;
     let volumes = es.volume(&filter, None).await.unwrap();
     assert_eq!(volumes.len(), 1001);
-    assert_eq!((volumes[0].pod.as_str(), volumes[0].lines, volumes[0].bytes), ("web-0", 2, None));
+    assert_eq!(
+        (volumes[0].pod.as_str(), volumes[0].lines, volumes[0].bytes),
+        ("web-0", 2, None)
+    );
     // A missing container (null key) is an empty one.
-    assert_eq!((volumes[1000].pod.as_str(), volumes[1000].container.as_str()), ("db-0", ""));
-    let searches: Vec<Seen> = seen.lock().unwrap().iter().filter(|s| s.body.get("aggs").is_some()).cloned().collect();
+    assert_eq!(
+        (volumes[1000].pod.as_str(), volumes[1000].container.as_str()),
+        ("db-0", "")
+    );
+    let searches: Vec<Seen> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.body.get("aggs").is_some())
+        .cloned()
+        .collect();
     assert_eq!(searches.len(), 2);
-    assert_eq!(searches[1].body["aggs"]["streams"]["composite"]["after"]["pod"], "web-999");
-    assert_eq!(searches[0].body["query"]["bool"]["filter"][0], json!({"terms": {"kubernetes.namespace_name.keyword": ["shop"]}}));
+    assert_eq!(
+        searches[1].body["aggs"]["streams"]["composite"]["after"]["pod"],
+        "web-999"
+    );
+    assert_eq!(
+        searches[0].body["query"]["bool"]["filter"][0],
+        json!({"terms": {"kubernetes.namespace_name.keyword": ["shop"]}})
+    );
 }

@@ -136,6 +136,53 @@ impl LogQuery {
     }
 }
 
+/// Joins the answers of one log query over several sources: streams of the
+/// same labels merged, and only the `limit` first lines in the query's
+/// direction (`forward`: oldest first) kept.
+pub fn merge_streams(parts: Vec<Vec<Stream>>, limit: usize, forward: bool) -> Vec<Stream> {
+    if parts.len() == 1 {
+        return parts.into_iter().next().unwrap_or_default();
+    }
+    let mut labels: Vec<LabelSet> = Vec::new();
+    let mut index: HashMap<LabelSet, usize> = HashMap::new();
+    let mut entries: Vec<(i64, usize, String)> = Vec::new();
+    for stream in parts.into_iter().flatten() {
+        let i = index_of_labels(&mut index, &mut labels, stream.labels);
+        entries.extend(stream.entries.into_iter().map(|(t, line)| (t, i, line)));
+    }
+    entries.sort_by_key(|e| e.0);
+    if !forward {
+        entries.reverse();
+    }
+    entries.truncate(limit);
+    let mut out: Vec<Stream> = labels
+        .into_iter()
+        .map(|labels| Stream {
+            labels,
+            entries: Vec::new(),
+        })
+        .collect();
+    for (t, i, line) in entries {
+        out[i].entries.push((t, line));
+    }
+    out.retain(|s| !s.entries.is_empty());
+    out.sort_by(|a, b| a.labels.cmp(&b.labels));
+    out
+}
+
+fn index_of_labels(
+    map: &mut HashMap<LabelSet, usize>,
+    out: &mut Vec<LabelSet>,
+    labels: LabelSet,
+) -> usize {
+    if let Some(i) = map.get(&labels) {
+        return *i;
+    }
+    out.push(labels.clone());
+    map.insert(labels, out.len() - 1);
+    out.len() - 1
+}
+
 fn index_of(map: &mut HashMap<LabelSet, usize>, out: &mut Vec<Stream>, labels: LabelSet) -> usize {
     if let Some(i) = map.get(&labels) {
         return *i;

@@ -62,6 +62,103 @@ pub fn stream_labels(cluster: &str, namespace: &str, pod: &str, container: &str)
     ])
 }
 
+/// The stream label that names where a stream comes from: absent for log
+/// lines, `events` for Kubernetes events, `audit` for audit records.
+pub const SOURCE_LABEL: &str = "source";
+
+/// Where a stream's lines are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Logs,
+    Events,
+    Audit,
+}
+
+impl Source {
+    /// The value of the `source` label (empty for log lines).
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Logs => "",
+            Source::Events => "events",
+            Source::Audit => "audit",
+        }
+    }
+}
+
+/// The sources a selector reads: log lines unless it names a `source`, then
+/// every source its `source` matchers admit.
+pub fn sources(selector: &Selector) -> Vec<Source> {
+    let matchers: Vec<_> = selector
+        .matchers
+        .iter()
+        .filter(|m| m.name == SOURCE_LABEL)
+        .map(crate::pipeline::CompiledMatcher::new)
+        .collect();
+    if matchers.is_empty() {
+        return vec![Source::Logs];
+    }
+    [Source::Logs, Source::Events, Source::Audit]
+        .into_iter()
+        .filter(|s| matchers.iter().all(|m| m.matches(s.label())))
+        .collect()
+}
+
+/// An event's stream labels: where it is (`namespace` of the object it is
+/// about), what it is about (`kind`, `name`, and `pod` for a pod), and its
+/// `reason` and `type`.
+pub fn event_labels(
+    cluster: &str,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+    reason: &str,
+    event_type: &str,
+) -> LabelSet {
+    let mut labels = LabelSet::from_pairs([
+        (SOURCE_LABEL, "events"),
+        ("cluster", cluster),
+        ("namespace", namespace),
+        ("kind", kind),
+        ("name", name),
+        ("reason", reason),
+        ("type", event_type),
+    ]);
+    if kind == "Pod" {
+        labels.set("pod".into(), name.into());
+        labels.set("workload".into(), workload::workload_of(name).into());
+    }
+    labels
+}
+
+/// An audit record's stream labels: the object's `namespace` and `resource`,
+/// the `verb` and the `user`.
+pub fn audit_labels(
+    cluster: &str,
+    namespace: &str,
+    resource: &str,
+    verb: &str,
+    user: &str,
+) -> LabelSet {
+    LabelSet::from_pairs([
+        (SOURCE_LABEL, "audit"),
+        ("cluster", cluster),
+        ("namespace", namespace),
+        ("resource", resource),
+        ("verb", verb),
+        ("user", user),
+    ])
+}
+
+/// The values of a selector's equality matchers on `name`.
+pub fn equal_values(selector: &Selector, name: &str) -> Vec<String> {
+    selector
+        .matchers
+        .iter()
+        .filter(|m| m.op == MatchOp::Eq && m.name == name)
+        .map(|m| m.value.clone())
+        .collect()
+}
+
 /// What a backend can filter for `selector`: the namespaces (`visible`, the
 /// caller's, narrowed by the selector's equality matchers), pods, containers,
 /// workloads, and one group of keywords of which a line must hold one. Every
@@ -74,14 +171,7 @@ pub fn log_filter(
     start: i64,
     end: i64,
 ) -> LogFilter {
-    let equal = |name: &str| -> Vec<String> {
-        selector
-            .matchers
-            .iter()
-            .filter(|m| m.op == MatchOp::Eq && m.name == name)
-            .map(|m| m.value.clone())
-            .collect()
-    };
+    let equal = |name: &str| equal_values(selector, name);
     let named = equal("namespace");
     let namespaces = match (visible, named.is_empty()) {
         (None, true) => None,
@@ -138,6 +228,19 @@ mod tests {
             Some(visible)
         );
         assert_eq!(log_filter(&s, None, None, 1, 2).namespaces, None);
+    }
+
+    #[test]
+    fn selectors_choose_their_sources() {
+        let of = |s: &str| sources(&parse_selector(s).unwrap());
+        assert_eq!(of(r#"{namespace="a"}"#), [Source::Logs]);
+        assert_eq!(of(r#"{source="events"}"#), [Source::Events]);
+        assert_eq!(
+            of(r#"{source=~"events|audit"}"#),
+            [Source::Events, Source::Audit]
+        );
+        assert_eq!(of(r#"{source!="audit"}"#), [Source::Logs, Source::Events]);
+        assert_eq!(of(r#"{source="nope"}"#), []);
     }
 
     #[test]

@@ -8,13 +8,18 @@ use crate::state::{within, AppState, Caller};
 use periscope_config::Limits;
 use periscope_logql::ast::{Expr, Selector};
 use periscope_logql::eval::{self, Entry, LogQuery, MetricQuery};
+use periscope_logql::pipeline::CompiledMatcher;
 use periscope_logql::request::{self, Direction, QueryParams, RangeParams};
 use periscope_logql::response::{self, Stats};
-use periscope_logql::streams::{self, stream_labels};
+use periscope_logql::streams::{self, stream_labels, Source};
 use periscope_logql::{LabelSet, ParseError};
+use periscope_logs::response::MAX_STREAM_VOLUMES;
 use periscope_logs::{LogFilter, LogLine, SortOrder, StreamVolume};
 use periscope_model::{Error, ErrorKind, Result, Scope};
+use periscope_record_search::{Answer, Export};
 use periscope_tenancy::logql::{enforce_logql, enforce_logql_selector};
+use serde_json::value::RawValue;
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -164,11 +169,6 @@ fn visible(scope: &Scope) -> Option<&Arc<BTreeSet<String>>> {
 }
 
 impl AppState {
-    fn loki_backend(&self, cluster: Option<&str>) -> Result<(String, LogBackend)> {
-        let name = self.cluster(cluster)?.name.clone();
-        Ok((name, self.log_backend(cluster)?.clone()))
-    }
-
     /// `query` (instant) and `query_range`: Loki's JSON answer.
     pub(crate) async fn loki_query(
         &self,
@@ -186,10 +186,9 @@ impl AppState {
         let expr = scoped_query(&q.query, &caller.scope)?;
         let limits = &caller.principal.limits;
         check_limits(&q, &expr, limits)?;
-        let (name, backend) = self.loki_backend(cluster)?;
+        let name = self.cluster(cluster)?.name.clone();
         let (permit, timeout) = self.query_slot(caller)?;
         let started = Instant::now();
-        let scope = caller.scope.clone();
         let run = async {
             match &expr {
                 Expr::Log(log) => {
@@ -198,33 +197,45 @@ impl AppState {
                             "log queries are not supported as an instant query type, please change your query to a range query type",
                         ));
                     }
-                    let mut query = LogQuery::new(log, q.limit);
-                    // Loki's log range excludes its end.
-                    let filter = filter_for(
-                        &backend,
-                        &log.selector,
-                        query.required_substrings(),
-                        &scope,
-                        q.start,
-                        q.end - 1,
-                    );
                     let order = match q.direction {
                         Direction::Backward => SortOrder::Desc,
                         Direction::Forward => SortOrder::Asc,
                     };
-                    let mut cache = StreamCache::new(&name);
-                    read_lines(&backend, filter, order, |line| {
-                        let (id, labels) = cache.get(line);
-                        Ok(query.push(Entry {
-                            time: line.time,
-                            line: &line.log,
-                            stream: labels,
-                            stream_id: id,
-                        }))
-                    })
-                    .await?;
-                    let scanned = query.scanned;
-                    let out = query.finish();
+                    let mut parts = Vec::new();
+                    let mut scanned = (0, 0);
+                    for source in streams::sources(&log.selector) {
+                        let mut query = LogQuery::new(log, q.limit);
+                        // Loki's log range excludes its end.
+                        let read = Read {
+                            source,
+                            selector: &log.selector,
+                            substrings: query.required_substrings(),
+                            from: q.start,
+                            to: q.end - 1,
+                            order,
+                        };
+                        self.read_source(
+                            caller,
+                            cluster,
+                            &name,
+                            read,
+                            timeout,
+                            &mut |time, line, stream, id| {
+                                Ok(query.push(Entry {
+                                    time,
+                                    line,
+                                    stream,
+                                    stream_id: id,
+                                }))
+                            },
+                        )
+                        .await?;
+                        scanned.0 += query.scanned.0;
+                        scanned.1 += query.scanned.1;
+                        parts.push(query.finish());
+                    }
+                    let out =
+                        eval::merge_streams(parts, q.limit, q.direction == Direction::Forward);
                     let returned = out.iter().map(|s| s.entries.len() as u64).sum();
                     Ok(response::streams(&out, &stats(scanned, started, returned)))
                 }
@@ -236,37 +247,42 @@ impl AppState {
                     let mut query = MetricQuery::new(m, q.start, q.end, q.step, limits);
                     let selections = query.selections();
                     for (i, s) in selections.iter().enumerate() {
-                        let filter = filter_for(
-                            &backend,
-                            s.selector,
-                            s.substrings.clone(),
-                            &scope,
-                            s.from,
-                            s.to,
-                        );
-                        let mut cache = StreamCache::new(&name);
-                        let mut failed = None;
-                        read_lines(&backend, filter, SortOrder::Asc, |line| {
-                            let (id, labels) = cache.get(line);
-                            match query.push(
-                                i,
-                                Entry {
-                                    time: line.time,
-                                    line: &line.log,
-                                    stream: labels,
-                                    stream_id: id,
+                        for source in streams::sources(s.selector) {
+                            let read = Read {
+                                source,
+                                selector: s.selector,
+                                substrings: s.substrings.clone(),
+                                from: s.from,
+                                to: s.to,
+                                order: SortOrder::Asc,
+                            };
+                            let mut failed = None;
+                            self.read_source(
+                                caller,
+                                cluster,
+                                &name,
+                                read,
+                                timeout,
+                                &mut |time, line, stream, id| match query.push(
+                                    i,
+                                    Entry {
+                                        time,
+                                        line,
+                                        stream,
+                                        stream_id: id,
+                                    },
+                                ) {
+                                    Ok(()) => Ok(true),
+                                    Err(e) => {
+                                        failed = Some(e);
+                                        Ok(false)
+                                    }
                                 },
-                            ) {
-                                Ok(()) => Ok(true),
-                                Err(e) => {
-                                    failed = Some(e);
-                                    Ok(false)
-                                }
+                            )
+                            .await?;
+                            if let Some(e) = failed {
+                                return Err(eval_error(e));
                             }
-                        })
-                        .await?;
-                        if let Some(e) = failed {
-                            return Err(eval_error(e));
                         }
                     }
                     let scanned = query.scanned;
@@ -302,22 +318,55 @@ impl AppState {
         for s in &p.selectors {
             selectors.push(scoped_selector(Some(s), &caller.scope)?);
         }
-        let (name, backend) = self.loki_backend(cluster)?;
+        let name = self.cluster(cluster)?.name.clone();
         let (permit, timeout) = self.query_slot(caller)?;
         let run = async {
             let mut out: BTreeMap<(LabelSet, i64), StreamVolume> = BTreeMap::new();
             for selector in &selectors {
-                let filter = filter_for(&backend, selector, None, &caller.scope, p.start, p.end);
-                let matchers: Vec<_> = selector
-                    .matchers
-                    .iter()
-                    .map(periscope_logql::pipeline::CompiledMatcher::new)
-                    .collect();
-                for v in backend.volume(&filter, bucket, bytes).await? {
-                    let labels = stream_labels(&name, &v.namespace, &v.pod, &v.container);
-                    if matchers.iter().all(|m| m.matches_labels(&labels)) {
-                        out.insert((labels, v.bucket), v);
+                let matchers: Vec<_> = selector.matchers.iter().map(CompiledMatcher::new).collect();
+                for source in streams::sources(selector) {
+                    if source == Source::Logs {
+                        let backend = self.log_backend(cluster)?;
+                        let filter =
+                            filter_for(backend, selector, None, &caller.scope, p.start, p.end);
+                        if filter.is_empty_scope() {
+                            continue;
+                        }
+                        for v in backend.volume(&filter, bucket, bytes).await? {
+                            let labels = stream_labels(&name, &v.namespace, &v.pod, &v.container);
+                            if matchers.iter().all(|m| m.matches_labels(&labels)) {
+                                out.insert((labels, v.bucket), v);
+                            }
+                        }
+                        continue;
                     }
+                    // Events and audit records: counted as they are read.
+                    let read = Read {
+                        source,
+                        selector,
+                        substrings: None,
+                        from: p.start,
+                        to: p.end,
+                        order: SortOrder::Asc,
+                    };
+                    let mut held = out.len();
+                    self.read_source(caller, cluster, &name, read, timeout, &mut |time, line, labels, _| {
+                        if !matchers.iter().all(|m| m.matches_labels(labels)) {
+                            return Ok(true);
+                        }
+                        let start = bucket.map_or(0, |b| time - time.rem_euclid(b));
+                        let v = out.entry((labels.clone(), start)).or_insert_with(|| {
+                            held += 1;
+                            StreamVolume { namespace: String::new(), pod: String::new(), container: String::new(), bucket: start, lines: 0, bytes: Some(0) }
+                        });
+                        v.lines += 1;
+                        *v.bytes.get_or_insert(0) += line.len() as u64;
+                        if held > MAX_STREAM_VOLUMES {
+                            return Err(Error::new(ErrorKind::LimitExceeded, format!("more than {MAX_STREAM_VOLUMES} streams and buckets; narrow the selector, the time range or use a larger step")));
+                        }
+                        Ok(true)
+                    })
+                    .await?;
                 }
             }
             Ok(out
@@ -501,6 +550,241 @@ fn filter_for(
 ) -> LogFilter {
     let substrings = substrings.filter(|_| backend.matches_substrings());
     streams::log_filter(selector, substrings.as_deref(), visible(scope), start, end)
+}
+
+/// What to read from one source.
+struct Read<'a> {
+    source: Source,
+    selector: &'a Selector,
+    substrings: Option<Vec<String>>,
+    /// Unix ns, inclusive.
+    from: i64,
+    to: i64,
+    order: SortOrder,
+}
+
+/// Takes one line: (Unix ns, text, stream labels, stream id); false to stop.
+type Take<'t> = dyn FnMut(i64, &str, &LabelSet, u64) -> Result<bool> + Send + 't;
+
+impl AppState {
+    /// Streams a source's lines for a selector into `take`: log lines from
+    /// the cluster's log backend; events and audit records (their JSON as
+    /// the line) through their searches, scoped as those are.
+    async fn read_source(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        cluster_name: &str,
+        read: Read<'_>,
+        timeout: std::time::Duration,
+        take: &mut Take<'_>,
+    ) -> Result<()> {
+        match read.source {
+            Source::Logs => {
+                let backend = self.log_backend(cluster)?;
+                let filter = filter_for(
+                    backend,
+                    read.selector,
+                    read.substrings,
+                    &caller.scope,
+                    read.from,
+                    read.to,
+                );
+                let mut cache = StreamCache::new(cluster_name);
+                read_lines(backend, filter, read.order, |line| {
+                    let (id, labels) = cache.get(line);
+                    take(line.time, &line.log, labels, id)
+                })
+                .await
+            }
+            Source::Events => {
+                let pairs = record_search(
+                    &read,
+                    &[
+                        ("namespace", "involved_object_namespace_filter"),
+                        ("kind", "involved_object_kind_filter"),
+                        ("name", "involved_object_name_filter"),
+                        ("pod", "involved_object_name_filter"),
+                        ("reason", "reason_filter"),
+                        ("type", "type_filter"),
+                    ],
+                );
+                let Answer::Export(export) =
+                    self.event_export(caller, cluster, &pairs, timeout).await?
+                else {
+                    return Err(Error::internal("an event export answered something else"));
+                };
+                let mut labels_of = RecordLabels::default();
+                read_records(export, |raw| {
+                    let Ok(parsed) = periscope_events::parse_body(raw, cluster_name, usize::MAX)
+                    else {
+                        return Ok(true);
+                    };
+                    let Some(e) = parsed.records.first() else {
+                        return Ok(true);
+                    };
+                    if e.last_seen < read.from || e.last_seen > read.to {
+                        return Ok(true);
+                    }
+                    let i = &e.involved;
+                    let (id, labels) = labels_of.get(
+                        &[
+                            &e.cluster,
+                            &i.namespace,
+                            &i.kind,
+                            &i.name,
+                            &e.reason,
+                            &e.event_type,
+                        ],
+                        |f| streams::event_labels(f[0], f[1], f[2], f[3], f[4], f[5]),
+                    );
+                    take(e.last_seen, raw, labels, id)
+                })
+                .await
+            }
+            Source::Audit => {
+                let pairs = record_search(
+                    &read,
+                    &[
+                        ("namespace", "objectref_namespace_filter"),
+                        ("resource", "objectref_resource_filter"),
+                        ("verb", "verb_filter"),
+                        ("user", "user_filter"),
+                    ],
+                );
+                let (Answer::Export(export), bodies) =
+                    self.audit_export(caller, cluster, &pairs, timeout).await?
+                else {
+                    return Err(Error::internal("an audit export answered something else"));
+                };
+                let mut labels_of = RecordLabels::default();
+                read_records(export, |raw| {
+                    let shown = bodies.apply(vec![RawValue::from_string(raw.to_string())
+                        .map_err(|e| Error::internal(e.to_string()))?]);
+                    let raw = shown[0].get();
+                    let Ok(doc) = serde_json::from_str::<Value>(raw) else {
+                        return Ok(true);
+                    };
+                    let text = |path: &str| {
+                        doc.pointer(path)
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                    };
+                    let time = ["/StageTimestamp", "/RequestReceivedTimestamp"]
+                        .iter()
+                        .find_map(|p| periscope_logs::parse_rfc3339(text(p)))
+                        .unwrap_or(0);
+                    if time < read.from || time > read.to {
+                        return Ok(true);
+                    }
+                    let cluster = match text("/Cluster") {
+                        "" => cluster_name,
+                        c => c,
+                    };
+                    // `User` is kept as the apiserver sent it (UserInfo's `username`).
+                    let user = match text("/User/username") {
+                        "" => text("/User/Username"),
+                        u => u,
+                    };
+                    let (id, labels) = labels_of.get(
+                        &[
+                            cluster,
+                            text("/ObjectRef/Namespace"),
+                            text("/ObjectRef/Resource"),
+                            text("/Verb"),
+                            user,
+                        ],
+                        |f| streams::audit_labels(f[0], f[1], f[2], f[3], f[4]),
+                    );
+                    take(time, raw, labels, id)
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// KubeSphere's export parameters for a read: its time range, order, and a
+/// filter for each equality matcher the search can apply (`mapping` from
+/// stream label to parameter).
+fn record_search(read: &Read<'_>, mapping: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut pairs = vec![
+        ("operation".to_string(), "export".to_string()),
+        (
+            "start_time".to_string(),
+            read.from.div_euclid(1_000_000_000).to_string(),
+        ),
+        (
+            "end_time".to_string(),
+            (read.to.div_euclid(1_000_000_000) + 1).to_string(),
+        ),
+        (
+            "sort".to_string(),
+            if read.order == SortOrder::Asc {
+                "asc"
+            } else {
+                "desc"
+            }
+            .to_string(),
+        ),
+    ];
+    for (label, parameter) in mapping {
+        let values = streams::equal_values(read.selector, label);
+        // Two different values match nothing; the selector check drops all.
+        if let Some(v) = values.first() {
+            if !pairs.iter().any(|(k, _)| k == parameter) {
+                pairs.push((parameter.to_string(), v.clone()));
+            }
+        }
+    }
+    pairs
+}
+
+/// Stream labels of records, built once per distinct field values.
+#[derive(Default)]
+struct RecordLabels {
+    key: String,
+    streams: HashMap<String, (u64, LabelSet)>,
+}
+
+impl RecordLabels {
+    fn get(
+        &mut self,
+        fields: &[&str],
+        build: impl FnOnce(&[&str]) -> LabelSet,
+    ) -> (u64, &LabelSet) {
+        self.key.clear();
+        for f in fields {
+            self.key.push_str(f);
+            self.key.push('\0');
+        }
+        if !self.streams.contains_key(self.key.as_str()) {
+            let id = self.streams.len() as u64;
+            self.streams.insert(self.key.clone(), (id, build(fields)));
+        }
+        let (id, labels) = &self.streams[self.key.as_str()];
+        (*id, labels)
+    }
+}
+
+/// Reads an export's records into `take` until it returns false or they end.
+async fn read_records(export: Export, mut take: impl FnMut(&str) -> Result<bool>) -> Result<()> {
+    let Export { mut records, done } = export;
+    let mut stopped = false;
+    'chunks: while let Some(chunk) = records.recv().await {
+        for raw in &chunk {
+            if !take(raw.get())? {
+                stopped = true;
+                break 'chunks;
+            }
+        }
+    }
+    drop(records);
+    match done.await {
+        Ok(result) => result,
+        Err(_) if stopped => Ok(()),
+        Err(_) => Err(Error::internal("the record export stopped")),
+    }
 }
 
 /// Streams the filter's lines from the backend into `take` until it returns
