@@ -861,3 +861,96 @@ async fn events_and_audit_records_are_streams_beside_the_logs() {
     .await;
     assert_eq!(a.status, 403, "{}", a.raw);
 }
+
+/// `tail` over a WebSocket, as Grafana's live view opens it: the lines since
+/// `start` first, then each new line as it is shipped — the tenant's only.
+#[tokio::test]
+async fn tail_sends_new_lines_as_they_arrive() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (_dir, p) = with_sample().await;
+    let ws = p.base.replacen("http://", "ws://", 1);
+    let open = |query: &str, start: i64| {
+        let mut url = reqwest::Url::parse(&format!("{ws}/loki/api/v1/tail")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("query", query)
+            .append_pair("start", &ns(start));
+        let mut request = url.as_str().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", token("alice")).parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(request)
+    };
+    // A foreign selector is refused before the upgrade.
+    match open(r#"{namespace="team-b"}"#, BASE).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected 403, got {:?}", other.map(|_| ())),
+    }
+    let (mut socket, _) = open(r#"{namespace=~".+"}"#, BASE + 25).await.unwrap();
+    let lines_of = |m: &Value| -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = m["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| {
+                let ns = s["stream"]["namespace"].as_str().unwrap().to_string();
+                s["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |v| (ns.clone(), v[1].as_str().unwrap().to_string()))
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    // The agent pods' last five lines in team-a and team-a-dev.
+    let first = next_message(&mut socket).await;
+    let lines = lines_of(&first);
+    assert_eq!(lines.len(), 10, "{first}");
+    assert!(lines.iter().all(|(ns, _)| ns.starts_with("team-a")));
+    assert_eq!(first["dropped_entries"], Value::Null);
+    // New lines for team-a and team-b: only team-a's comes.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let body = fluent_bit_bulk(&[
+        (now, "team-b", "db-0", "db", "tailed b"),
+        (now, "team-a", "db-0", "db", "tailed a"),
+    ]);
+    let shipped = p
+        .http
+        .post(format!("{}/_bulk", p.base))
+        .basic_auth("fluent-bit", Some(SHIPPER_TOKEN))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shipped.status(), 200);
+    let second = next_message(&mut socket).await;
+    assert_eq!(
+        lines_of(&second),
+        vec![("team-a".to_string(), "tailed a\n".to_string())],
+        "{second}"
+    );
+}
+
+async fn next_message<S>(socket: &mut S) -> Value
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt;
+    let message = tokio::time::timeout(std::time::Duration::from_secs(20), socket.next())
+        .await
+        .expect("a tail message in time");
+    let text = message.unwrap().unwrap().into_text().unwrap();
+    serde_json::from_str(&text).unwrap()
+}

@@ -19,6 +19,7 @@ pub(crate) struct Cluster {
 }
 
 /// An authenticated caller and its scope at the time of the request.
+#[derive(Clone)]
 pub(crate) struct Caller {
     pub principal: Arc<Principal>,
     pub scope: Scope,

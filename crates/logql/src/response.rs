@@ -93,23 +93,7 @@ fn stats_json(out: &mut String, s: &Stats) {
 /// A log query's answer (`resultType: streams`).
 pub fn streams(streams: &[Stream], stats: &Stats) -> String {
     let mut result = String::from("[");
-    for (i, s) in streams.iter().enumerate() {
-        if i > 0 {
-            result.push(',');
-        }
-        result.push_str(r#"{"stream":"#);
-        labels_json(&mut result, &s.labels);
-        result.push_str(r#","values":["#);
-        for (j, (t, line)) in s.entries.iter().enumerate() {
-            if j > 0 {
-                result.push(',');
-            }
-            let _ = write!(result, "[\"{t}\",");
-            json_string(&mut result, line);
-            result.push(']');
-        }
-        result.push_str("]}");
-    }
+    write_streams(&mut result, streams);
     result.push(']');
     envelope("streams", &result, stats)
 }
@@ -179,6 +163,34 @@ pub fn instant(value: &QueryValue, stats: &Stats) -> String {
             result.push(']');
             envelope("vector", &result, stats)
         }
+    }
+}
+
+/// A tail message: `{"streams":[…],"dropped_entries":null}`.
+pub fn tail_message(streams: &[Stream]) -> String {
+    let mut out = String::from(r#"{"streams":["#);
+    write_streams(&mut out, streams);
+    out.push_str(r#"],"dropped_entries":null}"#);
+    out
+}
+
+fn write_streams(result: &mut String, streams: &[Stream]) {
+    for (i, s) in streams.iter().enumerate() {
+        if i > 0 {
+            result.push(',');
+        }
+        result.push_str(r#"{"stream":"#);
+        labels_json(result, &s.labels);
+        result.push_str(r#","values":["#);
+        for (j, (t, line)) in s.entries.iter().enumerate() {
+            if j > 0 {
+                result.push(',');
+            }
+            let _ = write!(result, "[\"{t}\",");
+            json_string(result, line);
+            result.push(']');
+        }
+        result.push_str("]}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! Loki's query API, for Grafana's Loki data source (URL `http://host:9480`)
 //! and Logs Drilldown: `/loki/api/v1/{query,query_range,labels,
-//! label/{name}/values,series,index/stats,index/volume,index/volume_range}`,
+//! label/{name}/values,series,index/stats,index/volume,index/volume_range,
+//! tail}` (tail over a WebSocket),
 //! also under `/clusters/{cluster}`. GET or POST (form). Errors are plain
 //! text, as Loki's. The tenant comes from the credentials only: headers such
 //! as `X-Scope-OrgID` or `X-Prom-Label-Policy` are never read.
@@ -9,6 +10,7 @@ use super::extract::{Authenticated, ClusterName};
 use crate::error::LokiError;
 use crate::state::AppState;
 use axum::body::Bytes;
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -41,7 +43,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(
                 &format!("{prefix}/index/volume_range"),
                 get(volume_range).post(volume_range),
-            );
+            )
+            .route(&format!("{prefix}/tail"), get(tail));
     }
     router.route("/ready", get(|| async { "ready\n" }))
 }
@@ -123,4 +126,60 @@ async fn label_values(
             .loki_label_values(&caller, cluster.as_deref(), name, &params)
             .await?,
     ))
+}
+
+/// How often a tail looks for new lines.
+const TAIL_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `tail`: the query is checked (and scoped) before the upgrade, so a bad or
+/// foreign query is an HTTP error; then new lines are sent as they arrive.
+async fn tail(
+    State(state): State<Arc<AppState>>,
+    Authenticated(caller): Authenticated,
+    ClusterName(cluster): ClusterName,
+    RawQuery(query): RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, LokiError> {
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let tail = state.loki_tail(&caller, cluster.as_deref(), &params)?;
+    Ok(upgrade.on_upgrade(move |socket| run_tail(state, caller, socket, tail)))
+}
+
+async fn run_tail(
+    state: Arc<AppState>,
+    caller: crate::state::Caller,
+    mut socket: WebSocket,
+    mut tail: crate::logs::Tail,
+) {
+    let mut poll = tokio::time::interval(TAIL_POLL);
+    loop {
+        tokio::select! {
+            message = socket.recv() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            },
+            _ = poll.tick() => loop {
+                match state.tail_next(&caller, &mut tail).await {
+                    Ok(None) => break,
+                    Ok(Some((text, full))) => {
+                        if socket.send(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                        if !full {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "tail stopped");
+                        let frame = CloseFrame { code: close_code::ERROR, reason: e.message().chars().take(120).collect::<String>().into() };
+                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        return;
+                    }
+                }
+            },
+        }
+    }
 }

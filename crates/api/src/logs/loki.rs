@@ -6,7 +6,7 @@
 use super::LogBackend;
 use crate::state::{within, AppState, Caller};
 use periscope_config::Limits;
-use periscope_logql::ast::{Expr, Selector};
+use periscope_logql::ast::{Expr, LogExpr, Selector};
 use periscope_logql::eval::{self, Entry, LogQuery, MetricQuery};
 use periscope_logql::pipeline::CompiledMatcher;
 use periscope_logql::request::{self, Direction, QueryParams, RangeParams};
@@ -128,6 +128,18 @@ fn check_limits(q: &QueryParams, expr: &Expr, limits: &Limits) -> Result<()> {
     Ok(())
 }
 
+/// A running tail: its scoped query and the first time not yet sent.
+pub(crate) struct Tail {
+    log: LogExpr,
+    /// Unix ns.
+    since: i64,
+    limit: usize,
+    /// ns behind the clock.
+    delay: i64,
+    cluster: Option<String>,
+    cluster_name: String,
+}
+
 /// Streams' labels and ids, built once per stream of a query.
 struct StreamCache {
     cluster: String,
@@ -197,45 +209,18 @@ impl AppState {
                             "log queries are not supported as an instant query type, please change your query to a range query type",
                         ));
                     }
-                    let order = match q.direction {
-                        Direction::Backward => SortOrder::Desc,
-                        Direction::Forward => SortOrder::Asc,
-                    };
-                    let mut parts = Vec::new();
-                    let mut scanned = (0, 0);
-                    for source in streams::sources(&log.selector) {
-                        let mut query = LogQuery::new(log, q.limit);
-                        // Loki's log range excludes its end.
-                        let read = Read {
-                            source,
-                            selector: &log.selector,
-                            substrings: query.required_substrings(),
-                            from: q.start,
-                            to: q.end - 1,
-                            order,
-                        };
-                        self.read_source(
+                    let (out, scanned) = self
+                        .log_streams(
                             caller,
                             cluster,
                             &name,
-                            read,
+                            log,
+                            (q.start, q.end - 1),
+                            q.limit,
+                            q.direction,
                             timeout,
-                            &mut |time, line, stream, id| {
-                                Ok(query.push(Entry {
-                                    time,
-                                    line,
-                                    stream,
-                                    stream_id: id,
-                                }))
-                            },
                         )
                         .await?;
-                        scanned.0 += query.scanned.0;
-                        scanned.1 += query.scanned.1;
-                        parts.push(query.finish());
-                    }
-                    let out =
-                        eval::merge_streams(parts, q.limit, q.direction == Direction::Forward);
                     let returned = out.iter().map(|s| s.entries.len() as u64).sum();
                     Ok(response::streams(&out, &stats(scanned, started, returned)))
                 }
@@ -299,6 +284,158 @@ impl AppState {
         let answer = within(timeout, "LogQL query", run).await;
         drop(permit);
         answer
+    }
+
+    /// A log query's streams over `[from, to]` (Unix ns, inclusive) from every
+    /// source its selector reads, and the lines and bytes read.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn log_streams(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        cluster_name: &str,
+        log: &LogExpr,
+        (from, to): (i64, i64),
+        limit: usize,
+        direction: Direction,
+        timeout: std::time::Duration,
+    ) -> Result<(Vec<eval::Stream>, (u64, u64))> {
+        let order = match direction {
+            Direction::Backward => SortOrder::Desc,
+            Direction::Forward => SortOrder::Asc,
+        };
+        let mut parts = Vec::new();
+        let mut scanned = (0, 0);
+        for source in streams::sources(&log.selector) {
+            let mut query = LogQuery::new(log, limit);
+            let read = Read {
+                source,
+                selector: &log.selector,
+                substrings: query.required_substrings(),
+                from,
+                to,
+                order,
+            };
+            self.read_source(
+                caller,
+                cluster,
+                cluster_name,
+                read,
+                timeout,
+                &mut |time, line, stream, id| {
+                    Ok(query.push(Entry {
+                        time,
+                        line,
+                        stream,
+                        stream_id: id,
+                    }))
+                },
+            )
+            .await?;
+            scanned.0 += query.scanned.0;
+            scanned.1 += query.scanned.1;
+            parts.push(query.finish());
+        }
+        let out = eval::merge_streams(parts, limit, direction == Direction::Forward);
+        Ok((out, scanned))
+    }
+
+    /// Starts a tail: the scoped log query of `query`, from `start` (default
+    /// an hour ago), at most `limit` lines a message, `delay_for` seconds
+    /// (≤ 5) behind the clock for late lines.
+    pub(crate) fn loki_tail(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        params: &[(String, String)],
+    ) -> Result<Tail> {
+        let now = periscope_store::unix_now_ns();
+        let get = |name: &str| {
+            params
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        let text =
+            get("query").ok_or_else(|| Error::bad_request("parameter \"query\" is required"))?;
+        let Expr::Log(log) = scoped_query(text, &caller.scope)? else {
+            return Err(Error::bad_request(
+                "only log queries can be tailed, not metric queries",
+            ));
+        };
+        let limit = match get("limit") {
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                Error::bad_request(format!("parameter \"limit\": {v:?} is not a whole number"))
+            })?,
+            None => request::DEFAULT_LIMIT,
+        };
+        if limit > caller.principal.limits.max_log_lines {
+            return Err(Error::new(ErrorKind::LimitExceeded, format!("max entries limit per tail message exceeded, limit > max_log_lines ({limit} > {})", caller.principal.limits.max_log_lines)));
+        }
+        let delay = match get("delay_for") {
+            Some(v) => match v.parse::<i64>() {
+                Ok(d @ 0..=5) => d * 1_000_000_000,
+                _ => {
+                    return Err(Error::bad_request(format!(
+                        "parameter \"delay_for\": {v:?} is not a number of seconds from 0 to 5"
+                    )))
+                }
+            },
+            None => 0,
+        };
+        let since = match get("start") {
+            Some(v) => request::parse_time("start", v)?,
+            None => now - 3_600_000_000_000,
+        };
+        Ok(Tail {
+            log,
+            since,
+            limit,
+            delay,
+            cluster: cluster.map(str::to_string),
+            cluster_name: self.cluster(cluster)?.name.clone(),
+        })
+    }
+
+    /// The tail's next message, if lines arrived since the last one, and
+    /// whether it is full (more may be waiting).
+    pub(crate) async fn tail_next(
+        &self,
+        caller: &Caller,
+        tail: &mut Tail,
+    ) -> Result<Option<(String, bool)>> {
+        let until = periscope_store::unix_now_ns() - tail.delay;
+        if until < tail.since {
+            return Ok(None);
+        }
+        let (permit, timeout) = self.query_slot(caller)?;
+        let read = self.log_streams(
+            caller,
+            tail.cluster.as_deref(),
+            &tail.cluster_name,
+            &tail.log,
+            (tail.since, until),
+            tail.limit,
+            Direction::Forward,
+            timeout,
+        );
+        let (streams, _) = within(timeout, "tail", read).await?;
+        drop(permit);
+        let count: usize = streams.iter().map(|s| s.entries.len()).sum();
+        let Some(last) = streams
+            .iter()
+            .filter_map(|s| s.entries.last().map(|e| e.0))
+            .max()
+        else {
+            return Ok(None);
+        };
+        tail.since = last + 1;
+        Ok(Some((
+            response::tail_message(&streams),
+            count >= tail.limit,
+        )))
     }
 
     /// The streams of the metadata endpoints' selectors (each scoped), with

@@ -4,6 +4,7 @@
 mod loki;
 mod service;
 
+pub(crate) use loki::Tail;
 pub(crate) use service::{LogAnswer, LogExport};
 
 use periscope_backend_elasticsearch::ElasticsearchLogs;
