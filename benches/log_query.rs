@@ -6,6 +6,13 @@
 //! - a 24-hour histogram (1-hour buckets) of every line — vs `rg -o` of the
 //!   hour of every line (the counting, done here, is not timed for rg).
 //!
+//! - LogQL (as the Loki API evaluates it, scoped to the tenant): the metric
+//!   query `sum by (pod) (count_over_time({namespace="ns-7"} |= "ERROR" [5m]))`
+//!   over the 24 hours every 5 minutes — vs `rg -c '"namespace":"ns-7",.*ERROR'`
+//!   (which only counts; the bucketing is not timed for rg); and the stream
+//!   query `{namespace="ns-7"} |= "Timeout"`, newest 100 lines — vs `rg` of
+//!   every matching line (the newest are its last).
+//!
 //! The data set is built once under `target/bench-data/` and reused. The
 //! NDJSON file is read from the page cache after the first `rg` run, as the
 //! store's files are. `rg` must be installed (`apt-get install ripgrep`).
@@ -197,5 +204,160 @@ fn search(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, search);
+/// Streams the store's lines of one selection into `push` (what the Loki
+/// API does for the embedded store: in time order for log queries, in any
+/// order for metric queries), until `push` says stop.
+async fn read(
+    store: &LogStore,
+    filter: periscope_logs::LogFilter,
+    order: Option<periscope_logs::SortOrder>,
+    mut push: impl FnMut(periscope_logql::eval::Entry<'_>) -> bool,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let reader = async {
+        match order {
+            Some(order) => store.export(&filter, order, tx).await.unwrap(),
+            None => store.scan_lines(&filter, tx).await.unwrap(),
+        }
+    };
+    let consumer = async {
+        let mut streams = periscope_logql::streams::LineStreams::new("default");
+        'chunks: while let Some(chunk) = rx.recv().await {
+            for line in &chunk {
+                let (id, labels) = streams.get(line);
+                let entry = periscope_logql::eval::Entry {
+                    time: line.time,
+                    line: &line.log,
+                    stream: labels,
+                    stream_id: id,
+                };
+                if !push(entry) {
+                    break 'chunks;
+                }
+            }
+        }
+        drop(rx);
+    };
+    tokio::join!(reader, consumer);
+}
+
+/// A tenant's LogQL query, parsed and scoped as the Loki API does.
+fn scoped(text: &str, scope: &Scope) -> periscope_logql::Expr {
+    let mut expr = periscope_logql::parse(text).unwrap();
+    periscope_logql::streams::canonicalize(&mut expr);
+    periscope_tenancy::logql::enforce_logql(&mut expr, scope).unwrap();
+    expr
+}
+
+const LIMITS: periscope_logql::eval::Limits = periscope_logql::eval::Limits {
+    max_lines: 5000,
+    max_series: 500,
+};
+
+/// `sum by (pod) (count_over_time(... [5m]))` over the day: the sum of every
+/// point (the 5-minute windows tile the day, so every line counts once).
+fn metric_query(runtime: &tokio::runtime::Runtime, store: &LogStore, scope: &Scope) -> u64 {
+    let expr = scoped(
+        r#"sum by (pod) (count_over_time({namespace="ns-7"} |= "ERROR" [5m]))"#,
+        scope,
+    );
+    let periscope_logql::Expr::Metric(m) = &expr else {
+        unreachable!("a metric query")
+    };
+    let mut q = periscope_logql::eval::MetricQuery::new(
+        m,
+        START + 300_000_000_000,
+        START + DAY,
+        300_000_000_000,
+        LIMITS,
+    );
+    let visible = match scope {
+        Scope::Namespaces(n) => Some(n.clone()),
+        Scope::ClusterWide => None,
+    };
+    for (i, s) in q.selections().into_iter().enumerate() {
+        let filter = periscope_logql::streams::log_filter(
+            s.selector,
+            s.substrings.as_deref(),
+            visible.as_ref(),
+            s.from,
+            s.to,
+        );
+        runtime.block_on(read(store, filter, None, |e| q.push(i, e).is_ok()));
+    }
+    match q.finish().unwrap() {
+        periscope_logql::eval::QueryValue::Matrix(m) => m
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1 as u64))
+            .sum(),
+        periscope_logql::eval::QueryValue::Scalar(_) => unreachable!("a vector query"),
+    }
+}
+
+/// `{namespace="ns-7"} |= "Timeout"`, newest 100: the lines returned.
+fn stream_query(runtime: &tokio::runtime::Runtime, store: &LogStore, scope: &Scope) -> usize {
+    let expr = scoped(r#"{namespace="ns-7"} |= "Timeout""#, scope);
+    let periscope_logql::Expr::Log(log) = &expr else {
+        unreachable!("a log query")
+    };
+    let mut q = periscope_logql::eval::LogQuery::new(log, 100);
+    let visible = match scope {
+        Scope::Namespaces(n) => Some(n.clone()),
+        Scope::ClusterWide => None,
+    };
+    let filter = periscope_logql::streams::log_filter(
+        &log.selector,
+        q.required_substrings().as_deref(),
+        visible.as_ref(),
+        START,
+        START + DAY,
+    );
+    runtime.block_on(read(
+        store,
+        filter,
+        Some(periscope_logs::SortOrder::Desc),
+        |e| q.push(e),
+    ));
+    q.finish().iter().map(|s| s.entries.len()).sum()
+}
+
+fn logql(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (store, ndjson) = data_set(&runtime);
+    let ndjson = ndjson.to_str().unwrap().to_string();
+    let tenant = Scope::namespaces(["ns-7"]);
+    // The evaluation finds what rg finds: every ERROR line of ns-7 is in
+    // exactly one pod's series, and the newest 100 Timeout lines are returned.
+    let errors: u64 = String::from_utf8(rg(&["-c", "\"namespace\":\"ns-7\",.*ERROR", &ndjson]))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(errors > 100, "{errors}");
+    assert_eq!(metric_query(&runtime, &store, &tenant), errors);
+    assert_eq!(stream_query(&runtime, &store, &tenant), 100);
+
+    let mut group = c.benchmark_group("logql_10m");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("metric_count_over_time_24h/periscope", |b| {
+        b.iter(|| metric_query(&runtime, &store, &tenant))
+    });
+    group.bench_function("metric_count_over_time_24h/rg", |b| {
+        b.iter(|| rg(&["-c", "\"namespace\":\"ns-7\",.*ERROR", &ndjson]))
+    });
+    group.bench_function("stream_filtered_newest_100/periscope", |b| {
+        b.iter(|| stream_query(&runtime, &store, &tenant))
+    });
+    group.bench_function("stream_filtered_newest_100/rg", |b| {
+        b.iter(|| rg(&["\"namespace\":\"ns-7\",.*Timeout", &ndjson]).len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, search, logql);
 criterion_main!(benches);

@@ -334,6 +334,34 @@ impl LogStore {
         }
         Ok(())
     }
+    /// Sends every matching line in chunks, in no particular order, from
+    /// one scan (no sort, no per-partition queries): for readers that order
+    /// what they need themselves, such as LogQL's metric queries.
+    pub async fn scan_lines(
+        &self,
+        filter: &LogFilter,
+        out: mpsc::Sender<Vec<LogLine>>,
+    ) -> Result<()> {
+        let mut stream = self
+            .rows(filter)
+            .await?
+            .select_columns(&["time", "seq", "namespace", "pod", "container", "log"])
+            .map_err(engine)?
+            .execute_stream()
+            .await
+            .map_err(engine)?;
+        let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
+        while let Some(batch) = stream.next().await {
+            lines(&batch.map_err(engine)?, &mut chunk);
+            if chunk.len() >= EXPORT_CHUNK && out.send(std::mem::take(&mut chunk)).await.is_err() {
+                return Ok(());
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = out.send(chunk).await;
+        }
+        Ok(())
+    }
 }
 
 /// The columns of a line, in time order, `seq` breaking ties.

@@ -159,6 +159,59 @@ pub fn equal_values(selector: &Selector, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Stream labels and ids, built once per distinct key within a query.
+#[derive(Default)]
+pub struct StreamIds {
+    key: String,
+    streams: std::collections::HashMap<String, (u64, LabelSet)>,
+}
+
+impl StreamIds {
+    /// The id and labels for the values `fields`; `build` makes the labels
+    /// the first time they are seen.
+    pub fn get(
+        &mut self,
+        fields: &[&str],
+        build: impl FnOnce(&[&str]) -> LabelSet,
+    ) -> (u64, &LabelSet) {
+        self.key.clear();
+        for f in fields {
+            self.key.push_str(f);
+            self.key.push('\0');
+        }
+        if !self.streams.contains_key(self.key.as_str()) {
+            let id = self.streams.len() as u64;
+            self.streams.insert(self.key.clone(), (id, build(fields)));
+        }
+        let (id, labels) = &self.streams[self.key.as_str()];
+        (*id, labels)
+    }
+}
+
+/// The stream labels and ids of log lines of one cluster.
+pub struct LineStreams {
+    cluster: String,
+    ids: StreamIds,
+}
+
+impl LineStreams {
+    pub fn new(cluster: &str) -> LineStreams {
+        LineStreams {
+            cluster: cluster.to_string(),
+            ids: StreamIds::default(),
+        }
+    }
+
+    /// A line's stream id and labels.
+    pub fn get(&mut self, line: &periscope_logs::LogLine) -> (u64, &LabelSet) {
+        let cluster = &self.cluster;
+        self.ids
+            .get(&[&line.namespace, &line.pod, &line.container], |f| {
+                stream_labels(cluster, f[0], f[1], f[2])
+            })
+    }
+}
+
 /// What a backend can filter for `selector`: the namespaces (`visible`, the
 /// caller's, narrowed by the selector's equality matchers), pods, containers,
 /// workloads, and one group of keywords of which a line must hold one. Every

@@ -11,7 +11,7 @@ use periscope_logql::eval::{self, Entry, LogQuery, MetricQuery};
 use periscope_logql::pipeline::CompiledMatcher;
 use periscope_logql::request::{self, Direction, QueryParams, RangeParams};
 use periscope_logql::response::{self, Stats};
-use periscope_logql::streams::{self, stream_labels, Source};
+use periscope_logql::streams::{self, stream_labels, LineStreams, Source, StreamIds};
 use periscope_logql::{LabelSet, ParseError};
 use periscope_logs::response::MAX_STREAM_VOLUMES;
 use periscope_logs::{LogFilter, LogLine, SortOrder, StreamVolume};
@@ -20,7 +20,7 @@ use periscope_record_search::{Answer, Export};
 use periscope_tenancy::logql::{enforce_logql, enforce_logql_selector};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -74,12 +74,24 @@ fn scoped_selector(text: Option<&str>, scope: &Scope) -> Result<Selector> {
                 "the selector is too long",
             ))
         }
-        Some(t) => periscope_logql::parse_selector(t).map_err(parse_error)?,
+        Some(t) => parse_stream_selector(t)?,
         None => Selector::default(),
     };
     streams::canonicalize_selector(&mut selector);
     enforce_logql_selector(&mut selector, scope)?;
     Ok(selector)
+}
+
+/// A selector, or a log query standing for its selector (as Loki reads the
+/// metadata endpoints' `query`).
+fn parse_stream_selector(text: &str) -> Result<Selector> {
+    match periscope_logql::parse_selector(text) {
+        Ok(selector) => Ok(selector),
+        Err(e) => match periscope_logql::parse(text) {
+            Ok(Expr::Log(log)) => Ok(log.selector),
+            _ => Err(parse_error(e)),
+        },
+    }
 }
 
 fn check_limits(q: &QueryParams, expr: &Expr, limits: &Limits) -> Result<()> {
@@ -138,38 +150,6 @@ pub(crate) struct Tail {
     delay: i64,
     cluster: Option<String>,
     cluster_name: String,
-}
-
-/// Streams' labels and ids, built once per stream of a query.
-struct StreamCache {
-    cluster: String,
-    key: String,
-    streams: HashMap<String, (u64, LabelSet)>,
-}
-
-impl StreamCache {
-    fn new(cluster: &str) -> StreamCache {
-        StreamCache {
-            cluster: cluster.to_string(),
-            key: String::new(),
-            streams: HashMap::new(),
-        }
-    }
-
-    fn get(&mut self, line: &LogLine) -> (u64, &LabelSet) {
-        self.key.clear();
-        for part in [&line.namespace, &line.pod, &line.container] {
-            self.key.push_str(part);
-            self.key.push('\0');
-        }
-        if !self.streams.contains_key(self.key.as_str()) {
-            let id = self.streams.len() as u64;
-            let labels = stream_labels(&self.cluster, &line.namespace, &line.pod, &line.container);
-            self.streams.insert(self.key.clone(), (id, labels));
-        }
-        let (id, labels) = &self.streams[self.key.as_str()];
-        (*id, labels)
-    }
 }
 
 /// The namespaces a caller may see, as a backend filter takes them.
@@ -239,7 +219,7 @@ impl AppState {
                                 substrings: s.substrings.clone(),
                                 from: s.from,
                                 to: s.to,
-                                order: SortOrder::Asc,
+                                order: None,
                             };
                             let mut failed = None;
                             self.read_source(
@@ -314,7 +294,7 @@ impl AppState {
                 substrings: query.required_substrings(),
                 from,
                 to,
-                order,
+                order: Some(order),
             };
             self.read_source(
                 caller,
@@ -484,7 +464,7 @@ impl AppState {
                         substrings: None,
                         from: p.start,
                         to: p.end,
-                        order: SortOrder::Asc,
+                        order: None,
                     };
                     let mut held = out.len();
                     self.read_source(caller, cluster, &name, read, timeout, &mut |time, line, labels, _| {
@@ -600,7 +580,7 @@ impl AppState {
             .collect();
         if names.is_empty() {
             for s in &p.selectors {
-                let sel = periscope_logql::parse_selector(s).map_err(parse_error)?;
+                let sel = parse_stream_selector(s)?;
                 names.extend(
                     sel.matchers
                         .iter()
@@ -697,7 +677,8 @@ struct Read<'a> {
     /// Unix ns, inclusive.
     from: i64,
     to: i64,
-    order: SortOrder,
+    /// `None`: any order will do.
+    order: Option<SortOrder>,
 }
 
 /// Takes one line: (Unix ns, text, stream labels, stream id); false to stop.
@@ -727,7 +708,7 @@ impl AppState {
                     read.from,
                     read.to,
                 );
-                let mut cache = StreamCache::new(cluster_name);
+                let mut cache = LineStreams::new(cluster_name);
                 read_lines(backend, filter, read.order, |line| {
                     let (id, labels) = cache.get(line);
                     take(line.time, &line.log, labels, id)
@@ -751,7 +732,7 @@ impl AppState {
                 else {
                     return Err(Error::internal("an event export answered something else"));
                 };
-                let mut labels_of = RecordLabels::default();
+                let mut labels_of = StreamIds::default();
                 read_records(export, |raw| {
                     let Ok(parsed) = periscope_events::parse_body(raw, cluster_name, usize::MAX)
                     else {
@@ -794,7 +775,7 @@ impl AppState {
                 else {
                     return Err(Error::internal("an audit export answered something else"));
                 };
-                let mut labels_of = RecordLabels::default();
+                let mut labels_of = StreamIds::default();
                 read_records(export, |raw| {
                     let shown = bodies.apply(vec![RawValue::from_string(raw.to_string())
                         .map_err(|e| Error::internal(e.to_string()))?]);
@@ -857,10 +838,10 @@ fn record_search(read: &Read<'_>, mapping: &[(&str, &str)]) -> Vec<(String, Stri
         ),
         (
             "sort".to_string(),
-            if read.order == SortOrder::Asc {
-                "asc"
-            } else {
+            if read.order == Some(SortOrder::Desc) {
                 "desc"
+            } else {
+                "asc"
             }
             .to_string(),
         ),
@@ -875,33 +856,6 @@ fn record_search(read: &Read<'_>, mapping: &[(&str, &str)]) -> Vec<(String, Stri
         }
     }
     pairs
-}
-
-/// Stream labels of records, built once per distinct field values.
-#[derive(Default)]
-struct RecordLabels {
-    key: String,
-    streams: HashMap<String, (u64, LabelSet)>,
-}
-
-impl RecordLabels {
-    fn get(
-        &mut self,
-        fields: &[&str],
-        build: impl FnOnce(&[&str]) -> LabelSet,
-    ) -> (u64, &LabelSet) {
-        self.key.clear();
-        for f in fields {
-            self.key.push_str(f);
-            self.key.push('\0');
-        }
-        if !self.streams.contains_key(self.key.as_str()) {
-            let id = self.streams.len() as u64;
-            self.streams.insert(self.key.clone(), (id, build(fields)));
-        }
-        let (id, labels) = &self.streams[self.key.as_str()];
-        (*id, labels)
-    }
 }
 
 /// Reads an export's records into `take` until it returns false or they end.
@@ -929,7 +883,7 @@ async fn read_records(export: Export, mut take: impl FnMut(&str) -> Result<bool>
 async fn read_lines(
     backend: &LogBackend,
     filter: LogFilter,
-    order: SortOrder,
+    order: Option<SortOrder>,
     mut take: impl FnMut(&LogLine) -> Result<bool>,
 ) -> Result<()> {
     if filter.is_empty_scope() {
@@ -937,7 +891,12 @@ async fn read_lines(
     }
     let (tx, mut rx) = mpsc::channel(LINE_BUFFER);
     let backend = backend.clone();
-    let reader = tokio::spawn(async move { backend.export(&filter, order, tx).await });
+    let reader = tokio::spawn(async move {
+        match order {
+            Some(order) => backend.export(&filter, order, tx).await,
+            None => backend.scan(&filter, tx).await,
+        }
+    });
     'chunks: while let Some(chunk) = rx.recv().await {
         for line in &chunk {
             if !take(line)? {

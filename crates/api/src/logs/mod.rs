@@ -64,6 +64,15 @@ impl LogBackend {
         }
     }
 
+    /// Streams every matching line into `out` in any order (Elasticsearch's
+    /// come in time order: its pages need a sort).
+    pub async fn scan(&self, filter: &LogFilter, out: mpsc::Sender<Vec<LogLine>>) -> Result<()> {
+        match self {
+            LogBackend::Embedded(store) => store.scan_lines(filter, out).await,
+            LogBackend::Elasticsearch(es) => es.export(filter, SortOrder::Asc, out).await,
+        }
+    }
+
     /// Lines (and bytes, where known) per stream and time bucket.
     pub async fn volume(
         &self,
