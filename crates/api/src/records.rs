@@ -164,25 +164,9 @@ impl AppState {
         cluster: Option<&str>,
         pairs: &[(String, String)],
     ) -> Result<Answer> {
-        let backend = std::sync::Arc::clone(self.event_backend(cluster_of(cluster, pairs))?);
-        let membership = self.scopes.membership();
-        let request = EventRequest::parse(
-            pairs,
-            &caller.scope,
-            &membership,
-            periscope_store::unix_now_ns(),
-        )?;
-        let visible = !request.filter.namespaces.is_empty();
         let (slot, timeout) = self.query_slot(caller)?;
-        answer(
-            backend,
-            request.filter,
-            request.search,
-            visible,
-            timeout,
-            slot,
-        )
-        .await
+        self.event_answer(caller, cluster_of(cluster, pairs), pairs, timeout, slot)
+            .await
     }
 
     /// Answers `GET .../namespaces/{ns}/events?for=kind/name&types=...`.
@@ -212,37 +196,21 @@ impl AppState {
         cluster: Option<&str>,
         pairs: &[(String, String)],
     ) -> Result<(Answer, BodyVisibility)> {
-        let backend = std::sync::Arc::clone(self.audit_backend(cluster_of(cluster, pairs))?);
-        let membership = self.scopes.membership();
-        let request = AuditRequest::parse(
-            pairs,
-            &caller.scope,
-            &membership,
-            periscope_store::unix_now_ns(),
-        )?;
-        let visible = !request.filter.namespaces.is_empty();
         let (slot, timeout) = self.query_slot(caller)?;
-        let answer = answer(
-            backend,
-            request.filter,
-            request.search,
-            visible,
-            timeout,
-            slot,
-        )
-        .await?;
-        Ok((answer, self.audit_bodies(caller)))
+        self.audit_answer(caller, cluster_of(cluster, pairs), pairs, timeout, slot)
+            .await
     }
 
-    /// Every event of an export search (KubeSphere's parameters), scoped to
-    /// the caller, for a caller that already holds its query slot (a LogQL
-    /// query reading events).
-    pub(crate) async fn event_export(
+    /// An event search (KubeSphere's parameters) scoped to the caller; `slot`
+    /// is held until the answer is complete (`()` for a caller that already
+    /// holds its query slot, such as a LogQL query reading events).
+    pub(crate) async fn event_answer<S: Send + 'static>(
         &self,
         caller: &Caller,
         cluster: Option<&str>,
         pairs: &[(String, String)],
         timeout: std::time::Duration,
+        slot: S,
     ) -> Result<Answer> {
         let backend = std::sync::Arc::clone(self.event_backend(cluster)?);
         let membership = self.scopes.membership();
@@ -259,19 +227,20 @@ impl AppState {
             request.search,
             visible,
             timeout,
-            (),
+            slot,
         )
         .await
     }
 
-    /// Every audit record of an export search, scoped, and what of the
-    /// bodies the caller may see (as [`AppState::event_export`]).
-    pub(crate) async fn audit_export(
+    /// An auditing search scoped to the caller, and what of the bodies it
+    /// may see (`slot` as for [`AppState::event_answer`]).
+    pub(crate) async fn audit_answer<S: Send + 'static>(
         &self,
         caller: &Caller,
         cluster: Option<&str>,
         pairs: &[(String, String)],
         timeout: std::time::Duration,
+        slot: S,
     ) -> Result<(Answer, BodyVisibility)> {
         let backend = std::sync::Arc::clone(self.audit_backend(cluster)?);
         let membership = self.scopes.membership();
@@ -288,7 +257,7 @@ impl AppState {
             request.search,
             visible,
             timeout,
-            (),
+            slot,
         )
         .await?;
         Ok((answer, self.audit_bodies(caller)))

@@ -727,8 +727,9 @@ impl AppState {
                         ("type", "type_filter"),
                     ],
                 );
-                let Answer::Export(export) =
-                    self.event_export(caller, cluster, &pairs, timeout).await?
+                let Answer::Export(export) = self
+                    .event_answer(caller, cluster, &pairs, timeout, ())
+                    .await?
                 else {
                     return Err(Error::internal("an event export answered something else"));
                 };
@@ -770,8 +771,9 @@ impl AppState {
                         ("user", "user_filter"),
                     ],
                 );
-                let (Answer::Export(export), bodies) =
-                    self.audit_export(caller, cluster, &pairs, timeout).await?
+                let (Answer::Export(export), bodies) = self
+                    .audit_answer(caller, cluster, &pairs, timeout, ())
+                    .await?
                 else {
                     return Err(Error::internal("an audit export answered something else"));
                 };
