@@ -8,6 +8,7 @@ use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::SessionState;
 use datafusion::prelude::{col, lit, ParquetReadOptions, SessionConfig, SessionContext};
 use std::fs::File;
 use std::future::Future;
@@ -131,7 +132,41 @@ pub struct Store {
     flush_wanted: Notify,
     /// Replaced files, deleted once queries that may still read them are done.
     graveyard: Mutex<Vec<(Instant, PathBuf)>>,
-    runtime: Arc<RuntimeEnv>,
+    /// Query sessions, set up once (a session's function registry and
+    /// options cost more to build than a small query takes): one that
+    /// splits scans over the cores, one that does not, for small scans.
+    sessions: Sessions,
+}
+
+struct Sessions {
+    parallel: SessionState,
+    single: SessionState,
+}
+
+/// Scans of at most this many rows run as one partition: splitting them
+/// over threads costs more (repartitioning, merging) than it saves.
+const SMALL_SCAN_ROWS: u64 = 250_000;
+
+impl Sessions {
+    fn new(runtime: &Arc<RuntimeEnv>) -> Sessions {
+        let config = |partitions: Option<usize>| {
+            let mut config = SessionConfig::new().with_batch_size(8192);
+            if let Some(n) = partitions {
+                config = config.with_target_partitions(n);
+            }
+            let parquet = &mut config.options_mut().execution.parquet;
+            parquet.pushdown_filters = true;
+            parquet.reorder_filters = true;
+            // Memory holds Utf8; reading files as Utf8View would give the two
+            // halves of a scan different types.
+            parquet.schema_force_view_types = false;
+            SessionContext::new_with_config_rt(config, Arc::clone(runtime)).state()
+        };
+        Sessions {
+            parallel: config(None),
+            single: config(Some(1)),
+        }
+    }
 }
 
 /// How long a replaced file is kept for queries that started before.
@@ -192,6 +227,7 @@ impl Store {
             frozen: Vec::new(),
             files: Arc::new(manifest.files.clone()),
         };
+        let runtime = Arc::new(RuntimeEnv::default());
         Ok(Store {
             spec,
             time_index,
@@ -204,7 +240,7 @@ impl Store {
             manifest: tokio::sync::Mutex::new(manifest),
             flush_wanted: Notify::new(),
             graveyard: Mutex::new(Vec::new()),
-            runtime: Arc::new(RuntimeEnv::default()),
+            sessions: Sessions::new(&runtime),
         })
     }
 
@@ -449,7 +485,13 @@ impl Store {
                 .collect();
             (memory, Arc::clone(&state.files))
         };
-        let ctx = self.session();
+        let rows = memory.iter().map(|b| b.num_rows() as u64).sum::<u64>()
+            + files
+                .iter()
+                .filter(|f| f.max_time >= from && f.min_time <= to)
+                .map(|f| f.rows)
+                .sum::<u64>();
+        let ctx = self.session(rows);
         let mut frame = if memory.is_empty() {
             ctx.read_batch(RecordBatch::new_empty(self.spec.schema.clone()))?
         } else {
@@ -477,15 +519,13 @@ impl Store {
         Ok(frame.filter(time.clone().gt_eq(lit(from)).and(time.lt_eq(lit(to))))?)
     }
 
-    fn session(&self) -> SessionContext {
-        let mut config = SessionConfig::new().with_batch_size(8192);
-        let parquet = &mut config.options_mut().execution.parquet;
-        parquet.pushdown_filters = true;
-        parquet.reorder_filters = true;
-        // Memory holds Utf8; reading files as Utf8View would give the two
-        // halves of a scan different types.
-        parquet.schema_force_view_types = false;
-        SessionContext::new_with_config_rt(config, Arc::clone(&self.runtime))
+    fn session(&self, rows: u64) -> SessionContext {
+        let state = if rows <= SMALL_SCAN_ROWS {
+            &self.sessions.single
+        } else {
+            &self.sessions.parallel
+        };
+        SessionContext::new_with_state(state.clone())
     }
 
     /// Deletes partitions past the retention and merges small files.
