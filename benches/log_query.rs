@@ -249,10 +249,7 @@ fn scoped(text: &str, scope: &Scope) -> periscope_logql::Expr {
     expr
 }
 
-const LIMITS: periscope_logql::eval::Limits = periscope_logql::eval::Limits {
-    max_lines: 5000,
-    max_series: 500,
-};
+const LIMITS: periscope_logql::eval::Limits = periscope_logql::eval::Limits { max_series: 500 };
 
 /// `sum by (pod) (count_over_time(... [5m]))` over the day: the sum of every
 /// point (the 5-minute windows tile the day, so every line counts once).

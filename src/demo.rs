@@ -132,7 +132,7 @@ pub(crate) async fn run(http_listen: String, grpc_listen: String) -> anyhow::Res
     let (failing_ns, failing_pod) = (crashing.namespace.clone(), crashing.name.clone());
     let failing_service = walk_cluster.workloads[crashing.workload].name.clone();
     println!(
-        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  Jaeger API:            {base}/jaeger  (Grafana Jaeger datasource URL)\n  Tempo API:             {base}/tempo  (Grafana Tempo datasource URL, streaming off)\n  OTLP/HTTP traces:      {base}/v1/traces  (Bearer {DEMO_INGEST_TOKEN})\n  Events / audit:        {base}/api/v1/events, {base}/api/v1/auditing/events  (ingest: /api/v1/events/ingest, /api/v1/audit/webhook)\n  gRPC:                  {}  (also OTLP/gRPC)\n  Prometheus (direct):   {}\n",
+        "\nPeriscope is up.\n  Drill-down API:        {base}/api/v1/\n  Prometheus API:        {base}/prometheus  (Grafana Prometheus datasource URL; dashboards in dashboards/)\n  Loki API:              {base}  (Grafana Loki datasource URL: logs, events, audit in LogQL)\n  Jaeger API:            {base}/jaeger  (Grafana Jaeger datasource URL)\n  Tempo API:             {base}/tempo  (Grafana Tempo datasource URL, streaming off)\n  OTLP/HTTP traces:      {base}/v1/traces  (Bearer {DEMO_INGEST_TOKEN})\n  Events / audit:        {base}/api/v1/events, {base}/api/v1/auditing/events  (ingest: /api/v1/events/ingest, /api/v1/audit/webhook)\n  gRPC:                  {}  (also OTLP/gRPC)\n  Prometheus (direct):   {}\n",
         server.grpc_addr(),
         prometheus.url()
     );
@@ -159,6 +159,10 @@ Try:
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?log_query=error&size=5'
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?operation=histogram&interval=5m'
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/api/v1/logs?operation=export&workloads=web' | head
+  # the same logs in LogQL, as Grafana's Loki datasource asks: alice's errors per pod,
+  # and the crash-looping pod's lines and Kubernetes events together (carol's)
+  curl -s -G -H 'Authorization: Bearer alice-demo-token' '{base}/loki/api/v1/query' --data-urlencode 'query=sum by (pod) (count_over_time({{namespace=~".+"}} |= "ERROR" [10m]))'
+  curl -s -G -H 'Authorization: Bearer carol-demo-token' '{base}/loki/api/v1/query_range' --data-urlencode 'query={{source=~"|events", pod="{failing_pod}"}}' --data-urlencode limit=10
   # traces, scoped the same way: alice's services, her newest failing requests
   # (the call into bob's namespace shows as one opaque node), and a trace by id
   curl -s -H 'Authorization: Bearer alice-demo-token' '{base}/jaeger/api/services'

@@ -263,6 +263,19 @@ fn demo_serves_the_simulated_cluster_per_tenant_and_stops_everything() {
     let (status, body) = blocking::get_as(&format!("{api}logs?log_query=panic"), token("admin"));
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("FATAL database unreachable"), "{body}");
+    // The same lines through the Loki API, as Grafana's Loki datasource asks.
+    let loki = url_after("Loki API:");
+    let (status, body) = blocking::get_as(
+        &format!("{loki}/loki/api/v1/query_range?query=%7Bnamespace%3D~%22.%2B%22%7D&limit=200"),
+        token("alice"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let streams: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let result = streams["data"]["result"].as_array().unwrap();
+    assert!(!result.is_empty(), "{body}");
+    assert!(result
+        .iter()
+        .all(|s| ["team-a", "team-a-dev"].contains(&s["stream"]["namespace"].as_str().unwrap())));
     // The simulated requests' traces arrive too: alice's spans are only hers,
     // and her call into another workspace is one opaque node.
     let jaeger = url_after("Jaeger API:");

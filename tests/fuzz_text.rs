@@ -350,10 +350,7 @@ fn logql_never_panics_parser_enforcement_or_evaluation() {
         "10.0.0.1 - - \"GET /api 200\" 404",
         "\u{1b}[31mERROR\u{1b}[0m timeout",
     ];
-    let limits = Limits {
-        max_lines: 10,
-        max_series: 50,
-    };
+    let limits = Limits { max_series: 50 };
     run_cases(3000, mutated(LOGQL, &[]), |query| {
         let Ok(mut expr) = periscope_logql::parse(&query) else {
             return;

@@ -29,8 +29,6 @@ pub struct Entry<'a> {
 /// Bounds of one query.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Most lines a log query returns.
-    pub max_lines: usize,
     /// Most series a metric query returns.
     pub max_series: usize,
 }

@@ -98,8 +98,8 @@ pub fn streams(streams: &[Stream], stats: &Stats) -> String {
     envelope("streams", &result, stats)
 }
 
-/// A range query's numbers (`matrix`, or `scalar` points as one series… Loki
-/// answers a scalar range query as a matrix with no labels).
+/// A range query's numbers as a `matrix`; a scalar query's points are one
+/// series without labels.
 pub fn matrix(value: &QueryValue, stats: &Stats) -> String {
     let owned;
     let series: &[Series] = match value {

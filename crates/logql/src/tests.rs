@@ -231,10 +231,7 @@ mod evaluation {
     use crate::{parse, LabelSet};
 
     const S: i64 = 1_000_000_000;
-    const LIMITS: Limits = Limits {
-        max_lines: 1000,
-        max_series: 100,
-    };
+    const LIMITS: Limits = Limits { max_series: 100 };
 
     fn streams() -> Vec<LabelSet> {
         vec![
@@ -416,10 +413,7 @@ mod evaluation {
             panic!()
         };
         let streams = streams();
-        let limits = Limits {
-            max_lines: 10,
-            max_series: 2,
-        };
+        let limits = Limits { max_series: 2 };
         let mut eval = MetricQuery::new(&m, 60 * S, 60 * S, 0, limits);
         for (s, t, line) in lines() {
             let e = Entry {

@@ -206,7 +206,6 @@ impl AppState {
                 }
                 Expr::Metric(m) => {
                     let limits = eval::Limits {
-                        max_lines: limits.max_log_lines,
                         max_series: limits.max_log_series,
                     };
                     let mut query = MetricQuery::new(m, q.start, q.end, q.step, limits);
