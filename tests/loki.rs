@@ -444,6 +444,32 @@ async fn label_browser_series_and_stats_are_scoped() {
         .find(|r| r["metric"] == json!({"namespace": "team-a"}))
         .expect("team-a's volume");
     assert_eq!(team_a["value"][1], bytes.to_string());
+    // Per 10 s bucket: team-a's lines are at BASE+0..29, three buckets.
+    let volume_range = grafana(
+        &p,
+        "alice",
+        "/loki/api/v1/index/volume_range",
+        &[
+            ("query", r#"{namespace="team-a"}"#),
+            ("start", &ns(BASE)),
+            ("end", &ns(BASE + 60)),
+            ("step", "10s"),
+        ],
+    )
+    .await;
+    let series = volume_range.body["data"]["result"].as_array().unwrap();
+    assert_eq!(series.len(), 1, "{}", volume_range.raw);
+    let points = series[0]["values"].as_array().unwrap();
+    let times: Vec<i64> = points
+        .iter()
+        .map(|p| p[0].as_i64().unwrap() - BASE)
+        .collect();
+    assert_eq!(times, [0, 10, 20], "{}", volume_range.raw);
+    let summed: usize = points
+        .iter()
+        .map(|p| p[1].as_str().unwrap().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(summed, bytes);
     let mut q = w.clone();
     q.push(("query", r#"{namespace="team-b"}"#));
     for path in [

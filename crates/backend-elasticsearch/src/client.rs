@@ -8,7 +8,7 @@ use crate::indices;
 use crate::response::{self, Hits};
 use crate::version::Server;
 use periscope_config::ElasticsearchConfig;
-use periscope_logs::response::MAX_STREAM_VOLUMES;
+use periscope_logs::response::{too_many_streams, MAX_STREAM_VOLUMES};
 use periscope_logs::{
     Cursor, Histogram, LogFilter, LogLine, LogRequest, QueryPage, SortOrder, Statistics,
     StreamVolume,
@@ -216,7 +216,7 @@ impl ElasticsearchLogs {
             let done = page.len() < VOLUME_PAGE;
             out.extend(page);
             if out.len() > MAX_STREAM_VOLUMES {
-                return Err(Error::new(ErrorKind::LimitExceeded, format!("more than {MAX_STREAM_VOLUMES} streams and buckets; narrow the selector, the time range or use a larger step")));
+                return Err(too_many_streams());
             }
             match next {
                 Some(key) if !done => after = Some(key),

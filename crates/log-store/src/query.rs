@@ -5,7 +5,7 @@ use crate::batch::{log_table, to_batch};
 use crate::filter::predicate;
 use futures::StreamExt;
 use periscope_logs::request::MAX_BUCKETS;
-use periscope_logs::response::MAX_STREAM_VOLUMES;
+use periscope_logs::response::{too_many_streams, MAX_STREAM_VOLUMES};
 use periscope_logs::{
     Cursor, Histogram, HistogramBucket, LogFilter, LogLine, LogRecord, LogRequest, QueryPage,
     SortOrder, Statistics, StreamVolume,
@@ -192,11 +192,10 @@ impl LogStore {
         }
         let rows = self.rows(filter).await?;
         let frame = if bytes {
-            let mut columns = vec!["namespace", "pod", "container", "log"];
-            if bucket.is_some() {
-                columns.push("time");
-            }
-            rows.select_columns(&columns).map_err(engine)?
+            // Each line with its stream and bucket; summed below.
+            let mut columns = groups;
+            columns.push(col("log"));
+            rows.select(columns).map_err(engine)?
         } else {
             rows.aggregate(groups, vec![count(lit(1)).alias("n")])
                 .map_err(engine)?
@@ -217,23 +216,13 @@ impl LogStore {
                 .clone()
             };
             let (namespace, pod, container) = (text("namespace"), text("pod"), text("container"));
-            let starts = match (bytes, bucket) {
-                (_, None) => None,
-                (true, Some(_)) => Some(
-                    batch
-                        .column_by_name("time")
-                        .expect("time")
-                        .as_primitive::<Int64Type>()
-                        .clone(),
-                ),
-                (false, Some(_)) => Some(
-                    batch
-                        .column_by_name("bucket")
-                        .expect("bucket")
-                        .as_primitive::<Int64Type>()
-                        .clone(),
-                ),
-            };
+            let starts = bucket.map(|_| {
+                batch
+                    .column_by_name("bucket")
+                    .expect("bucket")
+                    .as_primitive::<Int64Type>()
+                    .clone()
+            });
             let log = bytes.then(|| text("log"));
             let n = (!bytes).then(|| {
                 batch
@@ -243,11 +232,7 @@ impl LogStore {
                     .clone()
             });
             for i in 0..batch.num_rows() {
-                let start = match (&starts, bucket) {
-                    (Some(t), Some(width)) if bytes => t.value(i) - t.value(i).rem_euclid(width),
-                    (Some(t), _) => t.value(i),
-                    _ => 0,
-                };
+                let start = starts.as_ref().map_or(0, |t| t.value(i));
                 let key = (
                     namespace.value(i).to_string(),
                     pod.value(i).to_string(),
@@ -258,7 +243,7 @@ impl LogStore {
                     Some(at) => *at,
                     None => {
                         if out.len() >= MAX_STREAM_VOLUMES {
-                            return Err(Error::new(ErrorKind::LimitExceeded, format!("more than {MAX_STREAM_VOLUMES} streams and buckets; narrow the selector, the time range or use a larger step")));
+                            return Err(too_many_streams());
                         }
                         out.push(StreamVolume {
                             namespace: key.0.clone(),

@@ -88,3 +88,11 @@ pub struct StreamVolume {
 
 /// Most streams × buckets one volume answer may hold.
 pub const MAX_STREAM_VOLUMES: usize = 100_000;
+
+/// The error for a volume answer past [`MAX_STREAM_VOLUMES`].
+pub fn too_many_streams() -> periscope_model::Error {
+    periscope_model::Error::new(
+        periscope_model::ErrorKind::LimitExceeded,
+        format!("more than {MAX_STREAM_VOLUMES} streams and buckets; narrow the selector, the time range or use a larger step"),
+    )
+}

@@ -13,12 +13,11 @@ use periscope_logql::request::{self, Direction, QueryParams, RangeParams};
 use periscope_logql::response::{self, Stats};
 use periscope_logql::streams::{self, stream_labels, LineStreams, Source, StreamIds};
 use periscope_logql::{LabelSet, ParseError};
-use periscope_logs::response::MAX_STREAM_VOLUMES;
+use periscope_logs::response::{too_many_streams, MAX_STREAM_VOLUMES};
 use periscope_logs::{LogFilter, LogLine, SortOrder, StreamVolume};
 use periscope_model::{Error, ErrorKind, Result, Scope};
-use periscope_record_search::{Answer, Export};
+use periscope_record_search::{Answer, Chunk, Export};
 use periscope_tenancy::logql::{enforce_logql, enforce_logql_selector};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -466,22 +465,36 @@ impl AppState {
                         order: None,
                     };
                     let mut held = out.len();
-                    self.read_source(caller, cluster, &name, read, timeout, &mut |time, line, labels, _| {
-                        if !matchers.iter().all(|m| m.matches_labels(labels)) {
-                            return Ok(true);
-                        }
-                        let start = bucket.map_or(0, |b| time - time.rem_euclid(b));
-                        let v = out.entry((labels.clone(), start)).or_insert_with(|| {
-                            held += 1;
-                            StreamVolume { namespace: String::new(), pod: String::new(), container: String::new(), bucket: start, lines: 0, bytes: Some(0) }
-                        });
-                        v.lines += 1;
-                        *v.bytes.get_or_insert(0) += line.len() as u64;
-                        if held > MAX_STREAM_VOLUMES {
-                            return Err(Error::new(ErrorKind::LimitExceeded, format!("more than {MAX_STREAM_VOLUMES} streams and buckets; narrow the selector, the time range or use a larger step")));
-                        }
-                        Ok(true)
-                    })
+                    self.read_source(
+                        caller,
+                        cluster,
+                        &name,
+                        read,
+                        timeout,
+                        &mut |time, line, labels, _| {
+                            if !matchers.iter().all(|m| m.matches_labels(labels)) {
+                                return Ok(true);
+                            }
+                            let start = bucket.map_or(0, |b| time - time.rem_euclid(b));
+                            let v = out.entry((labels.clone(), start)).or_insert_with(|| {
+                                held += 1;
+                                StreamVolume {
+                                    namespace: String::new(),
+                                    pod: String::new(),
+                                    container: String::new(),
+                                    bucket: start,
+                                    lines: 0,
+                                    bytes: Some(0),
+                                }
+                            });
+                            v.lines += 1;
+                            *v.bytes.get_or_insert(0) += line.len() as u64;
+                            if held > MAX_STREAM_VOLUMES {
+                                return Err(too_many_streams());
+                            }
+                            Ok(true)
+                        },
+                    )
                     .await?;
                 }
             }
@@ -733,31 +746,36 @@ impl AppState {
                     return Err(Error::internal("an event export answered something else"));
                 };
                 let mut labels_of = StreamIds::default();
-                read_records(export, |raw| {
-                    let Ok(parsed) = periscope_events::parse_body(raw, cluster_name, usize::MAX)
-                    else {
-                        return Ok(true);
-                    };
-                    let Some(e) = parsed.records.first() else {
-                        return Ok(true);
-                    };
-                    if e.last_seen < read.from || e.last_seen > read.to {
-                        return Ok(true);
-                    }
-                    let i = &e.involved;
-                    let (id, labels) = labels_of.get(
-                        &[
-                            &e.cluster,
-                            &i.namespace,
-                            &i.kind,
-                            &i.name,
-                            &e.reason,
-                            &e.event_type,
-                        ],
-                        |f| streams::event_labels(f[0], f[1], f[2], f[3], f[4], f[5]),
-                    );
-                    take(e.last_seen, raw, labels, id)
-                })
+                read_records(
+                    export,
+                    |chunk| chunk,
+                    |raw| {
+                        let Ok(parsed) =
+                            periscope_events::parse_body(raw, cluster_name, usize::MAX)
+                        else {
+                            return Ok(true);
+                        };
+                        let Some(e) = parsed.records.first() else {
+                            return Ok(true);
+                        };
+                        if e.last_seen < read.from || e.last_seen > read.to {
+                            return Ok(true);
+                        }
+                        let i = &e.involved;
+                        let (id, labels) = labels_of.get(
+                            &[
+                                &e.cluster,
+                                &i.namespace,
+                                &i.kind,
+                                &i.name,
+                                &e.reason,
+                                &e.event_type,
+                            ],
+                            |f| streams::event_labels(f[0], f[1], f[2], f[3], f[4], f[5]),
+                        );
+                        take(e.last_seen, raw, labels, id)
+                    },
+                )
                 .await
             }
             Source::Audit => {
@@ -777,46 +795,47 @@ impl AppState {
                     return Err(Error::internal("an audit export answered something else"));
                 };
                 let mut labels_of = StreamIds::default();
-                read_records(export, |raw| {
-                    let shown = bodies.apply(vec![RawValue::from_string(raw.to_string())
-                        .map_err(|e| Error::internal(e.to_string()))?]);
-                    let raw = shown[0].get();
-                    let Ok(doc) = serde_json::from_str::<Value>(raw) else {
-                        return Ok(true);
-                    };
-                    let text = |path: &str| {
-                        doc.pointer(path)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                    };
-                    let time = ["/StageTimestamp", "/RequestReceivedTimestamp"]
-                        .iter()
-                        .find_map(|p| periscope_logs::parse_rfc3339(text(p)))
-                        .unwrap_or(0);
-                    if time < read.from || time > read.to {
-                        return Ok(true);
-                    }
-                    let cluster = match text("/Cluster") {
-                        "" => cluster_name,
-                        c => c,
-                    };
-                    // `User` is kept as the apiserver sent it (UserInfo's `username`).
-                    let user = match text("/User/username") {
-                        "" => text("/User/Username"),
-                        u => u,
-                    };
-                    let (id, labels) = labels_of.get(
-                        &[
-                            cluster,
-                            text("/ObjectRef/Namespace"),
-                            text("/ObjectRef/Resource"),
-                            text("/Verb"),
-                            user,
-                        ],
-                        |f| streams::audit_labels(f[0], f[1], f[2], f[3], f[4]),
-                    );
-                    take(time, raw, labels, id)
-                })
+                read_records(
+                    export,
+                    |chunk| bodies.apply(chunk),
+                    |raw| {
+                        let Ok(doc) = serde_json::from_str::<Value>(raw) else {
+                            return Ok(true);
+                        };
+                        let text = |path: &str| {
+                            doc.pointer(path)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                        };
+                        let time = ["/StageTimestamp", "/RequestReceivedTimestamp"]
+                            .iter()
+                            .find_map(|p| periscope_logs::parse_rfc3339(text(p)))
+                            .unwrap_or(0);
+                        if time < read.from || time > read.to {
+                            return Ok(true);
+                        }
+                        let cluster = match text("/Cluster") {
+                            "" => cluster_name,
+                            c => c,
+                        };
+                        // `User` is kept as the apiserver sent it (UserInfo's `username`).
+                        let user = match text("/User/username") {
+                            "" => text("/User/Username"),
+                            u => u,
+                        };
+                        let (id, labels) = labels_of.get(
+                            &[
+                                cluster,
+                                text("/ObjectRef/Namespace"),
+                                text("/ObjectRef/Resource"),
+                                text("/Verb"),
+                                user,
+                            ],
+                            |f| streams::audit_labels(f[0], f[1], f[2], f[3], f[4]),
+                        );
+                        take(time, raw, labels, id)
+                    },
+                )
                 .await
             }
         }
@@ -860,11 +879,16 @@ fn record_search(read: &Read<'_>, mapping: &[(&str, &str)]) -> Vec<(String, Stri
 }
 
 /// Reads an export's records into `take` until it returns false or they end.
-async fn read_records(export: Export, mut take: impl FnMut(&str) -> Result<bool>) -> Result<()> {
+/// `shown` turns each chunk into what the caller may see (audit bodies).
+async fn read_records(
+    export: Export,
+    shown: impl Fn(Chunk) -> Chunk,
+    mut take: impl FnMut(&str) -> Result<bool>,
+) -> Result<()> {
     let Export { mut records, done } = export;
     let mut stopped = false;
     'chunks: while let Some(chunk) = records.recv().await {
-        for raw in &chunk {
+        for raw in &shown(chunk) {
             if !take(raw.get())? {
                 stopped = true;
                 break 'chunks;
