@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{peak_rss_mib, start_periscope};
+use common::{peak_rss_mib, start_periscope_with};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use periscope_simulator::{bulk_body, log_lines, Cluster, ClusterSpec};
 use std::time::Duration;
@@ -75,7 +75,13 @@ fn loki_body(lines: &[periscope_simulator::LogLine]) -> Vec<u8> {
 
 fn ingest(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let base = start_periscope(dir.path(), TOKEN);
+    // No Prometheus here to list namespaces; the check's own cost is the
+    // `namespace_check` bench below.
+    let base = start_periscope_with(
+        dir.path(),
+        TOKEN,
+        "[ingest.namespace_check]\nenabled = false\n",
+    );
     let lines = lines();
     let body = bulk_body(&lines);
     let loki = bytes::Bytes::from(loki_body(&lines));
@@ -124,6 +130,35 @@ fn ingest(c: &mut Criterion) {
             for _ in 0..CONCURRENT_REQUESTS {
                 let records = periscope_logs::loki_push::from_protobuf(&loki, 0, 64 << 20).unwrap();
                 assert_eq!(records.len(), LINES_PER_REQUEST);
+            }
+        })
+    });
+    // What the check of shipped namespaces adds per request once the
+    // cluster's namespaces are loaded (the durable runs above have it off).
+    let records = periscope_logs::bulk::parse_bulk(body.as_bytes(), None, 0)
+        .unwrap()
+        .records;
+    let inventory =
+        periscope_tenancy::NamespaceInventory::new(periscope_tenancy::InventorySettings {
+            refresh_interval: Duration::from_secs(3600),
+            requery_interval: Duration::from_secs(10),
+            grace: Duration::from_secs(300),
+        });
+    let namespaces: std::collections::HashSet<String> =
+        records.iter().map(|r| r.namespace.clone()).collect();
+    let check = || {
+        inventory.check(
+            "default",
+            records.iter().map(|r| r.namespace.as_str()),
+            || async { Ok(namespaces.clone()) },
+        )
+    };
+    client_runtime.block_on(check()).unwrap();
+    group.bench_function("namespace_check", |b| {
+        b.iter(|| {
+            for _ in 0..CONCURRENT_REQUESTS {
+                let verdicts = client_runtime.block_on(check()).unwrap();
+                assert!(verdicts.pending_error().is_none());
             }
         })
     });

@@ -447,7 +447,9 @@ async fn a_workspace_of_five_thousand_namespaces_is_one_filter() {
     let dir = tempfile::tempdir().unwrap();
     let namespaces: Vec<String> = (0..5000).map(|i| format!("big-{i}")).collect();
     let extra = format!(
-        "{}\n[[workspaces]]\nname = \"ws-big\"\nnamespaces = {:?}\n\n[[principals]]\nname = \"big\"\ntoken_sha256 = \"{}\"\nrole = \"workspace-viewer\"\nworkspaces = [\"ws-big\"]\n",
+        // The namespaces exist in no Prometheus: the check of shipped
+        // namespaces is off (it is tested on its own).
+        "{}\n[[workspaces]]\nname = \"ws-big\"\nnamespaces = {:?}\n\n[[principals]]\nname = \"big\"\ntoken_sha256 = \"{}\"\nrole = \"workspace-viewer\"\nworkspaces = [\"ws-big\"]\n\n[ingest.namespace_check]\nenabled = false\n",
         logs_config(dir.path()),
         namespaces,
         periscope_tenancy::auth::token_sha256("big-token")
@@ -735,4 +737,268 @@ async fn loki_push_bodies_are_stored_and_scoped() {
         assert_eq!(records[0]["log"], line);
         assert_eq!(records[0]["namespace"], namespace);
     }
+}
+
+/// A real Prometheus standing for a second cluster, `west`, whose
+/// kube-state-metrics knows one namespace, `west-only`.
+fn west_prometheus() -> periscope_sandbox::PrometheusProcess {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let history = format!(
+        "# TYPE kube_namespace_labels gauge\nkube_namespace_labels{{job=\"kube-state-metrics\",namespace=\"west-only\"}} 1 {}\n# EOF\n",
+        now - 120
+    );
+    periscope_sandbox::PrometheusProcess::start_with(&history, "")
+        .unwrap_or_else(|e| panic!("cannot start the west Prometheus: {e}"))
+}
+
+const WEST_TOKEN: &str = "west-shipper-token";
+
+/// The demo configuration plus cluster `west` (its own Prometheus) and its
+/// shipper's token, with the namespace check's `settings`.
+fn west_config(dir: &std::path::Path, west_url: &str, settings: &str) -> String {
+    format!(
+        "{}\n[[clusters]]\nname = \"west\"\nprometheus = {{ url = \"{west_url}\", timeout = \"10s\" }}\n\n[[ingest.tokens]]\nname = \"west-shipper\"\ntoken_sha256 = \"{}\"\ncluster = \"west\"\n\n[ingest.namespace_check]\n{settings}\n",
+        logs_config(dir),
+        periscope_tenancy::auth::token_sha256(WEST_TOKEN)
+    )
+}
+
+async fn loki_push(p: &Periscope, token: &str, streams: &[(&str, &str)]) -> (u16, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let streams: Vec<Value> = streams
+        .iter()
+        .map(|(namespace, line)| {
+            serde_json::json!({"stream": {"namespace": namespace, "pod": "web-0", "container": "web"},
+                "values": [[now.to_string(), line]]})
+        })
+        .collect();
+    let r = p
+        .http
+        .post(format!("{}/loki/api/v1/push", p.base))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "streams": streams }))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The lines stored for cluster `cluster`, as the admin sees them.
+async fn stored_lines(p: &Periscope, cluster: &str) -> BTreeSet<String> {
+    let found = logs(p, "admin", &format!("/api/v1/clusters/{cluster}/logs"), &[]).await;
+    assert_eq!(found.status, 200, "{}", found.raw);
+    found.body["query"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["namespace"].as_str().unwrap(),
+                r["log"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// A shipped line may only claim a namespace of its token's cluster, as
+/// kube-state-metrics lists them in that cluster's (real) Prometheus: a
+/// namespace unknown there is a 502 to retry for the grace period (nothing
+/// of the request stored, so a retry duplicates nothing), admitted once it
+/// appears, and refused (400 for Loki push, a failed item for `_bulk`, a
+/// rejected line for NDJSON, `partial_success` for OTLP) after the grace.
+#[tokio::test]
+async fn shipped_namespaces_must_be_namespaces_of_the_tokens_cluster() {
+    let west = tokio::task::spawn_blocking(west_prometheus).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let retrying = periscope_with(&west_config(
+        dir.path(),
+        west.url(),
+        "requery_interval = \"0s\"",
+    ))
+    .await;
+
+    // team-a is a namespace of the default cluster, not of west.
+    let (status, text) = loki_push(
+        &retrying,
+        WEST_TOKEN,
+        &[("west-only", "kept?"), ("team-a", "spoofed")],
+    )
+    .await;
+    assert_eq!(status, 502, "{text}");
+    assert!(
+        text.contains("namespace \"team-a\" not (yet) known in cluster \"west\""),
+        "{text}"
+    );
+    assert!(stored_lines(&retrying, "west").await.is_empty());
+    let (status, text) = loki_push(&retrying, SHIPPER_TOKEN, &[("team-a", "default line")]).await;
+    assert_eq!(status, 204, "{text}");
+
+    // A namespace created a moment ago: refused until kube-state-metrics
+    // reports it, then admitted (written into the real Prometheus here).
+    let (status, _) = loki_push(&retrying, WEST_TOKEN, &[("fresh-ns", "first line")]).await;
+    assert_eq!(status, 502);
+    let writer = periscope_backend_prometheus::remote_write::RemoteWriter::new(&format!(
+        "{}/api/v1/write",
+        west.url()
+    ))
+    .unwrap();
+    let labels = [
+        ("__name__", "kube_namespace_labels"),
+        ("job", "kube-state-metrics"),
+        ("namespace", "fresh-ns"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    writer.write(vec![(labels, 1.0)], now_ms).await.unwrap();
+    let (status, text) = loki_push(
+        &retrying,
+        WEST_TOKEN,
+        &[("fresh-ns", "first line"), ("west-only", "second line")],
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+    assert_eq!(
+        stored_lines(&retrying, "west").await,
+        BTreeSet::from([
+            "fresh-ns first line".to_string(),
+            "west-only second line".to_string()
+        ])
+    );
+    assert_eq!(
+        stored_lines(&retrying, "default").await,
+        BTreeSet::from(["team-a default line".to_string()])
+    );
+
+    // After the grace (zero here) an unknown namespace is refused and the
+    // rest of the request is stored, on every log ingest path.
+    let dir = tempfile::tempdir().unwrap();
+    let strict = periscope_with(&west_config(dir.path(), west.url(), "grace = \"0s\"")).await;
+    let (status, text) = loki_push(
+        &strict,
+        WEST_TOKEN,
+        &[("west-only", "loki kept"), ("team-a", "loki spoofed")],
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(
+        text.trim(),
+        "1 of 2 lines refused: namespace \"team-a\" is not a namespace of cluster \"west\", the cluster of this ingest token (kube-state-metrics' namespaces in its Prometheus); the other lines were stored"
+    );
+
+    let bulk_answer = bulk(
+        &strict,
+        WEST_TOKEN,
+        fluent_bit_bulk(&[
+            (BASE, "team-b", "db-0", "db", "bulk spoofed"),
+            (BASE, "west-only", "web-0", "web", "bulk kept"),
+        ]),
+        false,
+    )
+    .await;
+    assert_eq!(bulk_answer.status, 200, "{}", bulk_answer.raw);
+    assert_eq!(bulk_answer.body["errors"], true);
+    let items = bulk_answer.body["items"].as_array().unwrap();
+    assert_eq!(items[0]["index"]["status"], 400, "{}", bulk_answer.raw);
+    assert!(items[0]["index"]["error"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("namespace \"team-b\" is not a namespace of cluster \"west\""));
+    assert_eq!(items[1]["index"]["status"], 201);
+
+    let ndjson = format!(
+        "{}\n{}\n",
+        serde_json::json!({"time": "2026-11-26T10:00:00Z", "log": "ndjson spoofed", "kubernetes": {"namespace_name": "team-a"}}),
+        serde_json::json!({"time": "2026-11-26T10:00:01Z", "log": "ndjson kept", "kubernetes": {"namespace_name": "west-only"}}),
+    );
+    let r = strict
+        .http
+        .post(format!("{}/api/v1/logs/ingest", strict.base))
+        .bearer_auth(WEST_TOKEN)
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    assert_eq!(answer["rejected"][0]["line"], 1, "{answer}");
+
+    let otlp = serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "k8s.namespace.name", "value": {"stringValue": "team-a"}}]},
+        "scopeLogs": [{"logRecords": [{"timeUnixNano": "1795680000000000000", "body": {"stringValue": "otlp spoofed"}}]}]
+    }, {
+        "resource": {"attributes": [{"key": "k8s.namespace.name", "value": {"stringValue": "west-only"}}]},
+        "scopeLogs": [{"logRecords": [{"timeUnixNano": "1795680000000000000", "body": {"stringValue": "otlp kept"}}]}]
+    }]});
+    let r = strict
+        .http
+        .post(format!("{}/v1/logs", strict.base))
+        .bearer_auth(WEST_TOKEN)
+        .json(&otlp)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(
+        answer["partialSuccess"]["rejectedLogRecords"], 1,
+        "{answer}"
+    );
+    assert!(
+        answer["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("\"team-a\""),
+        "{answer}"
+    );
+
+    let west_lines = stored_lines(&strict, "west").await;
+    assert_eq!(west_lines.len(), 4, "{west_lines:?}");
+    assert!(
+        west_lines
+            .iter()
+            .all(|l| l.starts_with("west-only ") && l.contains("kept")),
+        "{west_lines:?}"
+    );
+
+    // An unreachable Prometheus decides nothing: a retry, never a refusal.
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let down = periscope_with(&west_config(
+        dir.path(),
+        &format!("http://{closed}"),
+        "grace = \"0s\"",
+    ))
+    .await;
+    let (status, text) = loki_push(&down, WEST_TOKEN, &[("west-only", "line")]).await;
+    assert_eq!(status, 502, "{text}");
+    assert!(
+        text.contains("cluster \"west\"'s namespaces could not be loaded from its Prometheus"),
+        "{text}"
+    );
+
+    // Turned off, any namespace is accepted.
+    let dir = tempfile::tempdir().unwrap();
+    let off = periscope_with(&west_config(
+        dir.path(),
+        &format!("http://{closed}"),
+        "enabled = false",
+    ))
+    .await;
+    let (status, text) = loki_push(&off, WEST_TOKEN, &[("team-a", "line")]).await;
+    assert_eq!(status, 204, "{text}");
 }

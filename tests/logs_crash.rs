@@ -30,7 +30,11 @@ prometheus = {{ url = "http://127.0.0.1:9" }}
 name = "admin"
 token_sha256 = "{}"
 role = "cluster-admin"
-{}"#,
+{}
+# No Prometheus here to list namespaces: shipped namespaces are not checked.
+[ingest.namespace_check]
+enabled = false
+"#,
         dir.join("logs").display().to_string(),
         periscope_tenancy::auth::token_sha256("admin-token"),
         logs_config(dir)

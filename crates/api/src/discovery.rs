@@ -1,9 +1,12 @@
-//! Live workspace membership from `kube_namespace_labels` (kube-state-metrics).
+//! What kube-state-metrics says about namespaces: live workspace membership
+//! (`kube_namespace_labels`' workspace label), and each cluster's namespaces,
+//! which shipped log lines may claim.
 
 use crate::state::AppState;
 use periscope_config::WorkspaceDiscoveryConfig;
 use periscope_model::Result;
-use periscope_tenancy::Membership;
+use periscope_tenancy::{Membership, Verdicts};
+use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -51,4 +54,34 @@ pub(crate) async fn run(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// The verdict on each namespace the lines of `cluster`'s shipper claim
+/// (see [`periscope_tenancy::ingest`]); everything is admitted when
+/// `[ingest.namespace_check]` is off.
+pub(crate) async fn check_line_namespaces<'a>(
+    state: &AppState,
+    cluster: &str,
+    namespaces: impl IntoIterator<Item = &'a str>,
+) -> Result<Verdicts> {
+    let check = &state.config.ingest.namespace_check;
+    if !check.enabled {
+        return Ok(Verdicts::default());
+    }
+    let prometheus = &state.cluster(Some(cluster))?.prometheus;
+    let query = format!(
+        "count by (namespace) (last_over_time({}[{}s]))",
+        check.metric,
+        check.lookback.as_secs().max(1)
+    );
+    state
+        .namespaces
+        .check(cluster, namespaces, || async {
+            let samples = prometheus.instant_vector(&query).await?;
+            Ok(samples
+                .into_iter()
+                .filter_map(|s| s.metric.get("namespace").cloned())
+                .collect::<HashSet<String>>())
+        })
+        .await
 }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub(crate) ingest_auth: IngestAuthenticator,
     /// Ingest requests in flight (bounded, so memory is).
     pub(crate) ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Each cluster's namespaces, which shipped lines may claim.
+    pub(crate) namespaces: periscope_tenancy::NamespaceInventory,
     pub(crate) config: Config,
 }
 
@@ -144,6 +146,13 @@ impl AppState {
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.ingest.max_concurrent_requests,
             )),
+            namespaces: periscope_tenancy::NamespaceInventory::new(
+                periscope_tenancy::InventorySettings {
+                    refresh_interval: config.ingest.namespace_check.refresh_interval,
+                    requery_interval: config.ingest.namespace_check.requery_interval,
+                    grace: config.ingest.namespace_check.grace,
+                },
+            ),
             default_cluster: config.default_cluster().name.clone(),
             auth: Authenticator::from_config(&config),
             scopes: ScopeResolver::from_config(&config),

@@ -176,6 +176,63 @@ pub struct IngestConfig {
     /// present winning (e.g. add `service.namespace` as a fallback).
     #[serde(default = "default_trace_namespace_attributes")]
     pub trace_namespace_attributes: Vec<String>,
+    /// How a shipped line's namespace is checked against its token's cluster.
+    #[serde(default)]
+    pub namespace_check: NamespaceCheckConfig,
+}
+
+/// A shipped log line may only claim a namespace of its ingest token's
+/// cluster, as kube-state-metrics lists them in that cluster's Prometheus.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceCheckConfig {
+    /// Off accepts any namespace (for clusters without kube-state-metrics).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The metric with one series per namespace.
+    #[serde(default = "default_discovery_metric")]
+    pub metric: String,
+    /// A namespace with a sample in this window counts (lines of a namespace
+    /// deleted a moment ago still arrive).
+    #[serde(default = "default_namespace_lookback", with = "crate::duration")]
+    pub lookback: Duration,
+    /// How long a loaded list of namespaces is used.
+    #[serde(default = "default_namespace_refresh", with = "crate::duration")]
+    pub refresh_interval: Duration,
+    /// Shortest time between two loads asked for by unknown namespaces.
+    #[serde(default = "default_namespace_requery", with = "crate::duration")]
+    pub requery_interval: Duration,
+    /// How long an unknown namespace's lines are answered 503 (retry)
+    /// before they are refused with 400: time for a new namespace to reach
+    /// kube-state-metrics and Prometheus.
+    #[serde(default = "default_namespace_grace", with = "crate::duration")]
+    pub grace: Duration,
+}
+
+impl Default for NamespaceCheckConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            metric: default_discovery_metric(),
+            lookback: default_namespace_lookback(),
+            refresh_interval: default_namespace_refresh(),
+            requery_interval: default_namespace_requery(),
+            grace: default_namespace_grace(),
+        }
+    }
+}
+
+fn default_namespace_lookback() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_namespace_refresh() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_namespace_requery() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_namespace_grace() -> Duration {
+    Duration::from_secs(300)
 }
 
 impl Default for IngestConfig {
@@ -186,6 +243,7 @@ impl Default for IngestConfig {
             max_line_bytes: default_ingest_max_line_bytes(),
             tokens: Vec::new(),
             trace_namespace_attributes: default_trace_namespace_attributes(),
+            namespace_check: NamespaceCheckConfig::default(),
         }
     }
 }

@@ -261,6 +261,26 @@ pub(crate) fn validate(config: &Config) -> Vec<Issue> {
     if config.ingest.max_line_bytes < 1024 {
         issues.push(Issue::new("ingest.max_line_bytes", "must be at least 1024"));
     }
+    let check = &config.ingest.namespace_check;
+    let metric_name = |m: &str| {
+        m.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+            && m.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    };
+    if !metric_name(&check.metric) {
+        issues.push(Issue::new(
+            "ingest.namespace_check.metric",
+            format!("{:?} is not a metric name", check.metric),
+        ));
+    }
+    if check.lookback.is_zero() || check.refresh_interval.is_zero() {
+        issues.push(Issue::new(
+            "ingest.namespace_check",
+            "lookback and refresh_interval must be longer than zero",
+        ));
+    }
     for (i, r) in config.audit.redact_resources.iter().enumerate() {
         if r.is_empty() || r.contains('/') {
             issues.push(Issue::new(

@@ -18,6 +18,8 @@ use serde_json::{json, Map, Value};
 #[derive(Debug, Default)]
 pub struct OtlpLines {
     pub records: Vec<LogRecord>,
+    /// Each record's position in the request.
+    pub positions: Vec<usize>,
     /// Records that were lines but could not be used: position and reason.
     pub errors: Vec<(usize, String)>,
 }
@@ -86,7 +88,10 @@ pub fn from_otlp_logs(
     each_record(request, |position, resource, log| {
         if is_line(position) {
             match line(log, resource, now) {
-                Ok(r) => out.records.push(r),
+                Ok(r) => {
+                    out.records.push(r);
+                    out.positions.push(position);
+                }
                 Err(reason) => out.errors.push((position, reason)),
             }
         }

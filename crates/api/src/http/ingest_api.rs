@@ -5,6 +5,7 @@
 //! Elasticsearch's shape so shippers retry what they should.
 
 use super::params::read_body;
+use crate::discovery::check_line_namespaces;
 use crate::error::{http_status, with_hint_headers};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -16,6 +17,7 @@ use axum::{Json, Router};
 use periscope_logs::bulk::{bulk_response, parse_bulk};
 use periscope_logs::LogRecord;
 use periscope_model::{Error, ErrorKind, Result};
+use periscope_tenancy::{Shipper, Verdict, Verdicts};
 use serde_json::json;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,13 +52,13 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 /// errors as plain text, as Loki answers them.
 async fn loki_push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let (backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
+        let (shipper, backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
         let json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.trim_start().starts_with("application/json"));
         let now = periscope_store::unix_now_ns();
-        let records = if json {
+        let mut records = if json {
             periscope_logs::loki_push::from_json(&bytes, now)
         } else {
             periscope_logs::loki_push::from_protobuf(
@@ -66,7 +68,20 @@ async fn loki_push(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
             )
         }
         .map_err(Error::bad_request)?;
-        backend.ingest(&records).await
+        let verdicts = admissible(&state, &shipper, &records).await?;
+        let before = records.len();
+        records.retain(|r| verdicts.of(&r.namespace) == Verdict::Admitted);
+        backend.ingest(&records).await?;
+        // Loki's rule: the valid streams are stored, the request is a 400
+        // naming what was not (shippers do not retry a 400).
+        let refused = verdicts.with(Verdict::Refused).next().map(|namespace| {
+            Error::bad_request(format!(
+                "{} of {before} lines refused: {}; the other lines were stored",
+                before - records.len(),
+                verdicts.refusal(namespace)
+            ))
+        });
+        refused.map_or(Ok(()), Err)
     }
     .await;
     match result {
@@ -78,6 +93,25 @@ async fn loki_push(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
                 kind,
             )
         }
+    }
+}
+
+/// The verdict on each namespace `records` claim for `shipper`'s cluster;
+/// a namespace still pending makes the whole request a 503 to retry.
+async fn admissible(
+    state: &AppState,
+    shipper: &Shipper,
+    records: &[LogRecord],
+) -> Result<Verdicts> {
+    let verdicts = check_line_namespaces(
+        state,
+        &shipper.cluster,
+        records.iter().map(|r| r.namespace.as_str()),
+    )
+    .await?;
+    match verdicts.pending_error() {
+        Some(e) => Err(e),
+        None => Ok(verdicts),
     }
 }
 
@@ -204,9 +238,13 @@ async fn ingest_bulk(
 ) -> Response {
     let started = Instant::now();
     let result = async {
-        let (backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
-        let bulk = parse_bulk(&bytes, index.as_deref(), periscope_store::unix_now_ns())
+        let (shipper, backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
+        let mut bulk = parse_bulk(&bytes, index.as_deref(), periscope_store::unix_now_ns())
             .map_err(Error::bad_request)?;
+        let verdicts = admissible(&state, &shipper, &bulk.records).await?;
+        if verdicts.with(Verdict::Refused).next().is_some() {
+            refuse_items(&mut bulk, &verdicts);
+        }
         backend.ingest(&bulk.records).await?;
         Ok::<_, Error>(bulk_response(
             &bulk.items,
@@ -228,12 +266,27 @@ async fn ingest_bulk(
     }
 }
 
+/// Fails the items whose record claims a refused namespace (a 400 item,
+/// which shippers drop rather than retry) and drops their records.
+fn refuse_items(bulk: &mut periscope_logs::bulk::Bulk, verdicts: &Verdicts) {
+    let mut records = std::mem::take(&mut bulk.records).into_iter();
+    for item in bulk.items.iter_mut().filter(|i| i.error.is_none()) {
+        let Some(record) = records.next() else { break };
+        if verdicts.of(&record.namespace) == Verdict::Admitted {
+            bulk.records.push(record);
+        } else {
+            item.error = Some(verdicts.refusal(&record.namespace));
+        }
+    }
+}
+
 /// `POST /api/v1/logs/ingest`: one JSON document per line.
 async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
-        let (backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
+        let (shipper, backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
         let now = periscope_store::unix_now_ns();
         let mut records = Vec::new();
+        let mut numbers = Vec::new();
         let mut rejected = Vec::new();
         for (number, line) in bytes.split(|&b| b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
@@ -241,12 +294,29 @@ async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             }
             let parsed = LogRecord::from_json(line, now).map_err(|e| e.0);
             match parsed {
-                Ok(r) => records.push(r),
-                Err(reason) => rejected.push(json!({"line": number + 1, "reason": reason})),
+                Ok(r) => {
+                    records.push(r);
+                    numbers.push(number + 1);
+                }
+                Err(reason) => rejected.push((number + 1, reason)),
             }
         }
-        backend.ingest(&records).await?;
-        Ok::<_, Error>(json!({"accepted": records.len(), "errors": !rejected.is_empty(), "rejected": rejected}))
+        let verdicts = admissible(&state, &shipper, &records).await?;
+        let mut admitted = Vec::with_capacity(records.len());
+        for (record, number) in records.into_iter().zip(numbers) {
+            if verdicts.of(&record.namespace) == Verdict::Admitted {
+                admitted.push(record);
+            } else {
+                rejected.push((number, verdicts.refusal(&record.namespace)));
+            }
+        }
+        rejected.sort();
+        backend.ingest(&admitted).await?;
+        let rejected: Vec<_> = rejected
+            .into_iter()
+            .map(|(line, reason)| json!({"line": line, "reason": reason}))
+            .collect();
+        Ok::<_, Error>(json!({"accepted": admitted.len(), "errors": !rejected.is_empty(), "rejected": rejected}))
     }
     .await;
     match result {
@@ -255,24 +325,26 @@ async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     }
 }
 
-/// The shipper's cluster backend, the (decompressed) body, bounded by
+/// The shipper, its cluster's backend, the (decompressed) body, bounded by
 /// `ingest.max_body_bytes`, and the slot the request holds until it is done.
 async fn authenticated_body<'a>(
     state: &'a AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(&'a crate::logs::LogBackend, Bytes, OwnedSemaphorePermit)> {
+) -> Result<(
+    Arc<Shipper>,
+    &'a crate::logs::LogBackend,
+    Bytes,
+    OwnedSemaphorePermit,
+)> {
     let shipper = shipper(state, headers)?;
     let backend = state.log_backend(Some(&shipper.cluster))?;
     let (bytes, permit) = ingest_body(state, headers, body).await?;
-    Ok((backend, bytes, permit))
+    Ok((shipper, backend, bytes, permit))
 }
 
 /// The shipper an ingest token in the `Authorization` header identifies.
-pub(crate) fn shipper(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Arc<periscope_tenancy::Shipper>> {
+pub(crate) fn shipper(state: &AppState, headers: &HeaderMap) -> Result<Arc<Shipper>> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());

@@ -8,6 +8,7 @@
 //! `Retry-After`, 413 over the size limit.
 
 use super::ingest_api::{ingest_body, shipper};
+use crate::discovery::check_line_namespaces;
 use crate::error::{http_status, with_hint_headers};
 use crate::state::AppState;
 use axum::body::Body;
@@ -20,6 +21,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use periscope_model::{Error, ErrorKind, Result};
+use periscope_tenancy::Verdict;
 use periscope_traces::otlp::{self, RpcStatus};
 use prost::Message;
 use std::sync::Arc;
@@ -156,6 +158,17 @@ pub(crate) async fn store_otlp_logs(
         ),
         None => Default::default(),
     };
+    // Checked before anything is stored: a pending namespace makes the
+    // whole request a retry.
+    let verdicts = check_line_namespaces(
+        state,
+        cluster,
+        lines.records.iter().map(|r| r.namespace.as_str()),
+    )
+    .await?;
+    if let Some(e) = verdicts.pending_error() {
+        return Err(e);
+    }
     let unread = if log_backend.is_none() {
         events.not_events.as_slice()
     } else {
@@ -189,7 +202,15 @@ pub(crate) async fn store_otlp_logs(
         None => {}
     }
     if let Some(backend) = log_backend {
-        backend.ingest(&lines.records).await?;
+        let mut admitted = Vec::with_capacity(lines.records.len());
+        for (record, position) in lines.records.into_iter().zip(lines.positions) {
+            if verdicts.of(&record.namespace) == Verdict::Admitted {
+                admitted.push(record);
+            } else {
+                rejected.push((position, verdicts.refusal(&record.namespace)));
+            }
+        }
+        backend.ingest(&admitted).await?;
     }
     rejected.sort();
     let count = rejected.len() + unstored_events.saturating_sub(1);
