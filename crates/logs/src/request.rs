@@ -82,6 +82,8 @@ pub struct LogRequest {
 
 /// Most lines on one page (more through the cursor or an export).
 pub const MAX_PAGE: usize = 10_000;
+/// Deepest offset of a page (`from`); deeper pages are read with a cursor.
+pub const MAX_FROM: usize = 1_000_000;
 /// Most histogram buckets in one answer.
 pub const MAX_BUCKETS: usize = 11_000;
 
@@ -212,6 +214,12 @@ impl LogRequest {
             return Err(Error::new(
                 ErrorKind::LimitExceeded,
                 format!("parameter \"size\" is at most {MAX_PAGE}; page further with \"cursor\" or use operation=export"),
+            ));
+        }
+        if from > MAX_FROM {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("parameter \"from\" is at most {MAX_FROM}; page further with \"cursor\""),
             ));
         }
         let cursor = get("cursor").map(Cursor::decode).transpose()?;
@@ -358,6 +366,7 @@ mod tests {
             (vec![("size", "-1")], "size"),
             (vec![("size", "10001")], "size"),
             (vec![("from", "x")], "from"),
+            (vec![("from", "9223372036854775808")], "\"from\" is at most"),
             (vec![("cursor", "!!")], "cursor"),
             (vec![("format", "xml")], "format"),
             (

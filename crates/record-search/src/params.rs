@@ -28,6 +28,8 @@ pub enum SortOrder {
 
 /// Most records on one page (more through the cursor or an export).
 pub const MAX_PAGE: usize = 10_000;
+/// Deepest offset of a page (`from`); deeper pages are read with a cursor.
+pub const MAX_FROM: usize = 1_000_000;
 /// Most histogram buckets in one answer.
 pub const MAX_BUCKETS: usize = 11_000;
 
@@ -197,6 +199,12 @@ impl Search {
                 format!("parameter \"size\" is at most {MAX_PAGE}; page further with \"cursor\" or use operation=export"),
             ));
         }
+        if from > MAX_FROM {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                format!("parameter \"from\" is at most {MAX_FROM}; page further with \"cursor\""),
+            ));
+        }
         let cursor = params.get("cursor").map(Cursor::decode).transpose()?;
         if let Some(c) = &cursor {
             if c.order != sort {
@@ -269,6 +277,7 @@ mod tests {
             (vec![("sort", "up")], "sort"),
             (vec![("size", "10001")], "size"),
             (vec![("from", "-3")], "from"),
+            (vec![("from", "9223372036854775808")], "\"from\" is at most"),
             (vec![("cursor", "!!")], "cursor"),
             (vec![("reason", "x")], "unknown parameter \"reason\""),
             (vec![("size", "1"), ("size", "2")], "more than once"),
