@@ -46,12 +46,15 @@ fn bench(c: &mut Criterion) {
     // Periscope as configured by default (2 metrics per query, 8 queries at
     // once), then one metric per query one at a time, then all metrics merged
     // into one query: what batching and parallelism each contribute.
-    let variants = [(2, 8), (1, 1), (21, 1)];
+    // Nothing shared between requests in these (each page is evaluated); the
+    // last one is the default with sharing on, for the ten-viewer group.
+    let variants = [(2, 8, "0s"), (1, 1, "0s"), (21, 1, "0s"), (2, 8, "15s")];
     let mut servers = Vec::new();
-    for (per_query, parallel) in variants {
+    let mut stopping = Vec::new();
+    for (per_query, parallel, shared) in variants {
         let text = demo_config(prometheus.url(), "127.0.0.1:0", "127.0.0.1:0")
             + &format!(
-                "\n[monitoring]\nmetrics_per_query = {per_query}\nparallel_queries = {parallel}\n"
+                "\n[monitoring]\nmetrics_per_query = {per_query}\nparallel_queries = {parallel}\nshared_results_ttl = \"{shared}\"\n"
             );
         let config = Config::from_toml(&text, "bench", &HashMap::new()).unwrap();
         let server = server_runtime.block_on(Server::bind(config)).unwrap();
@@ -62,6 +65,11 @@ fn bench(c: &mut Criterion) {
         }));
         servers.push((per_query, parallel, url, stop, serving));
     }
+    let shared_url = servers.pop().map(|(_, _, url, stop, serving)| {
+        stopping.push((stop, serving));
+        url
+    });
+    let shared_url = shared_url.unwrap();
 
     let catalog = Catalog::builtin();
     let metrics: Vec<_> = catalog.level(Level::Namespace).take(METRICS).collect();
@@ -77,6 +85,9 @@ fn bench(c: &mut Criterion) {
         .collect();
     let page_url =
         |periscope: &str| format!("{periscope}/api/v1/namespaces?metrics={names}&time={end}");
+    let page_at = |periscope: &str, time: i64| {
+        format!("{periscope}/api/v1/namespaces?metrics={names}&time={time}")
+    };
     let query_url = format!("{}/api/v1/query", prometheus.url());
     let token = DemoTenant::named("admin").token;
 
@@ -85,15 +96,16 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let client = reqwest::Client::new();
-    let direct = |query: &str| {
+    let direct_at = |query: &str, time: i64| {
         let (client, url) = (&client, &query_url);
-        let form = [("query", query.to_string()), ("time", end.to_string())];
+        let form = [("query", query.to_string()), ("time", time.to_string())];
         async move {
             let r = client.post(url).form(&form).send().await.unwrap();
             assert!(r.status().is_success());
             r.bytes().await.unwrap()
         }
     };
+    let direct = |query: &str| direct_at(query, end);
     // Sanity: the page has every metric for every namespace.
     let page: serde_json::Value = client_runtime.block_on(async {
         let r = client
@@ -153,6 +165,50 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Ten viewers loading the same page at once, each round at a new time
+    // (so nothing is left from an earlier round): with sharing, Prometheus
+    // evaluates each query once for all ten.
+    let mut group = c.benchmark_group("drilldown_ten_viewers");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
+    let round = std::cell::Cell::new(0i64);
+    let next_time = || {
+        round.set(round.get() + 1);
+        end - round.get() % 1800
+    };
+    let ten_pages = |periscope: &str, time: i64| {
+        let url = page_at(periscope, time);
+        let client = &client;
+        futures::future::join_all((0..10).map(move |_| {
+            let url = url.clone();
+            async move {
+                let r = client.get(&url).bearer_auth(token).send().await.unwrap();
+                assert!(r.status().is_success());
+                r.bytes().await.unwrap()
+            }
+        }))
+    };
+    group.bench_function("periscope_pages_shared", |b| {
+        b.iter(|| client_runtime.block_on(ten_pages(&shared_url, next_time())))
+    });
+    group.bench_function("periscope_pages_unshared", |b| {
+        b.iter(|| client_runtime.block_on(ten_pages(&servers[0].2, next_time())))
+    });
+    group.bench_function("separate_queries_all_at_once_ten_times", |b| {
+        b.iter(|| {
+            let time = next_time();
+            client_runtime.block_on(futures::future::join_all(
+                (0..10).flat_map(|_| queries.iter().map(move |q| direct_at(q, time))),
+            ))
+        })
+    });
+    group.finish();
+    for (stop, serving) in stopping {
+        let _ = stop.send(());
+        let _ = server_runtime.block_on(serving);
+    }
     for (_, _, _, stop, serving) in servers {
         let _ = stop.send(());
         let _ = server_runtime.block_on(serving);

@@ -831,3 +831,134 @@ query = 'count by (namespace) (kube_pod_container_info{container="sidecar", name
         .expect("refused");
     assert!(error.to_string().contains("catalog.toml"), "{error}");
 }
+
+/// Queries Prometheus has answered on `/api/v1/query`, from its own
+/// counters (`prometheus_http_requests_total`, read from `/metrics`, which is
+/// not itself a query).
+async fn queries_answered(http: &reqwest::Client, prometheus: &str) -> u64 {
+    let text = http
+        .get(format!("{prometheus}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("prometheus_http_requests_total{")
+                && l.contains("handler=\"/api/v1/query\"")
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64)
+        .sum()
+}
+
+/// Ten viewers loading the same page within the sharing interval cost
+/// Prometheus one page's queries; the sharing is scope-aware (the key is the
+/// enforced query), so a tenant loading the page meanwhile still gets only
+/// its namespaces. Counted on a Prometheus of this test's own (nothing else
+/// queries it; no workspace discovery configured).
+#[tokio::test]
+async fn viewers_of_the_same_page_share_one_evaluation_and_never_another_scope() {
+    let prometheus = tokio::task::spawn_blocking(|| {
+        periscope_sandbox::PrometheusProcess::start()
+            .unwrap_or_else(|e| panic!("cannot start Prometheus: {e}"))
+    })
+    .await
+    .unwrap();
+    let time = prometheus.sample().eval_time().to_string();
+    let config = |ttl: &str| {
+        let mut text = format!(
+            "[server]\nhttp_listen = \"127.0.0.1:0\"\ngrpc_listen = \"127.0.0.1:0\"\n\n[[clusters]]\nname = \"default\"\nprometheus = {{ url = \"{}\" }}\n\n[[workspaces]]\nname = \"ws-a\"\nnamespaces = [\"team-a\", \"team-a-dev\"]\n\n[[workspaces]]\nname = \"ws-b\"\nnamespaces = [\"team-b\"]\n\n[monitoring]\nshared_results_ttl = \"{ttl}\"\n",
+            prometheus.url()
+        );
+        for name in ["admin", "alice", "bob"] {
+            let t = periscope_sandbox::DemoTenant::named(name);
+            text += &format!(
+                "\n[[principals]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\n{}\n",
+                periscope_tenancy::auth::token_sha256(t.token),
+                t.grant
+            );
+        }
+        text
+    };
+    let metrics = "namespace_cpu_usage,namespace_memory_usage_wo_cache,namespace_pod_count";
+    let page = |p: &Periscope, tenant: &'static str| {
+        p.http
+            .get(format!("{}/api/v1/namespaces", p.base))
+            .query(&[("metrics", metrics), ("time", time.as_str())])
+            .bearer_auth(token(tenant))
+            .send()
+    };
+    let http = reqwest::Client::new();
+
+    // One page, nothing shared: how many queries a page is.
+    let unshared = common::periscope_from(&config("0s")).await;
+    let before = queries_answered(&http, prometheus.url()).await;
+    let alone = answer(page(&unshared, "admin").await.unwrap()).await;
+    assert_eq!(alone.status, 200, "{}", alone.raw);
+    let per_page = queries_answered(&http, prometheus.url()).await - before;
+    assert!(per_page >= 2, "{per_page}");
+    // Unshared, ten pages are ten times that.
+    let before = queries_answered(&http, prometheus.url()).await;
+    let pages = futures::future::join_all((0..10).map(|_| page(&unshared, "admin"))).await;
+    assert!(pages.iter().all(|r| r.as_ref().unwrap().status() == 200));
+    assert_eq!(
+        queries_answered(&http, prometheus.url()).await - before,
+        10 * per_page
+    );
+
+    // Shared: ten viewers at once, and then another, cost one page.
+    let shared = common::periscope_from(&config("60s")).await;
+    let before = queries_answered(&http, prometheus.url()).await;
+    let pages = futures::future::join_all((0..10).map(|_| page(&shared, "admin"))).await;
+    let mut bodies = Vec::new();
+    for r in pages {
+        let a = answer(r.unwrap()).await;
+        assert_eq!(a.status, 200, "{}", a.raw);
+        bodies.push(a.body);
+    }
+    let later = answer(page(&shared, "admin").await.unwrap()).await;
+    assert_eq!(
+        queries_answered(&http, prometheus.url()).await - before,
+        per_page
+    );
+    assert!(bodies.iter().all(|b| *b == alone.body));
+    assert_eq!(later.body, alone.body);
+
+    // Pages without `time` (the latest data) share too: the second viewer
+    // gets the first one's evaluation.
+    let latest = |p: &Periscope| {
+        p.http
+            .get(format!("{}/api/v1/namespaces", p.base))
+            .query(&[("metrics", metrics)])
+            .bearer_auth(token("admin"))
+            .send()
+    };
+    let before = queries_answered(&http, prometheus.url()).await;
+    let first = answer(latest(&shared).await.unwrap()).await;
+    let second = answer(latest(&shared).await.unwrap()).await;
+    assert_eq!(first.status, 200, "{}", first.raw);
+    assert_eq!(first.body["items"], second.body["items"]);
+    assert_eq!(
+        queries_answered(&http, prometheus.url()).await - before,
+        per_page
+    );
+
+    // Tenants asking the same page while the admin's answers are kept get
+    // their own evaluations, and only their namespaces.
+    let before = queries_answered(&http, prometheus.url()).await;
+    for (tenant, expected) in [
+        ("alice", vec!["team-a", "team-a-dev"]),
+        ("bob", vec!["team-b"]),
+    ] {
+        let a = answer(page(&shared, tenant).await.unwrap()).await;
+        assert_eq!(a.status, 200, "{}", a.raw);
+        assert_eq!(names(&a), expected, "{tenant}: {}", a.raw);
+        assert!(!a.raw.contains("kube-system"), "{}", a.raw);
+    }
+    assert_eq!(
+        queries_answered(&http, prometheus.url()).await - before,
+        2 * per_page
+    );
+}

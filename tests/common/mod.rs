@@ -54,8 +54,12 @@ pub async fn periscope_with(extra: &str) -> Periscope {
 /// Periscope with the demo configuration in front of the Prometheus at
 /// `prometheus_url`, plus `extra` TOML appended.
 pub async fn periscope_at(prometheus_url: &str, extra: &str) -> Periscope {
-    let text = demo_config(prometheus_url, "127.0.0.1:0", "127.0.0.1:0") + extra;
-    let config = Config::from_toml(&text, "test configuration", &HashMap::new())
+    periscope_from(&(demo_config(prometheus_url, "127.0.0.1:0", "127.0.0.1:0") + extra)).await
+}
+
+/// Periscope with the configuration `text`.
+pub async fn periscope_from(text: &str) -> Periscope {
+    let config = Config::from_toml(text, "test configuration", &HashMap::new())
         .expect("valid test configuration");
     let server = Server::bind(config).await.expect("periscope binds");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

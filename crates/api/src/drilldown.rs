@@ -15,6 +15,7 @@ use periscope_monitoring::{
 };
 use periscope_tenancy::Membership;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Filters with more values than this are applied to results rather than
@@ -79,7 +80,7 @@ impl AppState {
             }
         }
         let mut results = self
-            .evaluate_batched(caller, cluster, jobs, request.window)
+            .evaluate_batched(caller, cluster, jobs, request.window, request.latest)
             .await?;
         for series in results.values_mut().flat_map(|r| r.iter_mut()).flatten() {
             cluster.span_metric_names.rename_back(&mut series.labels);
@@ -191,13 +192,15 @@ impl AppState {
     /// Evaluates every `(key, query)`: several per Prometheus query (told apart
     /// by a label), at most `parallel_queries` at a time, under one of the
     /// caller's concurrency permits. A batch that fails is retried metric by
-    /// metric, so one bad query only fails itself.
+    /// metric, so one bad query only fails itself. With `latest`, an instant
+    /// window may be answered by another viewer's evaluation of moments ago.
     pub(crate) async fn evaluate_batched(
         &self,
         caller: &Caller,
         cluster: &Cluster,
         jobs: Vec<(String, String)>,
         window: Window,
+        latest: bool,
     ) -> Result<HashMap<String, Outcome>> {
         let _permit = self.limiter.try_acquire(
             &caller.principal.name,
@@ -206,7 +209,7 @@ impl AppState {
         let batches = self.batches(jobs);
         let parallel = self.config.monitoring.parallel_queries;
         let outcomes: Vec<Vec<(String, Outcome)>> = futures::stream::iter(batches)
-            .map(|batch| self.evaluate_batch(caller, cluster, batch, window))
+            .map(|batch| self.evaluate_batch(caller, cluster, batch, window, latest))
             .buffer_unordered(parallel)
             .collect()
             .await;
@@ -240,9 +243,10 @@ impl AppState {
         cluster: &Cluster,
         batch: Vec<(String, String)>,
         window: Window,
+        latest: bool,
     ) -> Vec<(String, Outcome)> {
         match self
-            .evaluate(caller, cluster, &combine(&batch), window)
+            .evaluate(caller, cluster, &combine(&batch), window, latest)
             .await
         {
             Ok(series) => split_by_metric(series, batch.into_iter().map(|(k, _)| k)),
@@ -253,7 +257,7 @@ impl AppState {
             Err(_) => {
                 let mut out = Vec::new();
                 for (key, query) in batch {
-                    let outcome = self.evaluate(caller, cluster, &query, window).await;
+                    let outcome = self.evaluate(caller, cluster, &query, window, latest).await;
                     out.push((key, outcome));
                 }
                 out
@@ -261,13 +265,15 @@ impl AppState {
         }
     }
 
-    /// Enforces and evaluates one query.
+    /// Enforces and evaluates one query, or takes the answer another viewer's
+    /// identical request got (see [`periscope_monitoring::SharedResults`]).
     async fn evaluate(
         &self,
         caller: &Caller,
         cluster: &Cluster,
         query: &str,
         window: Window,
+        latest: bool,
     ) -> Outcome {
         let limits = &caller.principal.limits;
         let query = self.enforcer.enforce_query(query, &caller.scope, limits)?;
@@ -285,34 +291,56 @@ impl AppState {
                 "/api/v1/query_range"
             }
         };
+        // The key is the request Prometheus gets, scope matchers included:
+        // only callers who would ask the very same thing share an answer.
+        let mut key = format!("{}\n{path}", cluster.name);
+        for (name, value) in &params {
+            key.push('\n');
+            key.push_str(name);
+            key.push('=');
+            match name.as_str() {
+                "time" if latest => key.push_str("latest"),
+                _ => key.push_str(value),
+            }
+        }
         params.push(("timeout".into(), format!("{}ms", timeout.as_millis())));
-        let response = self
-            .upstream(cluster, Method::Post, path, params, timeout)
-            .await?;
-        let status = response.status;
-        let body = response.bytes().await?;
-        let decoded = decode_query(status, &body)?;
-        Ok(match decoded.data {
-            Some(QueryData::Vector(v)) => v
-                .into_iter()
-                .map(|s| Series {
-                    labels: s.metric,
-                    samples: vec![(s.value.0, parse_value(&s.value.1))],
-                })
-                .collect(),
-            Some(QueryData::Matrix(m)) => m
-                .into_iter()
-                .map(|s| Series {
-                    labels: s.metric,
-                    samples: s.values.iter().map(|p| (p.0, parse_value(&p.1))).collect(),
-                })
-                .collect(),
-            Some(QueryData::Scalar(p)) => vec![Series {
-                labels: BTreeMap::new(),
-                samples: vec![(p.0, parse_value(&p.1))],
-            }],
-            Some(QueryData::String(_)) | None => Vec::new(),
-        })
+        // Bounded by this caller's timeout also when it waits for another's
+        // evaluation of the same query.
+        let shared = self.shared_results.get_or_evaluate(key, async {
+            let response = self
+                .upstream(cluster, Method::Post, path, params, timeout)
+                .await?;
+            let status = response.status;
+            let body = response.bytes().await?;
+            Ok(series_of(decode_query(status, &body)?.data))
+        });
+        let series = crate::state::within(timeout, "query", shared).await?;
+        Ok(Arc::unwrap_or_clone(series))
+    }
+}
+
+/// The series of a decoded query answer.
+fn series_of(data: Option<QueryData>) -> Vec<Series> {
+    match data {
+        Some(QueryData::Vector(v)) => v
+            .into_iter()
+            .map(|s| Series {
+                labels: s.metric,
+                samples: vec![(s.value.0, parse_value(&s.value.1))],
+            })
+            .collect(),
+        Some(QueryData::Matrix(m)) => m
+            .into_iter()
+            .map(|s| Series {
+                labels: s.metric,
+                samples: s.values.iter().map(|p| (p.0, parse_value(&p.1))).collect(),
+            })
+            .collect(),
+        Some(QueryData::Scalar(p)) => vec![Series {
+            labels: BTreeMap::new(),
+            samples: vec![(p.0, parse_value(&p.1))],
+        }],
+        Some(QueryData::String(_)) | None => Vec::new(),
     }
 }
 

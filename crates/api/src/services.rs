@@ -120,7 +120,7 @@ impl AppState {
             .map(|(k, q)| (k.to_string(), q))
             .collect();
         let mut results = self
-            .evaluate_batched(caller, cluster, jobs, Window::Instant { time })
+            .evaluate_batched(caller, cluster, jobs, Window::Instant { time }, false)
             .await?;
         let mut answers = keys.map(|_| Vec::new());
         for (slot, key) in answers.iter_mut().zip(keys) {

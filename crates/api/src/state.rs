@@ -50,6 +50,9 @@ pub struct AppState {
     pub(crate) ingest_auth: IngestAuthenticator,
     /// Ingest requests in flight (bounded, so memory is).
     pub(crate) ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Evaluated drill-down queries shared between viewers.
+    pub(crate) shared_results:
+        periscope_monitoring::SharedResults<Vec<periscope_monitoring::Series>>,
     /// Each cluster's namespaces, which shipped lines may claim.
     pub(crate) namespaces: periscope_tenancy::NamespaceInventory,
     pub(crate) config: Config,
@@ -146,6 +149,10 @@ impl AppState {
             ingest_slots: Arc::new(tokio::sync::Semaphore::new(
                 config.ingest.max_concurrent_requests,
             )),
+            shared_results: periscope_monitoring::SharedResults::new(
+                config.monitoring.shared_results_ttl,
+                config.monitoring.shared_results_capacity,
+            ),
             namespaces: periscope_tenancy::NamespaceInventory::new(
                 periscope_tenancy::InventorySettings {
                     refresh_interval: config.ingest.namespace_check.refresh_interval,

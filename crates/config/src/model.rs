@@ -450,6 +450,15 @@ pub struct MonitoringConfig {
     /// Most Prometheus queries one drill-down request runs at the same time.
     #[serde(default = "default_parallel_queries")]
     pub parallel_queries: usize,
+    /// How long an evaluated drill-down query is shared with viewers asking
+    /// the same (after enforcement, so only with the same scope); a page
+    /// without `time` may get the latest data of up to this long ago. Zero
+    /// shares nothing.
+    #[serde(default = "default_shared_results_ttl", with = "crate::duration")]
+    pub shared_results_ttl: Duration,
+    /// Most evaluated queries kept for sharing.
+    #[serde(default = "default_shared_results_capacity")]
+    pub shared_results_capacity: usize,
 }
 
 impl Default for MonitoringConfig {
@@ -458,6 +467,8 @@ impl Default for MonitoringConfig {
             catalog: None,
             metrics_per_query: default_metrics_per_query(),
             parallel_queries: default_parallel_queries(),
+            shared_results_ttl: default_shared_results_ttl(),
+            shared_results_capacity: default_shared_results_capacity(),
         }
     }
 }
@@ -470,6 +481,13 @@ fn default_metrics_per_query() -> usize {
 }
 fn default_parallel_queries() -> usize {
     8
+}
+/// A common scrape interval: viewers within it see the same data anyway.
+fn default_shared_results_ttl() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_shared_results_capacity() -> usize {
+    4096
 }
 
 /// Listen addresses and request-size bounds.

@@ -2,7 +2,7 @@
 //! over a vanilla kube-prometheus stack), its query templates, the request
 //! model, and the assembly of a page of resources with their metric values,
 //! sorted, paged and linked to their children; the service level's pods and
-//! namespace topology.
+//! namespace topology; evaluated queries shared between viewers.
 
 mod catalog;
 mod level;
@@ -10,6 +10,7 @@ mod naming;
 mod page;
 mod request;
 mod services;
+mod shared;
 mod template;
 
 pub use catalog::{Catalog, CatalogError, MetricDef, BUILTIN_CATALOG};
@@ -27,4 +28,5 @@ pub use services::{
     logs_link, topology, topology_of_calls, topology_queries, ServedPod, ServicePage, Topology,
     TopologyEdge, TopologyNode, OPAQUE_NODE,
 };
+pub use shared::SharedResults;
 pub use template::{Filters, Placeholder, Template};

@@ -225,6 +225,9 @@ pub struct DrillDown {
     pub metrics: NameFilter,
     pub resources: NameFilter,
     pub window: Window,
+    /// The window is the latest data (no `time` asked): an evaluation made
+    /// moments earlier for another viewer may answer it.
+    pub latest: bool,
     pub sort: Option<SortBy>,
     pub paging: Paging,
 }

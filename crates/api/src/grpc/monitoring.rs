@@ -103,6 +103,7 @@ fn drill_down_request(r: &DrillDownRequest) -> Result<DrillDown> {
         r.step_seconds.map(|t| t.to_string()).as_deref(),
     )?;
     Ok(DrillDown {
+        latest: r.time.is_none(),
         selection,
         metrics: NameFilter::parse("metrics", Some(&r.metrics))?,
         resources: NameFilter::parse("resources", Some(&r.resources))?,

@@ -288,6 +288,7 @@ pub(crate) fn parse_request(params: &Params) -> Result<DrillDown> {
         single("step")?.as_deref(),
     )?;
     Ok(DrillDown {
+        latest: single("time")?.is_none(),
         selection: Selection::of(Level::Cluster),
         metrics: NameFilter::parse("metrics", single("metrics")?.as_deref())?,
         resources: NameFilter::parse("resources", single("resources")?.as_deref())?,
