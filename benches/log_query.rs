@@ -21,65 +21,16 @@
 
 mod common;
 
+use common::log_lines::{record, store_options, CHUNK, DAY, LINES, START};
 use common::{data_dir, Rng};
 use criterion::{criterion_group, criterion_main, Criterion};
 use periscope_log_store::LogStore;
 use periscope_logs::{format_time, LogRecord, LogRequest};
 use periscope_model::Scope;
-use periscope_store::StoreOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-const LINES: u64 = 10_000_000;
-const NAMESPACES: u64 = 200;
-const PODS_PER_NAMESPACE: u64 = 5;
-/// 2026-11-25T00:00:00Z.
-const START: i64 = 1_795_564_800_000_000_000;
-const DAY: i64 = 86_400_000_000_000;
-const CHUNK: u64 = 50_000;
-
-/// Line `i`: time-ordered over the day; about 1 % mention a timeout.
-fn record(i: u64, rng: &mut Rng) -> LogRecord {
-    let ns = rng.next() % NAMESPACES;
-    let pod = rng.next() % PODS_PER_NAMESPACE;
-    let roll = rng.next() % 1000;
-    let log = match roll {
-        0..=9 => format!(
-            "ERROR upstream Timeout after 30000 ms calling payments-{}",
-            rng.next() % 50
-        ),
-        10..=99 => format!(
-            "WARN slow request id={} took {} ms",
-            rng.next() % 1_000_000,
-            rng.next() % 5000
-        ),
-        _ => format!(
-            "10.244.{}.{} - - \"GET /api/v1/items/{} HTTP/1.1\" 200 {} \"-\" \"Mozilla/5.0\"",
-            rng.next() % 8,
-            rng.next() % 250,
-            rng.next() % 100_000,
-            rng.next() % 20_000
-        ),
-    };
-    LogRecord {
-        time: START + (i as i128 * DAY as i128 / LINES as i128) as i64,
-        namespace: format!("ns-{ns}"),
-        pod: format!("ns-{ns}-web-5d8f7c9b6d-p{pod:04}"),
-        container: "app".into(),
-        docker_id: format!("{ns:08x}{pod:08x}"),
-        image: "registry.example/web:1".into(),
-        log,
-        fields: None,
-    }
-}
-
-fn store_options(dir: &Path) -> StoreOptions {
-    let mut options = StoreOptions::new(dir.join("store"));
-    options.max_buffered_bytes = 2 << 30;
-    options
-}
 
 /// Builds (once) the store and the NDJSON file with the same lines.
 fn data_set(runtime: &tokio::runtime::Runtime) -> (LogStore, PathBuf) {
@@ -356,67 +307,5 @@ fn logql(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, search, logql, small_searches);
+criterion_group!(benches, search, logql);
 criterion_main!(benches);
-
-/// Lines of the small store: about what the demo holds after a few minutes.
-const SMALL_LINES: u64 = 35_000;
-
-/// A store of 35k lines over the last hour, flushed to Parquet (`flushed`) or
-/// still in memory, with the fixed-cost queries of a small deployment.
-fn small_store(runtime: &tokio::runtime::Runtime, flushed: bool) -> (tempfile::TempDir, LogStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::open(store_options(dir.path())).unwrap();
-    let mut rng = Rng(11);
-    let records: Vec<LogRecord> = (0..SMALL_LINES)
-        .map(|i| {
-            let mut r = record(i * (LINES / SMALL_LINES), &mut rng);
-            r.time = START + i as i64 * 100_000_000;
-            let ns = i % 6;
-            r.namespace = format!("ns-{ns}");
-            r.pod = format!("ns-{ns}-web-5d8f7c9b6d-p{:04}", i % 5);
-            r
-        })
-        .collect();
-    for chunk in records.chunks(5000) {
-        runtime.block_on(store.ingest(chunk)).unwrap();
-    }
-    if flushed {
-        runtime.block_on(store.store().flush()).unwrap();
-    }
-    (dir, store)
-}
-
-fn small_searches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let tenant = Scope::namespaces(["ns-1"]);
-    let at = |pairs: &[(&str, &str)]| {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        LogRequest::parse(&pairs, &tenant, START + 3_600_000_000_000).unwrap()
-    };
-    let newest = at(&[("size", "20")]);
-    let keyword = at(&[("log_query", "timeout"), ("size", "20")]);
-    let mut group = c.benchmark_group("log_query_35k");
-    group
-        .sample_size(50)
-        .measurement_time(Duration::from_secs(5));
-    for flushed in [false, true] {
-        let (_dir, store) = small_store(&runtime, flushed);
-        let page = runtime.block_on(store.query(&newest)).unwrap();
-        assert_eq!((page.total, page.records.len()), (SMALL_LINES / 6 + 1, 20));
-        let where_ = if flushed { "parquet" } else { "memory" };
-        group.bench_function(format!("newest_20/{where_}"), |b| {
-            b.iter(|| runtime.block_on(store.query(&newest)).unwrap())
-        });
-        group.bench_function(format!("keyword/{where_}"), |b| {
-            b.iter(|| runtime.block_on(store.query(&keyword)).unwrap())
-        });
-    }
-    group.finish();
-}

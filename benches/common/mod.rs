@@ -3,6 +3,8 @@
 //! batches of the simulated cluster's audit records.
 #![allow(dead_code)]
 
+pub mod log_lines;
+
 use periscope_api::Server;
 use periscope_config::Config;
 use std::collections::HashMap;
