@@ -293,15 +293,18 @@ impl AppState {
         };
         // The key is the request Prometheus gets, scope matchers included:
         // only callers who would ask the very same thing share an answer.
-        let mut key = format!("{}\n{path}", cluster.name);
-        for (name, value) in &params {
-            key.push('\n');
-            key.push_str(name);
-            key.push('=');
-            match name.as_str() {
-                "time" if latest => key.push_str("latest"),
-                _ => key.push_str(value),
-            }
+        // (Length-prefixed parts: no two requests spell the same key.)
+        let mut key = String::new();
+        let parts = [cluster.name.as_str(), path]
+            .into_iter()
+            .chain(params.iter().flat_map(|(name, value)| match name.as_str() {
+                "time" if latest => [name.as_str(), "latest"],
+                _ => [name.as_str(), value.as_str()],
+            }));
+        for part in parts {
+            key.push_str(&part.len().to_string());
+            key.push(':');
+            key.push_str(part);
         }
         params.push(("timeout".into(), format!("{}ms", timeout.as_millis())));
         // Bounded by this caller's timeout also when it waits for another's

@@ -76,7 +76,9 @@ impl LogStore {
     /// A page of lines, newest (or oldest) first, and the total.
     pub async fn query(&self, request: &LogRequest) -> Result<QueryPage> {
         let rows = self.rows(&request.filter).await?;
-        let total = rows.clone().count();
+        // The total on a task of its own, so that it and the page (each a
+        // plan and a scan) run on two cores at once.
+        let total = tokio::spawn(rows.clone().count());
         let mut page = rows;
         if let Some(cursor) = &request.cursor {
             page = page.filter(after(cursor)?).map_err(engine)?;
@@ -86,7 +88,10 @@ impl LogStore {
             .map_err(engine)?
             .collect();
         let (total, page) = tokio::join!(total, page);
-        let (total, page) = (total.map_err(engine)?, page.map_err(engine)?);
+        let total = total
+            .map_err(|e| Error::internal(format!("counting log lines: {e}")))?
+            .map_err(engine)?;
+        let page = page.map_err(engine)?;
         let mut records = Vec::new();
         let mut last = None;
         for batch in &page {
