@@ -143,6 +143,7 @@ impl InventoryState {
 }
 
 impl NamespaceInventory {
+    /// An empty inventory; clusters are loaded when their lines first arrive.
     pub fn new(settings: InventorySettings) -> Self {
         Self {
             settings,
