@@ -100,14 +100,19 @@ fn rg(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn search(c: &mut Criterion) {
+/// A runtime, the 10M-line store and its NDJSON copy, and the tenant asking.
+fn setup() -> (tokio::runtime::Runtime, LogStore, String, Scope) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let (store, ndjson) = data_set(&runtime);
     let ndjson = ndjson.to_str().unwrap().to_string();
-    let tenant = Scope::namespaces(["ns-7"]);
+    (runtime, store, ndjson, Scope::namespaces(["ns-7"]))
+}
+
+fn search(c: &mut Criterion) {
+    let (runtime, store, ndjson, tenant) = setup();
     let keyword = request(&[("log_query", "timeout"), ("size", "10")], &tenant);
     let histogram = request(
         &[("operation", "histogram"), ("interval", "1h")],
@@ -270,13 +275,7 @@ fn stream_query(runtime: &tokio::runtime::Runtime, store: &LogStore, scope: &Sco
 }
 
 fn logql(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (store, ndjson) = data_set(&runtime);
-    let ndjson = ndjson.to_str().unwrap().to_string();
-    let tenant = Scope::namespaces(["ns-7"]);
+    let (runtime, store, ndjson, tenant) = setup();
     // The evaluation finds what rg finds: every ERROR line of ns-7 is in
     // exactly one pod's series, and the newest 100 Timeout lines are returned.
     let errors: u64 = String::from_utf8(rg(&["-c", "\"namespace\":\"ns-7\",.*ERROR", &ndjson]))

@@ -69,14 +69,14 @@ pub(crate) async fn check_line_namespaces<'a>(
         return Ok(Verdicts::default());
     }
     let prometheus = &state.cluster(Some(cluster))?.prometheus;
-    let query = format!(
-        "count by (namespace) (last_over_time({}[{}s]))",
-        check.metric,
-        check.lookback.as_secs().max(1)
-    );
     state
         .namespaces
         .check(cluster, namespaces, || async {
+            let query = format!(
+                "count by (namespace) (last_over_time({}[{}s]))",
+                check.metric,
+                check.lookback.as_secs().max(1)
+            );
             let samples = prometheus.instant_vector(&query).await?;
             Ok(samples
                 .into_iter()

@@ -305,25 +305,13 @@ impl LogStore {
                 end: to,
                 ..filter.clone()
             };
-            let mut stream = sorted(self.rows(&window).await?, order)?
-                .execute_stream()
-                .await
-                .map_err(engine)?;
-            let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
-            while let Some(batch) = stream.next().await {
-                lines(&batch.map_err(engine)?, &mut chunk);
-                if chunk.len() >= EXPORT_CHUNK
-                    && out.send(std::mem::take(&mut chunk)).await.is_err()
-                {
-                    return Ok(());
-                }
-            }
-            if !chunk.is_empty() && out.send(chunk).await.is_err() {
+            if !send_lines(sorted(self.rows(&window).await?, order)?, &out).await? {
                 return Ok(());
             }
         }
         Ok(())
     }
+
     /// Sends every matching line in chunks, in no particular order, from
     /// one scan (no sort, no per-partition queries): for readers that order
     /// what they need themselves, such as LogQL's metric queries.
@@ -332,26 +320,28 @@ impl LogStore {
         filter: &LogFilter,
         out: mpsc::Sender<Vec<LogLine>>,
     ) -> Result<()> {
-        let mut stream = self
+        let frame = self
             .rows(filter)
             .await?
             .select_columns(&["time", "seq", "namespace", "pod", "container", "log"])
-            .map_err(engine)?
-            .execute_stream()
-            .await
             .map_err(engine)?;
-        let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
-        while let Some(batch) = stream.next().await {
-            lines(&batch.map_err(engine)?, &mut chunk);
-            if chunk.len() >= EXPORT_CHUNK && out.send(std::mem::take(&mut chunk)).await.is_err() {
-                return Ok(());
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = out.send(chunk).await;
-        }
+        send_lines(frame, &out).await?;
         Ok(())
     }
+}
+
+/// Sends the lines of `frame` to `out` in chunks of [`EXPORT_CHUNK`];
+/// `false` when the receiver went away.
+async fn send_lines(frame: DataFrame, out: &mpsc::Sender<Vec<LogLine>>) -> Result<bool> {
+    let mut stream = frame.execute_stream().await.map_err(engine)?;
+    let mut chunk = Vec::with_capacity(EXPORT_CHUNK);
+    while let Some(batch) = stream.next().await {
+        lines(&batch.map_err(engine)?, &mut chunk);
+        if chunk.len() >= EXPORT_CHUNK && out.send(std::mem::take(&mut chunk)).await.is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(chunk.is_empty() || out.send(chunk).await.is_ok())
 }
 
 /// The columns of a line, in time order, `seq` breaking ties.

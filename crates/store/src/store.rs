@@ -475,7 +475,7 @@ impl Store {
     /// A DataFrame over the rows with time in `[from, to]` (Unix ns): the
     /// Parquet files of that range and the rows in memory.
     pub async fn scan(&self, from: i64, to: i64) -> Result<DataFrame, StoreError> {
-        let (memory, files) = {
+        let (memory, all_files) = {
             let state = self.state.lock().expect("store state lock");
             let memory: Vec<RecordBatch> = state
                 .frozen
@@ -485,12 +485,12 @@ impl Store {
                 .collect();
             (memory, Arc::clone(&state.files))
         };
+        let files: Vec<_> = all_files
+            .iter()
+            .filter(|f| f.max_time >= from && f.min_time <= to)
+            .collect();
         let rows = memory.iter().map(|b| b.num_rows() as u64).sum::<u64>()
-            + files
-                .iter()
-                .filter(|f| f.max_time >= from && f.min_time <= to)
-                .map(|f| f.rows)
-                .sum::<u64>();
+            + files.iter().map(|f| f.rows).sum::<u64>();
         let ctx = self.session(rows);
         let mut frame = if memory.is_empty() {
             ctx.read_batch(RecordBatch::new_empty(self.spec.schema.clone()))?
@@ -499,7 +499,6 @@ impl Store {
         };
         let paths: Vec<String> = files
             .iter()
-            .filter(|f| f.max_time >= from && f.min_time <= to)
             .map(|f| {
                 self.options
                     .dir

@@ -59,6 +59,11 @@ impl Verdicts {
             .unwrap_or(Verdict::Admitted)
     }
 
+    /// Whether lines of `namespace` may be stored.
+    pub fn admits(&self, namespace: &str) -> bool {
+        self.of(namespace) == Verdict::Admitted
+    }
+
     /// The namespaces with `verdict`, sorted.
     pub fn with(&self, verdict: Verdict) -> impl Iterator<Item = &str> {
         self.by_namespace
@@ -67,8 +72,8 @@ impl Verdicts {
             .map(|(n, _)| n.as_str())
     }
 
-    /// The error for the whole request when a namespace is pending: a 503
-    /// the shipper retries (nothing of the request is stored, so a retry
+    /// The error for the whole request when a namespace is pending: backend
+    /// unavailable (502), which the shipper retries (nothing of the request is stored, so a retry
     /// duplicates nothing).
     pub fn pending_error(&self) -> Option<Error> {
         let pending: Vec<&str> = self.with(Verdict::Pending).collect();
@@ -161,7 +166,7 @@ impl NamespaceInventory {
     /// called when the inventory is missing, older than the refresh
     /// interval, or lacks a namespace (then at most once per re-query
     /// interval). A failed load keeps the last inventory; with none, or with
-    /// a namespace it cannot decide, the request is a 503 to retry.
+    /// a namespace it cannot decide, the request is a retry (backend unavailable).
     pub async fn check<'a, F, Fut>(
         &self,
         cluster: &str,

@@ -68,9 +68,9 @@ async fn loki_push(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
             )
         }
         .map_err(Error::bad_request)?;
-        let verdicts = admissible(&state, &shipper, &records).await?;
+        let verdicts = admissible(&state, &shipper.cluster, &records).await?;
         let before = records.len();
-        records.retain(|r| verdicts.of(&r.namespace) == Verdict::Admitted);
+        records.retain(|r| verdicts.admits(&r.namespace));
         backend.ingest(&records).await?;
         // Loki's rule: the valid streams are stored, the request is a 400
         // naming what was not (shippers do not retry a 400).
@@ -96,23 +96,38 @@ async fn loki_push(State(state): State<Arc<AppState>>, headers: HeaderMap, body:
     }
 }
 
-/// The verdict on each namespace `records` claim for `shipper`'s cluster;
-/// a namespace still pending makes the whole request a 503 to retry.
-async fn admissible(
+/// The verdict on each namespace `records` claim for `cluster`'s shipper;
+/// a namespace still pending makes the whole request a 502 to retry.
+pub(crate) async fn admissible(
     state: &AppState,
-    shipper: &Shipper,
+    cluster: &str,
     records: &[LogRecord],
 ) -> Result<Verdicts> {
-    let verdicts = check_line_namespaces(
-        state,
-        &shipper.cluster,
-        records.iter().map(|r| r.namespace.as_str()),
-    )
-    .await?;
+    let verdicts =
+        check_line_namespaces(state, cluster, records.iter().map(|r| r.namespace.as_str())).await?;
     match verdicts.pending_error() {
         Some(e) => Err(e),
         None => Ok(verdicts),
     }
+}
+
+/// The admitted records; each refused one goes to `rejected` with its
+/// position in the request (`positions`, one per record) and the reason.
+pub(crate) fn admitted(
+    records: Vec<LogRecord>,
+    positions: Vec<usize>,
+    verdicts: &Verdicts,
+    rejected: &mut Vec<(usize, String)>,
+) -> Vec<LogRecord> {
+    let mut admitted = Vec::with_capacity(records.len());
+    for (record, position) in records.into_iter().zip(positions) {
+        if verdicts.admits(&record.namespace) {
+            admitted.push(record);
+        } else {
+            rejected.push((position, verdicts.refusal(&record.namespace)));
+        }
+    }
+    admitted
 }
 
 /// Marks an answer as Elasticsearch's.
@@ -241,7 +256,7 @@ async fn ingest_bulk(
         let (shipper, backend, bytes, _permit) = authenticated_body(&state, &headers, body).await?;
         let mut bulk = parse_bulk(&bytes, index.as_deref(), periscope_store::unix_now_ns())
             .map_err(Error::bad_request)?;
-        let verdicts = admissible(&state, &shipper, &bulk.records).await?;
+        let verdicts = admissible(&state, &shipper.cluster, &bulk.records).await?;
         if verdicts.with(Verdict::Refused).next().is_some() {
             refuse_items(&mut bulk, &verdicts);
         }
@@ -272,7 +287,7 @@ fn refuse_items(bulk: &mut periscope_logs::bulk::Bulk, verdicts: &Verdicts) {
     let mut records = std::mem::take(&mut bulk.records).into_iter();
     for item in bulk.items.iter_mut().filter(|i| i.error.is_none()) {
         let Some(record) = records.next() else { break };
-        if verdicts.of(&record.namespace) == Verdict::Admitted {
+        if verdicts.admits(&record.namespace) {
             bulk.records.push(record);
         } else {
             item.error = Some(verdicts.refusal(&record.namespace));
@@ -301,15 +316,8 @@ async fn ndjson(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
                 Err(reason) => rejected.push((number + 1, reason)),
             }
         }
-        let verdicts = admissible(&state, &shipper, &records).await?;
-        let mut admitted = Vec::with_capacity(records.len());
-        for (record, number) in records.into_iter().zip(numbers) {
-            if verdicts.of(&record.namespace) == Verdict::Admitted {
-                admitted.push(record);
-            } else {
-                rejected.push((number, verdicts.refusal(&record.namespace)));
-            }
-        }
+        let verdicts = admissible(&state, &shipper.cluster, &records).await?;
+        let admitted = admitted(records, numbers, &verdicts, &mut rejected);
         rejected.sort();
         backend.ingest(&admitted).await?;
         let rejected: Vec<_> = rejected

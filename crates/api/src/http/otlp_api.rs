@@ -7,8 +7,7 @@
 //! OTLP/HTTP: 400 with a `google.rpc.Status` (not retryable), 429/503 with
 //! `Retry-After`, 413 over the size limit.
 
-use super::ingest_api::{ingest_body, shipper};
-use crate::discovery::check_line_namespaces;
+use super::ingest_api::{admissible, admitted, ingest_body, shipper};
 use crate::error::{http_status, with_hint_headers};
 use crate::state::AppState;
 use axum::body::Body;
@@ -21,7 +20,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use periscope_model::{Error, ErrorKind, Result};
-use periscope_tenancy::Verdict;
 use periscope_traces::otlp::{self, RpcStatus};
 use prost::Message;
 use std::sync::Arc;
@@ -160,15 +158,7 @@ pub(crate) async fn store_otlp_logs(
     };
     // Checked before anything is stored: a pending namespace makes the
     // whole request a retry.
-    let verdicts = check_line_namespaces(
-        state,
-        cluster,
-        lines.records.iter().map(|r| r.namespace.as_str()),
-    )
-    .await?;
-    if let Some(e) = verdicts.pending_error() {
-        return Err(e);
-    }
+    let verdicts = admissible(state, cluster, &lines.records).await?;
     let unread = if log_backend.is_none() {
         events.not_events.as_slice()
     } else {
@@ -202,15 +192,8 @@ pub(crate) async fn store_otlp_logs(
         None => {}
     }
     if let Some(backend) = log_backend {
-        let mut admitted = Vec::with_capacity(lines.records.len());
-        for (record, position) in lines.records.into_iter().zip(lines.positions) {
-            if verdicts.of(&record.namespace) == Verdict::Admitted {
-                admitted.push(record);
-            } else {
-                rejected.push((position, verdicts.refusal(&record.namespace)));
-            }
-        }
-        backend.ingest(&admitted).await?;
+        let lines = admitted(lines.records, lines.positions, &verdicts, &mut rejected);
+        backend.ingest(&lines).await?;
     }
     rejected.sort();
     let count = rejected.len() + unstored_events.saturating_sub(1);
